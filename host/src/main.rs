@@ -1,0 +1,127 @@
+//! `tenantgate`: the project's command-line entry point.
+//!
+//! `tenantgate up` serves the Spin application described by `spin.toml` on wasmtime,
+//! taking Spin's own flags where they apply.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use tenantgate_host::engine::Limits;
+use tenantgate_host::runtime::{AppRuntime, LoadOptions};
+use tenantgate_host::server::{shutdown_signal, Server};
+
+#[derive(Parser)]
+#[command(
+    name = "tenantgate",
+    version,
+    about = "Multi-tenant edge gateway: runs the tenantgate Spin app"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the application described by spin.toml (like `spin up`).
+    Up(UpArgs),
+}
+
+#[derive(Args)]
+struct UpArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// The application manifest (a file, or a directory holding spin.toml).
+    #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+    from: PathBuf,
+    /// Spin-style runtime config (key-value store backends).
+    #[arg(long = "runtime-config-file")]
+    runtime_config_file: Option<PathBuf>,
+    /// Directory for compiled components (default: .tenantgate/cache beside spin.toml).
+    #[arg(long, env = "TENANTGATE_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Do not cache compiled components.
+    #[arg(long)]
+    no_cache: bool,
+    /// Wall-clock limit per request, in seconds.
+    #[arg(long, default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Largest linear memory a guest instance may use, in MiB.
+    #[arg(long, default_value_t = 128)]
+    max_memory_mib: usize,
+    /// Guest instances alive at once; requests beyond this get 503.
+    #[arg(long, default_value_t = 1000)]
+    max_instances: u32,
+    /// Connections per Postgres connection string.
+    #[arg(long, default_value_t = tenantgate_host::pg::DEFAULT_POOL_SIZE)]
+    pg_pool_size: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TENANTGATE_LOG")
+                .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Up(args) => rt.block_on(up(args)),
+    }
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let manifest = if args.from.is_dir() {
+        args.from.join("spin.toml")
+    } else {
+        args.from.clone()
+    };
+    let app_dir = manifest
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    let cache_dir = if args.no_cache {
+        None
+    } else {
+        Some(
+            args.cache_dir
+                .unwrap_or_else(|| app_dir.join(".tenantgate/cache")),
+        )
+    };
+    let rt = AppRuntime::load(LoadOptions {
+        manifest: manifest.clone(),
+        runtime_config: args.runtime_config_file,
+        limits: Limits {
+            max_memory_bytes: args.max_memory_mib << 20,
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
+            max_instances: args.max_instances,
+            pg_pool_size: args.pg_pool_size,
+        },
+        cache_dir,
+        env: None,
+    })
+    .await
+    .with_context(|| format!("loading {}", manifest.display()))?;
+    let server = Server::bind(rt.clone(), args.listen).await?;
+    let addr = server.local_addr();
+    println!("Serving http://{addr}");
+    println!("Available Routes:");
+    for (route, component) in rt.app().router.public_routes() {
+        println!("  {component}: http://{addr}{route}");
+    }
+    server.run(shutdown_signal()).await
+}

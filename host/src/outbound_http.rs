@@ -1,0 +1,176 @@
+//! Outbound HTTP from guests (`wasi:http/outgoing-handler`).
+//!
+//! Every request is checked against the calling component's `allowed_outbound_hosts`
+//! before anything is sent; a refused request fails with `HTTP-request-denied`, an
+//! error the guest sees. Requests to `http://<component>.spin.internal/...` are
+//! service chaining: they never touch the network but run component `<component>`
+//! in-process (private routes included), sharing the caller's deadline.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http_body_util::BodyExt;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::runtime::{AppRuntime, DispatchError, LoadedComponent};
+
+/// Suffix of service-chaining hosts.
+pub const INTERNAL_SUFFIX: &str = ".spin.internal";
+
+/// The [`WasiHttpHooks`] of one request's store.
+pub struct OutboundHttp {
+    runtime: Arc<AppRuntime>,
+    component: Arc<LoadedComponent>,
+    deadline: Instant,
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<WasiBody>,
+                Box<dyn Future<Output = Result<(), Error>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl OutboundHttp {
+    pub(crate) fn new(
+        runtime: Arc<AppRuntime>,
+        component: Arc<LoadedComponent>,
+        deadline: Instant,
+    ) -> OutboundHttp {
+        OutboundHttp {
+            runtime,
+            component,
+            deadline,
+        }
+    }
+}
+
+/// Where an outbound request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Destination {
+    /// Another component of this app.
+    Component(String),
+    /// The network.
+    Network,
+}
+
+/// Decides whether `uri` may be requested under `allowed`, and where it goes.
+pub(crate) fn classify(
+    allowed: &crate::allowed_hosts::AllowedHosts,
+    uri: &http::Uri,
+) -> Result<Destination, Error> {
+    let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
+    let host = uri
+        .host()
+        .ok_or(Error::HttpRequestUriInvalid)?
+        .to_ascii_lowercase();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if !allowed.allows(&scheme, host, uri.port_u16()) {
+        return Err(Error::HttpRequestDenied);
+    }
+    // As in Spin, `<id>.spin.internal` chains only when `<id>` is a single label.
+    match host.strip_suffix(INTERNAL_SUFFIX) {
+        Some(id) if !id.is_empty() && !id.contains('.') => {
+            Ok(Destination::Component(id.to_owned()))
+        }
+        _ => Ok(Destination::Network),
+    }
+}
+
+impl WasiHttpHooks for OutboundHttp {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> SendFuture {
+        drop(fut);
+        let decision = classify(&self.component.allowed_hosts, request.uri());
+        let runtime = self.runtime.clone();
+        let deadline = self.deadline;
+        let caller = self.component.id.clone();
+        Box::new(async move {
+            match decision {
+                Err(e) => {
+                    tracing::warn!(
+                        component = %caller,
+                        uri = %request.uri(),
+                        "outbound request denied by allowed_outbound_hosts"
+                    );
+                    Err(e)
+                }
+                Ok(Destination::Component(id)) => {
+                    let resp = runtime
+                        .dispatch_chained(&id, request, deadline)
+                        .await
+                        .map_err(|e| match e {
+                            DispatchError::NoSuchComponent(_) => Error::DestinationNotFound,
+                            DispatchError::Timeout => Error::HttpResponseTimeout,
+                            DispatchError::AtCapacity => Error::ConnectionLimitReached,
+                            other => Error::InternalError(Some(other.to_string())),
+                        })?;
+                    let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
+                        Box::new(async { Ok(()) });
+                    Ok((resp, done))
+                }
+                Ok(Destination::Network) => {
+                    let (resp, io) =
+                        wasmtime_wasi_http::default_send_request(request, options).await?;
+                    let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(io);
+                    Ok((resp.map(BodyExt::boxed_unsync), io))
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allowed_hosts::AllowedHosts;
+
+    fn uri(s: &str) -> http::Uri {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn chaining_needs_an_entry_for_the_target() {
+        let a = AllowedHosts::parse_literal(&["http://tasks.spin.internal"]).unwrap();
+        assert_eq!(
+            classify(&a, &uri("http://tasks.spin.internal/api")).unwrap(),
+            Destination::Component("tasks".into())
+        );
+        assert!(matches!(
+            classify(&a, &uri("http://admin.spin.internal/")),
+            Err(Error::HttpRequestDenied)
+        ));
+        assert!(matches!(
+            classify(&a, &uri("https://tasks.spin.internal/")),
+            Err(Error::HttpRequestDenied)
+        ));
+        let any = AllowedHosts::parse_literal(&["http://*.spin.internal"]).unwrap();
+        assert_eq!(
+            classify(&any, &uri("http://a.b.spin.internal/")).unwrap(),
+            Destination::Network,
+            "only single-label ids chain"
+        );
+        assert!(matches!(
+            classify(&a, &uri("http://127.0.0.1:9/")),
+            Err(Error::HttpRequestDenied)
+        ));
+    }
+
+    #[test]
+    fn network_requests_follow_the_list() {
+        let a = AllowedHosts::parse_literal(&["http://127.0.0.1:*"]).unwrap();
+        assert_eq!(
+            classify(&a, &uri("http://127.0.0.1:4000/x")).unwrap(),
+            Destination::Network
+        );
+        assert!(classify(&a, &uri("http://localhost:4000/x")).is_err());
+        assert!(classify(&a, &uri("https://127.0.0.1:4000/x")).is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! Outbound Postgres (`spin:postgres/postgres@4.0.0`) over tokio-postgres.
+//!
+//! - `open` checks every host of the connection string against the component's
+//!   `allowed_outbound_hosts` (scheme `postgres`) before connecting; Unix sockets are
+//!   refused.
+//! - One pool per connection string. A connection goes back to its pool only after
+//!   `ROLLBACK` and `DISCARD ALL` succeed on it, so no transaction, session setting,
+//!   role, prepared statement, temp table, advisory lock or `LISTEN` of one request
+//!   reaches the next; a connection that cannot be cleaned is closed instead.
+//! - Errors are WIT error values; a Postgres error keeps its SQLSTATE and fields.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use wasmtime::component::{HasSelf, Linker, Resource};
+
+use crate::bindings::spin::postgres::postgres::{self as wit, Error, ParameterValue, RowSet};
+use crate::state::HostState;
+
+mod types;
+
+/// Default number of connections per connection string.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+/// Postgres pools, one per connection string.
+pub struct PgPools {
+    pools: Mutex<HashMap<String, Pool>>,
+    max_size: usize,
+}
+
+impl Default for PgPools {
+    fn default() -> Self {
+        PgPools::new(DEFAULT_POOL_SIZE)
+    }
+}
+
+/// `spin:postgres/postgres.connection`: a pooled client, cleaned when dropped.
+pub struct PgConnection {
+    obj: Option<Object>,
+}
+
+/// Adds `spin:postgres/postgres@4.0.0` to `linker`.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
+    wit::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
+    Ok(())
+}
+
+impl PgPools {
+    /// Pools of at most `max_size` connections each.
+    pub fn new(max_size: usize) -> PgPools {
+        PgPools {
+            pools: Mutex::new(HashMap::new()),
+            max_size: max_size.max(1),
+        }
+    }
+
+    fn pool(&self, address: &str, config: tokio_postgres::Config) -> Result<Pool, Error> {
+        let mut pools = self.pools.lock().unwrap();
+        if let Some(p) = pools.get(address) {
+            return Ok(p.clone());
+        }
+        let mgr = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(self.max_size)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(std::time::Duration::from_secs(10)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .build()
+            .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
+        pools.insert(address.to_owned(), pool.clone());
+        Ok(pool)
+    }
+}
+
+/// Checks every host of `config` against `allowed` (scheme `postgres`).
+pub(crate) fn config_allowed(
+    allowed: &crate::allowed_hosts::AllowedHosts,
+    config: &tokio_postgres::Config,
+) -> Result<(), String> {
+    let hosts = config.get_hosts();
+    if hosts.is_empty() {
+        return Err("the connection string names no host".into());
+    }
+    let ports = config.get_ports();
+    for (i, host) in hosts.iter().enumerate() {
+        let tokio_postgres::config::Host::Tcp(h) = host else {
+            return Err("Unix-socket connections are not permitted".into());
+        };
+        let port = match ports.len() {
+            0 => 5432,
+            1 => ports[0],
+            _ => *ports.get(i).unwrap_or(&5432),
+        };
+        let h = h
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        if !allowed.allows("postgres", &h, Some(port)) {
+            return Err(format!(
+                "postgres://{h}:{port} is not permitted by the component's allowed_outbound_hosts"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A guard that closes the connection unless cleaning finished.
+struct Dirty(Option<Object>);
+
+impl Drop for Dirty {
+    fn drop(&mut self) {
+        if let Some(obj) = self.0.take() {
+            drop(Object::take(obj));
+        }
+    }
+}
+
+async fn clean_and_return(obj: Object) {
+    let mut guard = Dirty(Some(obj));
+    let client = guard.0.as_ref().expect("present until returned");
+    let ok = !client.is_closed()
+        && client.simple_query("ROLLBACK").await.is_ok()
+        && client.simple_query("DISCARD ALL").await.is_ok();
+    if ok {
+        // Back to the pool.
+        drop(guard.0.take());
+    }
+}
+
+impl Drop for PgConnection {
+    fn drop(&mut self) {
+        let Some(obj) = self.obj.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(clean_and_return(obj));
+            }
+            Err(_) => drop(Object::take(obj)),
+        }
+    }
+}
+
+fn query_error(e: tokio_postgres::Error) -> Error {
+    Error::QueryFailed(types::query_error(&e))
+}
+
+impl HostState {
+    fn pg_client(
+        &self,
+        c: &Resource<PgConnection>,
+    ) -> wasmtime::Result<&deadpool_postgres::Client> {
+        let conn = self.table.get(c)?;
+        Ok(conn.obj.as_ref().expect("present until dropped"))
+    }
+}
+
+impl wit::Host for HostState {}
+
+impl wit::HostConnection for HostState {
+    async fn open(
+        &mut self,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+        let config = match tokio_postgres::Config::from_str(&address) {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Err(Error::ConnectionFailed(format!(
+                    "invalid connection string: {e}"
+                ))))
+            }
+        };
+        if let Err(msg) = config_allowed(&self.component.allowed_hosts, &config) {
+            tracing::warn!(component = %self.component.id, "postgres address denied by allowed_outbound_hosts");
+            return Ok(Err(Error::ConnectionFailed(msg)));
+        }
+        let pool = match self.services.pg.pool(&address, config) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        match pool.get().await {
+            Ok(obj) => Ok(Ok(self.table.push(PgConnection { obj: Some(obj) })?)),
+            Err(e) => Ok(Err(Error::ConnectionFailed(e.to_string()))),
+        }
+    }
+
+    async fn query(
+        &mut self,
+        c: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<RowSet, Error>> {
+        let params = match types::to_sql_params(params) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let client = self.pg_client(&c)?;
+        let refs = types::param_refs(&params);
+        let stmt = match client.prepare(&statement).await {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(query_error(e))),
+        };
+        let rows = match client.query(&stmt, &refs).await {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(query_error(e))),
+        };
+        Ok(types::row_set(stmt.columns(), &rows))
+    }
+
+    async fn execute(
+        &mut self,
+        c: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, Error>> {
+        let params = match types::to_sql_params(params) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let client = self.pg_client(&c)?;
+        let refs = types::param_refs(&params);
+        Ok(client.execute(&statement, &refs).await.map_err(query_error))
+    }
+
+    async fn drop(&mut self, c: Resource<PgConnection>) -> wasmtime::Result<()> {
+        self.table.delete(c)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,472 @@
+//! Conversions between Postgres values and `spin:postgres@4.0.0` values.
+//!
+//! Rows are read by column type: booleans, integers, floats, text (`text`,
+//! `varchar`, `char(n)`, `name`), `bytea`, `date`, `time`, `timestamp` and
+//! `timestamptz` (as UTC), `uuid`, `json`/`jsonb`, `numeric`, the int4/int8/num ranges,
+//! int4/int8/numeric/text arrays and `interval`; NULL is `db-null`; any other type is
+//! `unsupported` with its binary wire bytes. Parameters convert the other way and are
+//! checked by tokio-postgres against the type the server infers.
+
+use std::error::Error as StdError;
+
+use bytes::{BufMut, BytesMut};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use rust_decimal::Decimal;
+use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
+use tokio_postgres::{Column, Row};
+
+use crate::bindings::spin::postgres::postgres::{
+    Column as WitColumn, DbDataType, DbError, DbValue, Error, Interval, ParameterValue, QueryError,
+    RangeBoundKind, RowSet,
+};
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+/// A boxed parameter.
+pub type Param = Box<dyn ToSql + Send + Sync>;
+
+/// Borrowed view of parameters, as tokio-postgres takes them.
+pub fn param_refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// Maps a tokio-postgres error to the WIT error, keeping a database error's fields.
+pub fn query_error(e: &tokio_postgres::Error) -> QueryError {
+    let as_text = format!("{e:?}");
+    match e.as_db_error() {
+        Some(db) => {
+            let mut extras = Vec::new();
+            let mut push = |k: &str, v: Option<&str>| {
+                if let Some(v) = v {
+                    extras.push((k.to_owned(), v.to_owned()));
+                }
+            };
+            push("column", db.column());
+            push("constraint", db.constraint());
+            push("routine", db.routine());
+            push("hint", db.hint());
+            push("table", db.table());
+            push("datatype", db.datatype());
+            push("schema", db.schema());
+            push("file", db.file());
+            push("line", db.line().map(|l| l.to_string()).as_deref());
+            push("where_", db.where_());
+            QueryError::DbError(DbError {
+                as_text,
+                severity: db.severity().to_owned(),
+                code: db.code().code().to_owned(),
+                message: db.message().to_owned(),
+                detail: db.detail().map(str::to_owned),
+                extras,
+            })
+        }
+        None => QueryError::Text(as_text),
+    }
+}
+
+// ---- parameters ----------------------------------------------------------------
+
+/// SQL NULL of whatever type the server expects.
+#[derive(Debug)]
+struct Null;
+
+impl ToSql for Null {
+    fn to_sql(&self, _: &Type, _: &mut BytesMut) -> Result<IsNull, BoxError> {
+        Ok(IsNull::Yes)
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// A date-time without zone; accepted for `timestamp` and (as UTC) `timestamptz`.
+#[derive(Debug)]
+struct DateTimeParam(NaiveDateTime);
+
+impl ToSql for DateTimeParam {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        if *ty == Type::TIMESTAMPTZ {
+            self.0.and_utc().to_sql(ty, out)
+        } else {
+            self.0.to_sql(ty, out)
+        }
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMP || *ty == Type::TIMESTAMPTZ
+    }
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// `interval` in its binary form: microseconds, days, months.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PgInterval {
+    micros: i64,
+    days: i32,
+    months: i32,
+}
+
+impl ToSql for PgInterval {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        out.put_i64(self.micros);
+        out.put_i32(self.days);
+        out.put_i32(self.months);
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for PgInterval {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        if raw.len() != 16 {
+            return Err("invalid interval length".into());
+        }
+        Ok(PgInterval {
+            micros: i64::from_be_bytes(raw[0..8].try_into()?),
+            days: i32::from_be_bytes(raw[8..12].try_into()?),
+            months: i32::from_be_bytes(raw[12..16].try_into()?),
+        })
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+}
+
+const RANGE_EMPTY: u8 = 0x01;
+const RANGE_LB_INC: u8 = 0x02;
+const RANGE_UB_INC: u8 = 0x04;
+const RANGE_LB_INF: u8 = 0x08;
+const RANGE_UB_INF: u8 = 0x10;
+
+/// A range in Postgres's binary form; `None` bounds are unbounded. An empty range
+/// reads as two `None`s, as in Spin.
+#[derive(Debug, Clone, PartialEq)]
+struct PgRange<T> {
+    lower: Option<(T, RangeBoundKind)>,
+    upper: Option<(T, RangeBoundKind)>,
+}
+
+fn range_elem(ty: &Type) -> Option<&Type> {
+    match ty.kind() {
+        Kind::Range(e) => Some(e),
+        _ => None,
+    }
+}
+
+impl<T: ToSql> ToSql for PgRange<T> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        let elem = range_elem(ty).ok_or("not a range type")?;
+        let mut flags = 0u8;
+        match &self.lower {
+            None => flags |= RANGE_LB_INF,
+            Some((_, RangeBoundKind::Inclusive)) => flags |= RANGE_LB_INC,
+            Some(_) => {}
+        }
+        match &self.upper {
+            None => flags |= RANGE_UB_INF,
+            Some((_, RangeBoundKind::Inclusive)) => flags |= RANGE_UB_INC,
+            Some(_) => {}
+        }
+        out.put_u8(flags);
+        for (v, _) in [&self.lower, &self.upper].into_iter().flatten() {
+            let len_at = out.len();
+            out.put_i32(0);
+            match v.to_sql(elem, out)? {
+                IsNull::Yes => return Err("range bounds cannot be NULL".into()),
+                IsNull::No => {
+                    let len = (out.len() - len_at - 4) as i32;
+                    out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+                }
+            }
+        }
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: &Type) -> bool {
+        range_elem(ty).is_some_and(T::accepts)
+    }
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl<'a, T: FromSql<'a>> FromSql<'a> for PgRange<T> {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        let elem = range_elem(ty).ok_or("not a range type")?;
+        let (&flags, mut rest) = raw.split_first().ok_or("empty range value")?;
+        if flags & RANGE_EMPTY != 0 {
+            return Ok(PgRange {
+                lower: None,
+                upper: None,
+            });
+        }
+        let mut bound = |inf: u8, inc: u8| -> Result<Option<(T, RangeBoundKind)>, BoxError> {
+            if flags & inf != 0 {
+                return Ok(None);
+            }
+            if rest.len() < 4 {
+                return Err("truncated range value".into());
+            }
+            let len = i32::from_be_bytes(rest[..4].try_into()?) as usize;
+            let body = rest.get(4..4 + len).ok_or("truncated range value")?;
+            rest = &rest[4 + len..];
+            let kind = if flags & inc != 0 {
+                RangeBoundKind::Inclusive
+            } else {
+                RangeBoundKind::Exclusive
+            };
+            Ok(Some((T::from_sql(elem, body)?, kind)))
+        };
+        let lower = bound(RANGE_LB_INF, RANGE_LB_INC)?;
+        let upper = bound(RANGE_UB_INF, RANGE_UB_INC)?;
+        Ok(PgRange { lower, upper })
+    }
+    fn accepts(ty: &Type) -> bool {
+        range_elem(ty).is_some_and(T::accepts)
+    }
+}
+
+fn decimal(s: &str) -> Result<Decimal, Error> {
+    Decimal::from_str_exact(s).map_err(|_| Error::BadParameter(format!("invalid decimal {s}")))
+}
+
+fn date(y: i32, m: u8, d: u8) -> Result<NaiveDate, Error> {
+    NaiveDate::from_ymd_opt(y, m.into(), d.into())
+        .ok_or_else(|| Error::BadParameter(format!("invalid date {y}-{m}-{d}")))
+}
+
+fn time(h: u8, m: u8, s: u8, ns: u32) -> Result<NaiveTime, Error> {
+    NaiveTime::from_hms_nano_opt(h.into(), m.into(), s.into(), ns)
+        .ok_or_else(|| Error::BadParameter(format!("invalid time {h}:{m}:{s}.{ns}")))
+}
+
+fn map_range<A, B>(
+    r: (Option<(A, RangeBoundKind)>, Option<(A, RangeBoundKind)>),
+    f: impl Fn(A) -> Result<B, Error>,
+) -> Result<PgRange<B>, Error> {
+    let conv = |b: Option<(A, RangeBoundKind)>| -> Result<Option<(B, RangeBoundKind)>, Error> {
+        b.map(|(v, k)| f(v).map(|v| (v, k))).transpose()
+    };
+    Ok(PgRange {
+        lower: conv(r.0)?,
+        upper: conv(r.1)?,
+    })
+}
+
+/// Converts guest parameters; a malformed value is `bad-parameter`.
+pub fn to_sql_params(params: Vec<ParameterValue>) -> Result<Vec<Param>, Error> {
+    params.into_iter().map(to_sql).collect()
+}
+
+fn to_sql(p: ParameterValue) -> Result<Param, Error> {
+    use ParameterValue as P;
+    Ok(match p {
+        P::Boolean(v) => Box::new(v),
+        P::Int8(v) => Box::new(v),
+        P::Int16(v) => Box::new(v),
+        P::Int32(v) => Box::new(v),
+        P::Int64(v) => Box::new(v),
+        P::Floating32(v) => Box::new(v),
+        P::Floating64(v) => Box::new(v),
+        P::Str(v) => Box::new(v),
+        P::Binary(v) => Box::new(v),
+        P::Date((y, m, d)) => Box::new(date(y, m, d)?),
+        P::Time((h, m, s, ns)) => Box::new(time(h, m, s, ns)?),
+        P::Datetime((y, mo, d, h, mi, s, ns)) => Box::new(DateTimeParam(NaiveDateTime::new(
+            date(y, mo, d)?,
+            time(h, mi, s, ns)?,
+        ))),
+        P::Timestamp(secs) => Box::new(
+            chrono::DateTime::from_timestamp(secs, 0)
+                .ok_or_else(|| Error::BadParameter(format!("invalid timestamp {secs}")))?,
+        ),
+        P::Uuid(s) => Box::new(
+            uuid::Uuid::parse_str(&s)
+                .map_err(|e| Error::BadParameter(format!("invalid uuid {s}: {e}")))?,
+        ),
+        P::Jsonb(bytes) => Box::new(
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .map_err(|e| Error::BadParameter(format!("invalid JSON: {e}")))?,
+        ),
+        P::Decimal(s) => Box::new(decimal(&s)?),
+        P::RangeInt32(r) => Box::new(map_range(r, Ok)?),
+        P::RangeInt64(r) => Box::new(map_range(r, Ok)?),
+        P::RangeDecimal(r) => Box::new(map_range(r, |s| decimal(&s))?),
+        P::ArrayInt32(v) => Box::new(v),
+        P::ArrayInt64(v) => Box::new(v),
+        P::ArrayDecimal(v) => Box::new(
+            v.into_iter()
+                .map(|o| o.map(|s| decimal(&s)).transpose())
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        P::ArrayStr(v) => Box::new(v),
+        P::Interval(i) => Box::new(PgInterval {
+            micros: i.micros,
+            days: i.days,
+            months: i.months,
+        }),
+        P::DbNull => Box::new(Null),
+    })
+}
+
+// ---- rows ----------------------------------------------------------------------
+
+/// Any value, as its binary wire bytes.
+struct RawBytes(Vec<u8>);
+
+impl<'a> FromSql<'a> for RawBytes {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        Ok(RawBytes(raw.to_vec()))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+fn data_type(ty: &Type) -> DbDataType {
+    match *ty {
+        Type::BOOL => DbDataType::Boolean,
+        Type::CHAR => DbDataType::Int8,
+        Type::INT2 => DbDataType::Int16,
+        Type::INT4 => DbDataType::Int32,
+        Type::INT8 => DbDataType::Int64,
+        Type::FLOAT4 => DbDataType::Floating32,
+        Type::FLOAT8 => DbDataType::Floating64,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DbDataType::Str,
+        Type::BYTEA => DbDataType::Binary,
+        Type::DATE => DbDataType::Date,
+        Type::TIME => DbDataType::Time,
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => DbDataType::Datetime,
+        Type::UUID => DbDataType::Uuid,
+        Type::JSON | Type::JSONB => DbDataType::Jsonb,
+        Type::NUMERIC => DbDataType::Decimal,
+        Type::INT4_RANGE => DbDataType::RangeInt32,
+        Type::INT8_RANGE => DbDataType::RangeInt64,
+        Type::NUM_RANGE => DbDataType::RangeDecimal,
+        Type::INT4_ARRAY => DbDataType::ArrayInt32,
+        Type::INT8_ARRAY => DbDataType::ArrayInt64,
+        Type::NUMERIC_ARRAY => DbDataType::ArrayDecimal,
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => DbDataType::ArrayStr,
+        Type::INTERVAL => DbDataType::Interval,
+        ref other => DbDataType::Other(other.name().to_owned()),
+    }
+}
+
+fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<Option<T>, tokio_postgres::Error> {
+    row.try_get::<_, Option<T>>(i)
+}
+
+fn datetime(dt: NaiveDateTime) -> DbValue {
+    DbValue::Datetime((
+        dt.year(),
+        dt.month() as u8,
+        dt.day() as u8,
+        dt.hour() as u8,
+        dt.minute() as u8,
+        dt.second() as u8,
+        dt.nanosecond(),
+    ))
+}
+
+fn range_out<A, B>(
+    r: PgRange<A>,
+    f: impl Fn(A) -> B,
+) -> (Option<(B, RangeBoundKind)>, Option<(B, RangeBoundKind)>) {
+    (
+        r.lower.map(|(v, k)| (f(v), k)),
+        r.upper.map(|(v, k)| (f(v), k)),
+    )
+}
+
+fn value(row: &Row, i: usize, ty: &Type) -> Result<DbValue, tokio_postgres::Error> {
+    macro_rules! read {
+        ($t:ty, $f:expr) => {
+            match get::<$t>(row, i)? {
+                Some(v) => $f(v),
+                None => DbValue::DbNull,
+            }
+        };
+    }
+    Ok(match *ty {
+        Type::BOOL => read!(bool, DbValue::Boolean),
+        Type::CHAR => read!(i8, DbValue::Int8),
+        Type::INT2 => read!(i16, DbValue::Int16),
+        Type::INT4 => read!(i32, DbValue::Int32),
+        Type::INT8 => read!(i64, DbValue::Int64),
+        Type::FLOAT4 => read!(f32, DbValue::Floating32),
+        Type::FLOAT8 => read!(f64, DbValue::Floating64),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => read!(String, DbValue::Str),
+        Type::BYTEA => read!(Vec<u8>, DbValue::Binary),
+        Type::DATE => read!(NaiveDate, |d: NaiveDate| DbValue::Date((
+            d.year(),
+            d.month() as u8,
+            d.day() as u8
+        ))),
+        Type::TIME => read!(NaiveTime, |t: NaiveTime| DbValue::Time((
+            t.hour() as u8,
+            t.minute() as u8,
+            t.second() as u8,
+            t.nanosecond()
+        ))),
+        Type::TIMESTAMP => read!(NaiveDateTime, datetime),
+        Type::TIMESTAMPTZ => read!(chrono::DateTime<chrono::Utc>, |d: chrono::DateTime<
+            chrono::Utc,
+        >| datetime(
+            d.naive_utc()
+        )),
+        Type::UUID => read!(uuid::Uuid, |u: uuid::Uuid| DbValue::Uuid(
+            u.hyphenated().to_string()
+        )),
+        Type::JSON | Type::JSONB => read!(
+            serde_json::Value,
+            |v: serde_json::Value| DbValue::Jsonb(serde_json::to_vec(&v).unwrap_or_default())
+        ),
+        Type::NUMERIC => read!(Decimal, |d: Decimal| DbValue::Decimal(d.to_string())),
+        Type::INT4_RANGE => read!(PgRange<i32>, |r| DbValue::RangeInt32(range_out(r, |v| v))),
+        Type::INT8_RANGE => read!(PgRange<i64>, |r| DbValue::RangeInt64(range_out(r, |v| v))),
+        Type::NUM_RANGE => read!(PgRange<Decimal>, |r| DbValue::RangeDecimal(range_out(
+            r,
+            |d: Decimal| d.to_string()
+        ))),
+        Type::INT4_ARRAY => read!(Vec<Option<i32>>, DbValue::ArrayInt32),
+        Type::INT8_ARRAY => read!(Vec<Option<i64>>, DbValue::ArrayInt64),
+        Type::NUMERIC_ARRAY => read!(Vec<Option<Decimal>>, |v: Vec<Option<Decimal>>| {
+            DbValue::ArrayDecimal(v.into_iter().map(|d| d.map(|d| d.to_string())).collect())
+        }),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => {
+            read!(Vec<Option<String>>, DbValue::ArrayStr)
+        }
+        Type::INTERVAL => read!(PgInterval, |iv: PgInterval| DbValue::Interval(Interval {
+            micros: iv.micros,
+            days: iv.days,
+            months: iv.months,
+        })),
+        _ => read!(RawBytes, |r: RawBytes| DbValue::Unsupported(r.0)),
+    })
+}
+
+/// Converts a result; a value that cannot be read is `query-failed(text(..))`.
+pub fn row_set(columns: &[Column], rows: &[Row]) -> Result<RowSet, Error> {
+    let columns_out = columns
+        .iter()
+        .map(|c| WitColumn {
+            name: c.name().to_owned(),
+            data_type: data_type(c.type_()),
+        })
+        .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut values = Vec::with_capacity(columns.len());
+        for (i, c) in columns.iter().enumerate() {
+            values.push(value(row, i, c.type_()).map_err(|e| Error::QueryFailed(query_error(&e)))?);
+        }
+        out.push(values);
+    }
+    Ok(RowSet {
+        columns: columns_out,
+        rows: out,
+    })
+}

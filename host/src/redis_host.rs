@@ -1,0 +1,262 @@
+//! Outbound Redis (`fermyon:spin/redis`): `open` checks the address against the
+//! component's `allowed_outbound_hosts` (scheme `redis`, host, port) before any
+//! connection is made. Connections are multiplexed and shared per address.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use redis::aio::MultiplexedConnection;
+use wasmtime::component::{HasSelf, Linker, Resource};
+
+use crate::bindings::fermyon::spin::redis::{self as wit, Error, RedisParameter, RedisResult};
+use crate::state::HostState;
+
+/// Shared Redis clients, one per address.
+#[derive(Default)]
+pub struct RedisClients {
+    clients: Mutex<HashMap<String, redis::Client>>,
+}
+
+/// `fermyon:spin/redis.connection`.
+pub struct RedisConnection {
+    conn: MultiplexedConnection,
+}
+
+/// Adds `fermyon:spin/redis` to `linker`.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
+    wit::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
+    Ok(())
+}
+
+fn other(e: redis::RedisError) -> Error {
+    Error::Other(e.to_string())
+}
+
+/// Checks `address` (`redis://host[:port][/db]`) against `allowed`.
+pub(crate) fn address_allowed(allowed: &crate::allowed_hosts::AllowedHosts, address: &str) -> bool {
+    let Ok(url) = address.parse::<http::Uri>() else {
+        return false;
+    };
+    let (Some(scheme), Some(host)) = (url.scheme_str(), url.host()) else {
+        return false;
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    allowed.allows(scheme, &host, url.port_u16())
+}
+
+impl RedisClients {
+    fn client(&self, address: &str) -> Result<redis::Client, Error> {
+        let mut map = self.clients.lock().unwrap();
+        if let Some(c) = map.get(address) {
+            return Ok(c.clone());
+        }
+        let c = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
+        map.insert(address.to_owned(), c.clone());
+        Ok(c)
+    }
+}
+
+/// Flattens a reply into `redis-result`s as Spin does; maps, attributes, verbatim
+/// strings and pushes have no WIT form and are a type error.
+fn convert(value: redis::Value, out: &mut Vec<RedisResult>) -> Result<(), Error> {
+    use redis::Value as V;
+    match value {
+        V::Nil => out.push(RedisResult::Nil),
+        V::Int(n) => out.push(RedisResult::Int64(n)),
+        V::BulkString(b) => out.push(RedisResult::Binary(b)),
+        V::SimpleString(s) => out.push(RedisResult::Status(s)),
+        V::Okay => out.push(RedisResult::Status("OK".into())),
+        V::Array(items) | V::Set(items) => {
+            for v in items {
+                convert(v, out)?;
+            }
+        }
+        V::Double(d) => out.push(RedisResult::Binary(d.to_string().into_bytes())),
+        V::Boolean(b) => out.push(RedisResult::Int64(b as i64)),
+        V::BigNumber(n) => out.push(RedisResult::Binary(n.to_string().into_bytes())),
+        V::ServerError(e) => return Err(Error::Other(format!("{e:?}"))),
+        _ => return Err(Error::TypeError),
+    }
+    Ok(())
+}
+
+impl wit::Host for HostState {}
+
+impl HostState {
+    fn redis_conn(&self, c: &Resource<RedisConnection>) -> wasmtime::Result<MultiplexedConnection> {
+        Ok(self.table.get(c)?.conn.clone())
+    }
+}
+
+impl wit::HostConnection for HostState {
+    async fn open(
+        &mut self,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<RedisConnection>, Error>> {
+        if !address_allowed(&self.component.allowed_hosts, &address) {
+            tracing::warn!(component = %self.component.id, "redis address denied by allowed_outbound_hosts");
+            // Spin reports a refused address as `invalid-address`.
+            return Ok(Err(Error::InvalidAddress));
+        }
+        let client = match self.services.redis.client(&address) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        match client.get_multiplexed_async_connection().await {
+            Ok(conn) => Ok(Ok(self.table.push(RedisConnection { conn })?)),
+            Err(e) => Ok(Err(other(e))),
+        }
+    }
+
+    async fn publish(
+        &mut self,
+        c: Resource<RedisConnection>,
+        channel: String,
+        payload: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        let mut conn = self.redis_conn(&c)?;
+        Ok(redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload)
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(drop)
+            .map_err(other))
+    }
+
+    async fn get(
+        &mut self,
+        c: Resource<RedisConnection>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+        let mut conn = self.redis_conn(&c)?;
+        Ok(redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .map_err(other))
+    }
+
+    async fn set(
+        &mut self,
+        c: Resource<RedisConnection>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        let mut conn = self.redis_conn(&c)?;
+        Ok(redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(other))
+    }
+
+    async fn incr(
+        &mut self,
+        c: Resource<RedisConnection>,
+        key: String,
+    ) -> wasmtime::Result<Result<i64, Error>> {
+        let mut conn = self.redis_conn(&c)?;
+        Ok(redis::cmd("INCR")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| {
+                if e.kind() == redis::ErrorKind::TypeError
+                    || e.to_string().contains("not an integer")
+                {
+                    Error::TypeError
+                } else {
+                    other(e)
+                }
+            }))
+    }
+
+    async fn del(
+        &mut self,
+        c: Resource<RedisConnection>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
+        let mut conn = self.redis_conn(&c)?;
+        Ok(redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .map_err(other))
+    }
+
+    async fn sadd(
+        &mut self,
+        c: Resource<RedisConnection>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
+        let mut conn = self.redis_conn(&c)?;
+        Ok(redis::cmd("SADD")
+            .arg(key)
+            .arg(values)
+            .query_async(&mut conn)
+            .await
+            .map_err(other))
+    }
+
+    async fn smembers(
+        &mut self,
+        c: Resource<RedisConnection>,
+        key: String,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
+        let mut conn = self.redis_conn(&c)?;
+        Ok(redis::cmd("SMEMBERS")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .map_err(other))
+    }
+
+    async fn srem(
+        &mut self,
+        c: Resource<RedisConnection>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
+        let mut conn = self.redis_conn(&c)?;
+        Ok(redis::cmd("SREM")
+            .arg(key)
+            .arg(values)
+            .query_async(&mut conn)
+            .await
+            .map_err(other))
+    }
+
+    async fn execute(
+        &mut self,
+        c: Resource<RedisConnection>,
+        command: String,
+        arguments: Vec<RedisParameter>,
+    ) -> wasmtime::Result<Result<Vec<RedisResult>, Error>> {
+        let mut conn = self.redis_conn(&c)?;
+        let mut cmd = redis::cmd(&command);
+        for a in arguments {
+            match a {
+                RedisParameter::Int64(n) => cmd.arg(n),
+                RedisParameter::Binary(b) => cmd.arg(b),
+            };
+        }
+        match cmd.query_async::<redis::Value>(&mut conn).await {
+            Ok(v) => {
+                let mut out = Vec::new();
+                Ok(convert(v, &mut out).map(|()| out))
+            }
+            Err(e) => Ok(Err(other(e))),
+        }
+    }
+
+    async fn drop(&mut self, c: Resource<RedisConnection>) -> wasmtime::Result<()> {
+        self.table.delete(c)?;
+        Ok(())
+    }
+}
