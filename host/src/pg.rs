@@ -56,7 +56,7 @@ impl PgPools {
         }
     }
 
-    fn pool(&self, address: &str, config: tokio_postgres::Config) -> Result<Pool, Error> {
+    fn pool(&self, address: &str, config: tokio_postgres::Config) -> Result<Pool, String> {
         let mut pools = self.pools.lock().unwrap();
         if let Some(p) = pools.get(address) {
             return Ok(p.clone());
@@ -74,7 +74,7 @@ impl PgPools {
             .wait_timeout(Some(std::time::Duration::from_secs(10)))
             .create_timeout(Some(std::time::Duration::from_secs(5)))
             .build()
-            .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
         pools.insert(address.to_owned(), pool.clone());
         Ok(pool)
     }
@@ -182,7 +182,7 @@ impl wit::HostConnection for HostState {
         }
         let pool = match self.services.pg.pool(&address, config) {
             Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(Error::ConnectionFailed(e))),
         };
         match pool.get().await {
             Ok(obj) => Ok(Ok(self.table.push(PgConnection { obj: Some(obj) })?)),
@@ -198,7 +198,7 @@ impl wit::HostConnection for HostState {
     ) -> wasmtime::Result<Result<RowSet, Error>> {
         let params = match types::to_sql_params(params) {
             Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(Error::BadParameter(e))),
         };
         let client = self.pg_client(&c)?;
         let refs = types::param_refs(&params);
@@ -210,7 +210,7 @@ impl wit::HostConnection for HostState {
             Ok(r) => r,
             Err(e) => return Ok(Err(query_error(e))),
         };
-        Ok(types::row_set(stmt.columns(), &rows))
+        Ok(types::row_set(stmt.columns(), &rows).map_err(query_error))
     }
 
     async fn execute(
@@ -221,7 +221,7 @@ impl wit::HostConnection for HostState {
     ) -> wasmtime::Result<Result<u64, Error>> {
         let params = match types::to_sql_params(params) {
             Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(Error::BadParameter(e))),
         };
         let client = self.pg_client(&c)?;
         let refs = types::param_refs(&params);

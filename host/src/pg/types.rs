@@ -16,7 +16,7 @@ use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
 use tokio_postgres::{Column, Row};
 
 use crate::bindings::spin::postgres::postgres::{
-    Column as WitColumn, DbDataType, DbError, DbValue, Error, Interval, ParameterValue, QueryError,
+    Column as WitColumn, DbDataType, DbError, DbValue, Interval, ParameterValue, QueryError,
     RangeBoundKind, RowSet,
 };
 
@@ -229,25 +229,28 @@ impl<'a, T: FromSql<'a>> FromSql<'a> for PgRange<T> {
     }
 }
 
-fn decimal(s: &str) -> Result<Decimal, Error> {
-    Decimal::from_str_exact(s).map_err(|_| Error::BadParameter(format!("invalid decimal {s}")))
+fn decimal(s: &str) -> Result<Decimal, String> {
+    Decimal::from_str_exact(s).map_err(|_| format!("invalid decimal {s}"))
 }
 
-fn date(y: i32, m: u8, d: u8) -> Result<NaiveDate, Error> {
+fn date(y: i32, m: u8, d: u8) -> Result<NaiveDate, String> {
     NaiveDate::from_ymd_opt(y, m.into(), d.into())
-        .ok_or_else(|| Error::BadParameter(format!("invalid date {y}-{m}-{d}")))
+        .ok_or_else(|| format!("invalid date {y}-{m}-{d}"))
 }
 
-fn time(h: u8, m: u8, s: u8, ns: u32) -> Result<NaiveTime, Error> {
+fn time(h: u8, m: u8, s: u8, ns: u32) -> Result<NaiveTime, String> {
     NaiveTime::from_hms_nano_opt(h.into(), m.into(), s.into(), ns)
-        .ok_or_else(|| Error::BadParameter(format!("invalid time {h}:{m}:{s}.{ns}")))
+        .ok_or_else(|| format!("invalid time {h}:{m}:{s}.{ns}"))
 }
+
+/// A WIT range: (lower, upper), each bound optional.
+type WitRange<T> = (Option<(T, RangeBoundKind)>, Option<(T, RangeBoundKind)>);
 
 fn map_range<A, B>(
-    r: (Option<(A, RangeBoundKind)>, Option<(A, RangeBoundKind)>),
-    f: impl Fn(A) -> Result<B, Error>,
-) -> Result<PgRange<B>, Error> {
-    let conv = |b: Option<(A, RangeBoundKind)>| -> Result<Option<(B, RangeBoundKind)>, Error> {
+    r: WitRange<A>,
+    f: impl Fn(A) -> Result<B, String>,
+) -> Result<PgRange<B>, String> {
+    let conv = |b: Option<(A, RangeBoundKind)>| -> Result<Option<(B, RangeBoundKind)>, String> {
         b.map(|(v, k)| f(v).map(|v| (v, k))).transpose()
     };
     Ok(PgRange {
@@ -256,12 +259,12 @@ fn map_range<A, B>(
     })
 }
 
-/// Converts guest parameters; a malformed value is `bad-parameter`.
-pub fn to_sql_params(params: Vec<ParameterValue>) -> Result<Vec<Param>, Error> {
+/// Converts guest parameters; the error text becomes `bad-parameter`.
+pub fn to_sql_params(params: Vec<ParameterValue>) -> Result<Vec<Param>, String> {
     params.into_iter().map(to_sql).collect()
 }
 
-fn to_sql(p: ParameterValue) -> Result<Param, Error> {
+fn to_sql(p: ParameterValue) -> Result<Param, String> {
     use ParameterValue as P;
     Ok(match p {
         P::Boolean(v) => Box::new(v),
@@ -281,15 +284,14 @@ fn to_sql(p: ParameterValue) -> Result<Param, Error> {
         ))),
         P::Timestamp(secs) => Box::new(
             chrono::DateTime::from_timestamp(secs, 0)
-                .ok_or_else(|| Error::BadParameter(format!("invalid timestamp {secs}")))?,
+                .ok_or_else(|| format!("invalid timestamp {secs}"))?,
         ),
-        P::Uuid(s) => Box::new(
-            uuid::Uuid::parse_str(&s)
-                .map_err(|e| Error::BadParameter(format!("invalid uuid {s}: {e}")))?,
-        ),
+        P::Uuid(s) => {
+            Box::new(uuid::Uuid::parse_str(&s).map_err(|e| format!("invalid uuid {s}: {e}"))?)
+        }
         P::Jsonb(bytes) => Box::new(
             serde_json::from_slice::<serde_json::Value>(&bytes)
-                .map_err(|e| Error::BadParameter(format!("invalid JSON: {e}")))?,
+                .map_err(|e| format!("invalid JSON: {e}"))?,
         ),
         P::Decimal(s) => Box::new(decimal(&s)?),
         P::RangeInt32(r) => Box::new(map_range(r, Ok)?),
@@ -371,10 +373,7 @@ fn datetime(dt: NaiveDateTime) -> DbValue {
     ))
 }
 
-fn range_out<A, B>(
-    r: PgRange<A>,
-    f: impl Fn(A) -> B,
-) -> (Option<(B, RangeBoundKind)>, Option<(B, RangeBoundKind)>) {
+fn range_out<A, B>(r: PgRange<A>, f: impl Fn(A) -> B) -> WitRange<B> {
     (
         r.lower.map(|(v, k)| (f(v), k)),
         r.upper.map(|(v, k)| (f(v), k)),
@@ -448,8 +447,8 @@ fn value(row: &Row, i: usize, ty: &Type) -> Result<DbValue, tokio_postgres::Erro
     })
 }
 
-/// Converts a result; a value that cannot be read is `query-failed(text(..))`.
-pub fn row_set(columns: &[Column], rows: &[Row]) -> Result<RowSet, Error> {
+/// Converts a result; fails on a value that cannot be read.
+pub fn row_set(columns: &[Column], rows: &[Row]) -> Result<RowSet, tokio_postgres::Error> {
     let columns_out = columns
         .iter()
         .map(|c| WitColumn {
@@ -461,7 +460,7 @@ pub fn row_set(columns: &[Column], rows: &[Row]) -> Result<RowSet, Error> {
     for row in rows {
         let mut values = Vec::with_capacity(columns.len());
         for (i, c) in columns.iter().enumerate() {
-            values.push(value(row, i, c.type_()).map_err(|e| Error::QueryFailed(query_error(&e)))?);
+            values.push(value(row, i, c.type_())?);
         }
         out.push(values);
     }

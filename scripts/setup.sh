@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the run and test commands need on a fresh Debian machine, skipping
+# whatever is already present: the wasm32-wasip2 target, PostgreSQL and Redis.
+# Safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# The toolchain and wasm target pinned in rust-toolchain.toml.
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+  log "adding the wasm32-wasip2 target"
+  rustup target add wasm32-wasip2
+fi
+
+need_pkgs=()
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+[ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || need_pkgs+=(postgresql postgresql-contrib)
+command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing ${need_pkgs[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # Debian starts packaged servers; the project runs its own on free ports instead.
+  $SUDO service redis-server stop >/dev/null 2>&1 || true
+  $SUDO service postgresql stop >/dev/null 2>&1 || true
+fi
+log "ready: $(pg_bin)/postgres, $(command -v redis-server)"

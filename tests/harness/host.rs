@@ -1,0 +1,168 @@
+//! The host, run in-process on a free loopback port.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tenantgate_host::engine::Limits;
+use tenantgate_host::runtime::{AppRuntime, LoadOptions};
+use tenantgate_host::server::Server;
+use tokio::sync::oneshot;
+
+/// A running host serving one app.
+pub struct TestHost {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The runtime (for direct inspection).
+    pub rt: Arc<AppRuntime>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Builder for a test app.
+pub struct AppBuilder {
+    manifest: String,
+    runtime_config: Option<String>,
+    env: BTreeMap<String, String>,
+    limits: Limits,
+    cache_dir: Option<PathBuf>,
+    dir: Option<PathBuf>,
+}
+
+impl AppBuilder {
+    /// An app from manifest text. `{probe}`, `{hello}`, `{rogue}` are replaced by fixture paths.
+    pub fn new(manifest: &str) -> AppBuilder {
+        let mut m = manifest.to_owned();
+        for name in crate::fixtures::all_fixture_names() {
+            let key = format!("{{{name}}}");
+            if m.contains(&key) {
+                m = m.replace(&key, &crate::fixtures::fixture(&name).display().to_string());
+            }
+        }
+        AppBuilder {
+            manifest: m,
+            runtime_config: None,
+            env: BTreeMap::new(),
+            limits: Limits::default(),
+            cache_dir: None,
+            dir: None,
+        }
+    }
+
+    /// Adds runtime-config.toml text.
+    pub fn runtime_config(mut self, text: &str) -> Self {
+        self.runtime_config = Some(text.to_owned());
+        self
+    }
+
+    /// Sets an environment variable seen by variable resolution.
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.insert(k.to_owned(), v.to_owned());
+        self
+    }
+
+    /// Replaces the limits.
+    pub fn limits(mut self, l: Limits) -> Self {
+        self.limits = l;
+        self
+    }
+
+    /// Enables the compilation cache in `dir`.
+    pub fn cache_dir(mut self, dir: &Path) -> Self {
+        self.cache_dir = Some(dir.to_owned());
+        self
+    }
+
+    /// Writes the app into `dir` instead of a fresh temporary directory.
+    pub fn in_dir(mut self, dir: &Path) -> Self {
+        self.dir = Some(dir.to_owned());
+        self
+    }
+
+    fn options(&self, dir: &Path) -> LoadOptions {
+        let manifest = dir.join("spin.toml");
+        std::fs::write(&manifest, &self.manifest).expect("write spin.toml");
+        let runtime_config = self.runtime_config.as_ref().map(|rc| {
+            let p = dir.join("runtime-config.toml");
+            std::fs::write(&p, rc).expect("write runtime config");
+            p
+        });
+        LoadOptions {
+            manifest,
+            runtime_config,
+            limits: self.limits.clone(),
+            cache_dir: self.cache_dir.clone(),
+            env: Some(self.env.clone()),
+        }
+    }
+
+    /// Loads the app without serving it.
+    pub async fn load(self) -> anyhow::Result<Arc<AppRuntime>> {
+        let tmp = tempfile::tempdir()?;
+        let dir = self.dir.clone().unwrap_or_else(|| tmp.path().to_owned());
+        AppRuntime::load(self.options(&dir)).await
+    }
+
+    /// Loads and serves the app on a free loopback port.
+    pub async fn start(self) -> TestHost {
+        let (dir, tmp) = match &self.dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let t = tempfile::tempdir().expect("tempdir");
+                (t.path().to_owned(), Some(t))
+            }
+        };
+        let rt = AppRuntime::load(self.options(&dir))
+            .await
+            .expect("app loads");
+        let server = Server::bind(rt.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("bind");
+        let base = format!("http://{}", server.local_addr());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        TestHost {
+            base,
+            rt,
+            stop: Some(tx),
+            task: Some(task),
+            _dir: tmp,
+        }
+    }
+}
+
+impl TestHost {
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Stops serving and waits for requests in flight.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A reqwest client that never uses a proxy.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("http client")
+}

@@ -1,0 +1,26 @@
+//! Test harness: builds guest fixtures, starts real Postgres and Redis servers on
+//! free loopback ports, and runs the host in-process on a free port. Everything a
+//! test starts stops when its handle is dropped.
+
+pub mod fixtures;
+pub mod host;
+pub mod postgres;
+pub mod redis;
+
+use std::net::TcpListener;
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The workspace root.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}

@@ -1,0 +1,186 @@
+//! A throwaway PostgreSQL cluster on a free loopback port, or the server named by
+//! `DATABASE_URL` when set (then each test gets a fresh database in it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::free_port;
+
+/// A running cluster; stopped (immediately) on drop.
+pub struct PgCluster {
+    dir: Option<tempfile::TempDir>,
+    bin: PathBuf,
+    port: u16,
+    url_base: String,
+}
+
+/// Where the PostgreSQL server binaries are (`PG_BIN`, else the newest under
+/// `/usr/lib/postgresql`).
+pub fn pg_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("PG_BIN") {
+        return PathBuf::from(p);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.retain(|p| p.join("initdb").exists());
+    versions.sort();
+    versions
+        .pop()
+        .expect("PostgreSQL server binaries (run scripts/setup.sh)")
+}
+
+fn is_root() -> bool {
+    // SAFETY-free: read our uid from /proc rather than linking libc.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Runs a PostgreSQL binary, as the `postgres` user when we are root.
+fn pg_command(bin: &Path, tool: &str) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        c
+    } else {
+        Command::new(bin.join(tool))
+    }
+}
+
+impl PgCluster {
+    /// Starts a fresh cluster (superuser `postgres`, trust auth on loopback only).
+    pub fn start() -> PgCluster {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            return PgCluster {
+                dir: None,
+                bin: PathBuf::new(),
+                port: 0,
+                url_base: url
+                    .trim_end_matches('/')
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(url),
+            };
+        }
+        let bin = pg_bin();
+        let dir = tempfile::Builder::new()
+            .prefix("tg-pg-")
+            .tempdir()
+            .expect("tempdir");
+        if is_root() {
+            let st = Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(st.success());
+        }
+        let data = dir.path().join("data");
+        let out = pg_command(&bin, "initdb")
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ])
+            .output()
+            .expect("initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            dir.path().display()
+        );
+        let out = pg_command(&bin, "pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-o", &opts, "-w", "-l"])
+            .arg(dir.path().join("server.log"))
+            .arg("start")
+            .output()
+            .expect("pg_ctl start");
+        assert!(
+            out.status.success(),
+            "pg_ctl start failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+        );
+        PgCluster {
+            dir: Some(dir),
+            bin,
+            port,
+            url_base: format!("postgres://postgres@127.0.0.1:{port}"),
+        }
+    }
+
+    /// The port (0 when using `DATABASE_URL`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A connection URL for `database` as the superuser.
+    pub fn url(&self, database: &str) -> String {
+        format!("{}/{database}", self.url_base)
+    }
+
+    /// Runs SQL as the superuser with `psql` semantics (multi-statement), panicking on error.
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        let out = Command::new(self.bin_or_path("psql"))
+            .arg(self.url(database))
+            .args(["-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn bin_or_path(&self, tool: &str) -> PathBuf {
+        let p = self.bin.join(tool);
+        if p.exists() {
+            p
+        } else {
+            PathBuf::from(tool)
+        }
+    }
+
+    /// Stops the server now (for fail-closed tests); `restart` brings it back.
+    pub fn stop(&self) {
+        if let Some(dir) = &self.dir {
+            let _ = pg_command(&self.bin, "pg_ctl")
+                .arg("-D")
+                .arg(dir.path().join("data"))
+                .args(["-m", "immediate", "-w", "stop"])
+                .output();
+        }
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

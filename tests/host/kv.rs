@@ -1,0 +1,217 @@
+//! Key-value: labels enforced per component, three backends, atomics under load.
+
+use serde_json::Value;
+use tenantgate_tests::host::{client, AppBuilder, TestHost};
+use tenantgate_tests::redis::RedisServer;
+
+const APP: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "kv"
+
+[[trigger.http]]
+route = "/owner/..."
+component = "owner"
+
+[[trigger.http]]
+route = "/stranger/..."
+component = "stranger"
+
+[component.owner]
+source = "{probe}"
+key_value_stores = ["default", "cache"]
+
+[component.stranger]
+source = "{probe}"
+key_value_stores = ["default"]
+"#;
+
+async fn call(host: &TestHost, method: &str, path: &str, body: &str) -> Value {
+    let c = client();
+    let req = match method {
+        "POST" => c.post(host.url(path)).body(body.to_owned()),
+        _ => c.get(host.url(path)),
+    };
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+async fn exercise_store(host: &TestHost) {
+    assert_eq!(
+        call(host, "POST", "/owner/kv/cache/set/greeting", "hi").await["ok"],
+        true
+    );
+    assert_eq!(
+        call(host, "GET", "/owner/kv/cache/get/greeting", "").await["value"],
+        "hi"
+    );
+    assert_eq!(
+        call(host, "GET", "/owner/kv/cache/exists/greeting", "").await["exists"],
+        true
+    );
+    assert_eq!(
+        call(host, "GET", "/owner/kv/cache/keys/x", "").await["keys"],
+        serde_json::json!(["greeting"])
+    );
+    // The stranger may not open `cache`, though it exists, nor an undeclared label.
+    let denied = call(host, "GET", "/stranger/kv/cache/get/greeting", "").await;
+    assert!(
+        denied["open_error"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDenied"),
+        "{denied}"
+    );
+    let denied = call(host, "GET", "/stranger/wkv/cache/get/greeting", "").await;
+    assert!(
+        denied["open_error"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDenied"),
+        "{denied}"
+    );
+    let unknown = call(host, "GET", "/owner/kv/nosuch/get/x", "").await;
+    assert!(
+        unknown["open_error"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDenied"),
+        "{unknown}"
+    );
+    assert_eq!(
+        call(host, "POST", "/owner/kv/cache/delete/greeting", "").await["ok"],
+        true
+    );
+    assert_eq!(
+        call(host, "GET", "/owner/kv/cache/get/greeting", "").await["value"],
+        Value::Null
+    );
+}
+
+async fn atomics_under_concurrency(host: &TestHost) {
+    const N: usize = 40;
+    let mut tasks = Vec::new();
+    for _ in 0..N {
+        let url = host.url("/owner/wkv/cache/incr/hits");
+        tasks.push(tokio::spawn(async move {
+            let v: Value = client()
+                .post(url)
+                .body("1")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["value"].as_i64().unwrap_or_else(|| panic!("{v}"))
+        }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        (1..=N as i64).collect::<Vec<_>>(),
+        "each increment saw a distinct value"
+    );
+
+    let mut tasks = Vec::new();
+    for _ in 0..N {
+        let url = host.url("/owner/wkv/cache/cas-add/counter");
+        tasks.push(tokio::spawn(async move {
+            let v: Value = client()
+                .post(url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["value"].as_i64().unwrap_or_else(|| panic!("{v}"))
+        }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        (1..=N as i64).collect::<Vec<_>>(),
+        "no lost update under CAS"
+    );
+}
+
+#[tokio::test]
+async fn memory_backend() {
+    let host = AppBuilder::new(APP)
+        .runtime_config("[key_value_store.cache]\ntype = \"spin\"\n")
+        .start()
+        .await;
+    exercise_store(&host).await;
+    atomics_under_concurrency(&host).await;
+}
+
+#[tokio::test]
+async fn sqlite_backend_persists_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rc = "[key_value_store.cache]\ntype = \"spin\"\npath = \"data/cache.db\"\n";
+    let host = AppBuilder::new(APP)
+        .runtime_config(rc)
+        .in_dir(dir.path())
+        .start()
+        .await;
+    exercise_store(&host).await;
+    atomics_under_concurrency(&host).await;
+    // `default` has no runtime config: Spin's default SQLite file beside spin.toml.
+    assert_eq!(
+        call(&host, "POST", "/stranger/kv/default/set/k", "v1").await["ok"],
+        true
+    );
+    host.shutdown().await;
+    assert!(dir.path().join("data/cache.db").exists());
+    assert!(dir.path().join(".spin/sqlite_key_value.db").exists());
+
+    let host = AppBuilder::new(APP)
+        .runtime_config(rc)
+        .in_dir(dir.path())
+        .start()
+        .await;
+    assert_eq!(
+        call(&host, "GET", "/owner/kv/default/get/k", "").await["value"],
+        "v1"
+    );
+    let v = call(&host, "POST", "/owner/wkv/cache/incr/hits", "2").await;
+    assert_eq!(v["value"], 42, "the counter survived the restart");
+}
+
+#[tokio::test]
+async fn redis_backend() {
+    let redis = RedisServer::start();
+    let rc = format!(
+        "[key_value_store.cache]\ntype = \"redis\"\nurl = \"{}\"\n",
+        redis.url()
+    );
+    let host = AppBuilder::new(APP).runtime_config(&rc).start().await;
+    exercise_store(&host).await;
+    atomics_under_concurrency(&host).await;
+}
+
+#[tokio::test]
+async fn a_label_without_backend_fails_start_up() {
+    let app = APP.replace(
+        "[\"default\", \"cache\"]",
+        "[\"default\", \"cache\", \"ghost\"]",
+    );
+    let err = format!(
+        "{:#}",
+        AppBuilder::new(&app)
+            .runtime_config("[key_value_store.cache]\ntype = \"spin\"\n")
+            .load()
+            .await
+            .err()
+            .expect("must fail")
+    );
+    assert!(err.contains("ghost") && err.contains("owner"), "{err}");
+}

@@ -1,0 +1,11 @@
+//! Capability tests of the host: every test runs real guest components through the
+//! host's HTTP server on loopback, against real Postgres and Redis where needed.
+
+mod chaining;
+mod fixtures_covered;
+mod kv;
+mod limits;
+mod postgres;
+mod redis;
+mod routing;
+mod variables;

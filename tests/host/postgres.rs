@@ -1,0 +1,401 @@
+//! Outbound Postgres against a real server: every type spin-sdk exposes round trips,
+//! errors are WIT values, the allow-list is checked on open, pooled connections come
+//! back clean.
+
+use serde_json::{json, Value};
+use tenantgate_host::engine::Limits;
+use tenantgate_tests::host::{client, AppBuilder, TestHost};
+use tenantgate_tests::postgres::PgCluster;
+
+fn app(port: u16) -> String {
+    format!(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "pg"
+
+[[trigger.http]]
+route = "/db/..."
+component = "db"
+
+[[trigger.http]]
+route = "/nodb/..."
+component = "nodb"
+
+[component.db]
+source = "{{probe}}"
+allowed_outbound_hosts = ["postgres://127.0.0.1:{port}"]
+
+[component.nodb]
+source = "{{probe}}"
+allowed_outbound_hosts = ["postgres://127.0.0.1:1"]
+"#
+    )
+}
+
+async fn run(host: &TestHost, prefix: &str, address: &str, ops: Value) -> Value {
+    client()
+        .post(host.url(&format!("{prefix}/pg")))
+        .body(json!({ "address": address, "ops": ops }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn q(sql: &str, params: Value) -> Value {
+    json!({ "kind": "query", "sql": sql, "params": params })
+}
+
+fn x(sql: &str) -> Value {
+    json!({ "kind": "execute", "sql": sql, "params": [] })
+}
+
+fn t(t: &str, v: Value) -> Value {
+    json!({ "t": t, "v": v })
+}
+
+#[tokio::test]
+async fn every_type_round_trips() {
+    let pg = PgCluster::start();
+    let host = AppBuilder::new(&app(pg.port())).start().await;
+    let url = pg.url("postgres");
+    let columns = [
+        ("b", "bool", t("boolean", json!(true)), None),
+        ("ch", "\"char\"", t("int8", json!(65)), None),
+        ("i2", "int2", t("int16", json!(-7)), None),
+        ("i4", "int4", t("int32", json!(42)), None),
+        (
+            "i8",
+            "int8",
+            t("int64", json!(9_000_000_000_000_000i64)),
+            None,
+        ),
+        ("f4", "float4", t("floating32", json!(1.5)), None),
+        ("f8", "float8", t("floating64", json!(2.25)), None),
+        ("s", "text", t("str", json!("héllo")), None),
+        ("vc", "varchar(10)", t("str", json!("var")), None),
+        ("bc", "char(3)", t("str", json!("abc")), None),
+        ("by", "bytea", t("binary", json!("bytes")), None),
+        ("d", "date", t("date", json!([2024, 2, 29])), None),
+        (
+            "tm",
+            "time",
+            t("time", json!([13, 14, 15, 123456000])),
+            None,
+        ),
+        (
+            "ts",
+            "timestamp",
+            t("datetime", json!([2024, 2, 29, 13, 14, 15, 5000])),
+            None,
+        ),
+        (
+            "tstz",
+            "timestamptz",
+            t("timestamp", json!(1_700_000_000)),
+            Some(t("datetime", json!([2023, 11, 14, 22, 13, 20, 0]))),
+        ),
+        (
+            "u",
+            "uuid",
+            t("uuid", json!("6f1d9a2c-3b4e-4f5a-8b6c-7d8e9f0a1b2c")),
+            None,
+        ),
+        (
+            "j",
+            "jsonb",
+            t("jsonb", json!({"a": [1, 2], "b": null})),
+            None,
+        ),
+        ("n", "numeric", t("decimal", json!("12345.6789")), None),
+        (
+            "r4",
+            "int4range",
+            t("range-int32", json!([[1, "inclusive"], [10, "exclusive"]])),
+            None,
+        ),
+        (
+            "r8",
+            "int8range",
+            t("range-int64", json!([null, [5, "exclusive"]])),
+            None,
+        ),
+        (
+            "rn",
+            "numrange",
+            t(
+                "range-decimal",
+                json!([["1.5", "inclusive"], ["2.5", "inclusive"]]),
+            ),
+            None,
+        ),
+        ("a4", "int4[]", t("array-int32", json!([1, null, 3])), None),
+        ("a8", "int8[]", t("array-int64", json!([4])), None),
+        (
+            "an",
+            "numeric[]",
+            t("array-decimal", json!(["1.10", null])),
+            None,
+        ),
+        ("at", "text[]", t("array-str", json!(["x", null])), None),
+        (
+            "iv",
+            "interval",
+            t("interval", json!([1_000_000, 2, 3])),
+            None,
+        ),
+    ];
+    let ddl = columns
+        .iter()
+        .map(|(n, ty, _, _)| format!("{n} {ty}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let names = columns.iter().map(|c| c.0).collect::<Vec<_>>().join(", ");
+    let placeholders = (1..=columns.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let params: Vec<Value> = columns.iter().map(|c| c.2.clone()).collect();
+    let out = run(
+        &host,
+        "/db",
+        &url,
+        json!([
+            x(&format!("CREATE TABLE every_type ({ddl})")),
+            json!({ "kind": "execute", "sql": format!("INSERT INTO every_type ({names}) VALUES ({placeholders})"), "params": params }),
+            q(&format!("SELECT {names} FROM every_type"), json!([])),
+            x("INSERT INTO every_type DEFAULT VALUES"),
+            q(&format!("SELECT {names} FROM every_type WHERE b IS NULL"), json!([])),
+        ]),
+    )
+    .await;
+    let results = out["results"].as_array().unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(results[1]["affected"], 1, "{out}");
+    let row = &results[2]["rows"][0];
+    for (i, (name, _, sent, expect)) in columns.iter().enumerate() {
+        assert_eq!(&row[i], expect.as_ref().unwrap_or(sent), "column {name}");
+    }
+    let types: Vec<&str> = results[2]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[1].as_str().unwrap())
+        .collect();
+    assert_eq!(types[0], "DbDataType::Boolean");
+    assert_eq!(types[14], "DbDataType::Datetime");
+    assert_eq!(types[25], "DbDataType::Interval");
+    let nulls = &results[4]["rows"][0];
+    assert!(
+        nulls
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["t"] == "db-null"),
+        "{nulls}"
+    );
+}
+
+#[tokio::test]
+async fn nulls_unsupported_types_and_errors_are_values() {
+    let pg = PgCluster::start();
+    let host = AppBuilder::new(&app(pg.port())).start().await;
+    let out = run(
+        &host,
+        "/db",
+        &pg.url("postgres"),
+        json!([
+            q(
+                "SELECT $1::int4 IS NULL",
+                json!([t("db-null", Value::Null)])
+            ),
+            q("SELECT '10.0.0.1'::inet AS addr", json!([])),
+            q("SELECT * FROM no_such_table", json!([])),
+            q("SELECT 1; SELECT 2", json!([])),
+            q("SELECT $1::int4", json!([t("str", json!("not a number"))])),
+            q("SELECT 1 AS still_usable", json!([])),
+        ]),
+    )
+    .await;
+    let r = &out["results"];
+    assert_eq!(r[0]["rows"][0][0], t("boolean", json!(true)));
+    assert_eq!(r[1]["rows"][0][0]["t"], "unsupported");
+    assert_eq!(
+        r[1]["columns"][0],
+        json!(["addr", "DbDataType::Other(\"inet\")"])
+    );
+    let missing = r[2]["error"].as_str().unwrap();
+    assert!(
+        missing.contains("QueryFailed") && missing.contains("42P01"),
+        "{missing}"
+    );
+    assert!(
+        r[3]["error"].as_str().unwrap().contains("QueryFailed"),
+        "{}",
+        r[3]
+    );
+    assert!(r[4]["error"].is_string(), "{}", r[4]);
+    assert_eq!(
+        r[5]["rows"][0][0],
+        t("int32", json!(1)),
+        "errors do not break the connection"
+    );
+}
+
+#[tokio::test]
+async fn open_checks_the_allow_list() {
+    let pg = PgCluster::start();
+    let host = AppBuilder::new(&app(pg.port())).start().await;
+    let ok = run(
+        &host,
+        "/db",
+        &pg.url("postgres"),
+        json!([q("SELECT 1", json!([]))]),
+    )
+    .await;
+    assert_eq!(
+        ok["results"][0]["rows"][0][0],
+        t("int32", json!(1)),
+        "control"
+    );
+    for address in [
+        pg.url("postgres"),
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            pg.port()
+        ),
+        format!("postgres://postgres@localhost:{}/postgres", pg.port()),
+    ] {
+        let out = run(&host, "/nodb", &address, json!([q("SELECT 1", json!([]))])).await;
+        let err = out["open_error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{address}: {out}"));
+        assert!(
+            err.contains("ConnectionFailed") && err.contains("not permitted"),
+            "{err}"
+        );
+    }
+    // The db component may not use another host name for the same server either.
+    let out = run(
+        &host,
+        "/db",
+        &format!("postgres://postgres@localhost:{}/postgres", pg.port()),
+        json!([]),
+    )
+    .await;
+    assert!(
+        out["open_error"]
+            .as_str()
+            .unwrap()
+            .contains("not permitted"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn a_pooled_connection_carries_nothing_to_the_next_request() {
+    let pg = PgCluster::start();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE hyg (x int); CREATE ROLE app NOLOGIN; GRANT ALL ON hyg TO app",
+    );
+    let host = AppBuilder::new(&app(pg.port()))
+        .limits(Limits {
+            pg_pool_size: 1,
+            ..Limits::default()
+        })
+        .start()
+        .await;
+    let url = pg.url("postgres");
+    let dirty = run(
+        &host,
+        "/db",
+        &url,
+        json!([
+            q("SELECT pg_backend_pid()", json!([])),
+            x("BEGIN"),
+            q(
+                "SELECT set_config('tenantgate.context', 'leaked', false)",
+                json!([])
+            ),
+            x("INSERT INTO hyg VALUES (1)"),
+            x("CREATE TEMP TABLE scratch (y int)"),
+            q("SELECT pg_advisory_lock(42)", json!([])),
+            x("SET ROLE app"),
+            x("PREPARE leftover AS SELECT 1"),
+            q("SELECT current_user::text", json!([])),
+        ]),
+    )
+    .await;
+    let r = &dirty["results"];
+    assert_eq!(r[8]["rows"][0][0], t("str", json!("app")), "{dirty}");
+    let pid = r[0]["rows"][0][0].clone();
+
+    let clean = run(
+        &host,
+        "/db",
+        &url,
+        json!([
+            q("SELECT pg_backend_pid()", json!([])),
+            q(
+                "SELECT coalesce(current_setting('tenantgate.context', true), '')",
+                json!([])
+            ),
+            q("SELECT count(*)::int4 FROM hyg", json!([])),
+            q("SELECT to_regclass('pg_temp.scratch')::text", json!([])),
+            q(
+                "SELECT count(*)::int4 FROM pg_locks WHERE locktype = 'advisory'",
+                json!([])
+            ),
+            q("SELECT current_user::text", json!([])),
+            q(
+                "SELECT count(*)::int4 FROM pg_prepared_statements WHERE name = 'leftover'",
+                json!([])
+            ),
+            q("SELECT pg_current_xact_id_if_assigned() IS NULL", json!([])),
+        ]),
+    )
+    .await;
+    let r = &clean["results"];
+    assert_eq!(
+        r[0]["rows"][0][0], pid,
+        "the same pooled connection was reused"
+    );
+    assert_eq!(
+        r[1]["rows"][0][0],
+        t("str", json!("")),
+        "session setting reset"
+    );
+    assert_eq!(
+        r[2]["rows"][0][0],
+        t("int32", json!(0)),
+        "open transaction rolled back"
+    );
+    assert_eq!(
+        r[3]["rows"][0][0],
+        t("db-null", Value::Null),
+        "temp table dropped"
+    );
+    assert_eq!(
+        r[4]["rows"][0][0],
+        t("int32", json!(0)),
+        "advisory lock released"
+    );
+    assert_eq!(
+        r[5]["rows"][0][0],
+        t("str", json!("postgres")),
+        "role reset"
+    );
+    assert_eq!(
+        r[6]["rows"][0][0],
+        t("int32", json!(0)),
+        "prepared statements deallocated"
+    );
+    assert_eq!(
+        r[7]["rows"][0][0],
+        t("boolean", json!(true)),
+        "not inside the old transaction"
+    );
+}

@@ -1,0 +1,225 @@
+//! The HTTP trigger: routes, private routes, the `spin-*` headers, the request URI.
+
+use serde_json::Value;
+use tenantgate_tests::host::{client, AppBuilder};
+
+const APP: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "routing"
+version = "1.2.3"
+
+[[trigger.http]]
+route = "/hello"
+component = "hello"
+
+[[trigger.http]]
+route = "/api/..."
+component = "probe"
+
+[[trigger.http]]
+route = "/users/:user_id/posts/:post"
+component = "probe"
+
+[[trigger.http]]
+route = { private = true }
+component = "backend"
+
+[component.hello]
+source = "{hello}"
+
+[component.probe]
+source = "{probe}"
+
+[component.backend]
+source = "{probe}"
+"#;
+
+fn header<'a>(info: &'a Value, name: &str) -> Vec<&'a str> {
+    info["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h[0] == name)
+        .map(|h| h[1].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn routes_exact_wildcard_params_and_private() {
+    let host = AppBuilder::new(APP).start().await;
+    let c = client();
+
+    let r = c.get(host.url("/hello")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "hello");
+    // A trailing slash still matches the exact route; a longer path does not.
+    assert_eq!(
+        c.get(host.url("/hello/")).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        c.get(host.url("/hello/x")).send().await.unwrap().status(),
+        404
+    );
+    assert_eq!(
+        c.get(host.url("/helloo")).send().await.unwrap().status(),
+        404
+    );
+
+    // The private component has no route from outside, whatever the path.
+    for path in ["/backend", "/backend/info", "/info", "/"] {
+        let r = c.get(host.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(
+            r.text().await.unwrap(),
+            "",
+            "{path}: Spin's 404 has an empty body"
+        );
+    }
+
+    let info: Value = c
+        .get(host.url("/users/42/posts/7"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(header(&info, "spin-path-match-user-id"), ["42"]);
+    assert_eq!(header(&info, "spin-path-match-post"), ["7"]);
+    assert_eq!(header(&info, "spin-path-info"), [""]);
+}
+
+#[tokio::test]
+async fn spin_headers_and_absolute_uri() {
+    let host = AppBuilder::new(APP).start().await;
+    let port = host.base.rsplit(':').next().unwrap().to_owned();
+    let r = client()
+        .get(host.url("/api/info/x?q=1"))
+        .header("host", format!("acme.localhost:{port}"))
+        // A client cannot replace the host's values: they are appended after its own.
+        .header("spin-full-url", "http://evil.example/")
+        .header("spin-client-addr", "10.9.9.9:1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let info: Value = r.json().await.unwrap();
+    assert_eq!(
+        info["uri"],
+        format!("http://acme.localhost:{port}/api/info/x?q=1")
+    );
+    // spin-sdk keeps one value per header name, the last: the host's.
+    assert_eq!(
+        header(&info, "spin-full-url"),
+        [format!("http://acme.localhost:{port}/api/info/x?q=1")]
+    );
+    assert_eq!(header(&info, "spin-path-info"), ["/info/x"]);
+    assert_eq!(header(&info, "spin-matched-route"), ["/api/..."]);
+    assert_eq!(header(&info, "spin-raw-component-route"), ["/api/..."]);
+    assert_eq!(header(&info, "spin-component-route"), ["/api"]);
+    assert_eq!(header(&info, "spin-base-path"), ["/"]);
+    let client_addr = header(&info, "spin-client-addr");
+    assert_eq!(client_addr.len(), 1);
+    assert!(client_addr[0].starts_with("127.0.0.1:"), "{client_addr:?}");
+}
+
+#[tokio::test]
+async fn health_and_info_are_reserved() {
+    let host = AppBuilder::new(APP).start().await;
+    let c = client();
+    let r = c
+        .get(host.url("/.well-known/spin/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "OK");
+    let info: Value = c
+        .get(host.url("/.well-known/spin/info"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["name"], "routing");
+    assert_eq!(info["version"], "1.2.3");
+    assert_eq!(
+        c.get(host.url("/.well-known/spin/other"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+/// Raw HTTP/1.1 over TCP, for requests a well-behaved client will not send.
+async fn raw_request(base: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn host_and_absolute_form_must_agree() {
+    let host = AppBuilder::new(APP).start().await;
+    // Control: absolute form whose authority matches Host is served.
+    let ok = raw_request(
+        &host.base,
+        "GET http://a.localhost/hello HTTP/1.1\r\nHost: a.localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let bad = raw_request(
+        &host.base,
+        "GET http://a.localhost/hello HTTP/1.1\r\nHost: b.localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    let dup = raw_request(
+        &host.base,
+        "GET /hello HTTP/1.1\r\nHost: a.localhost\r\nHost: b.localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(dup.starts_with("HTTP/1.1 400"), "{dup}");
+}
+
+#[tokio::test]
+async fn invalid_manifests_are_refused_with_the_reason() {
+    for (manifest, expect) in [
+        ("spin_manifest_version = 1\n[application]\nname = \"x\"\n[trigger]\n", "version"),
+        (
+            "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"nope\"\n",
+            "`nope`",
+        ),
+        (
+            "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[component.a]\nsource = \"{hello}\"\nbogus = 1\n",
+            "bogus",
+        ),
+        (
+            "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[component.a]\nsource = \"{hello}\"\nallowed_outbound_hosts = [\"example.com\"]\n",
+            "allowed_outbound_hosts",
+        ),
+        (
+            "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[component.a]\nsource = \"/nonexistent.wasm\"\n",
+            "nonexistent.wasm",
+        ),
+        (
+            "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"A_b\"\n[component.A_b]\nsource = \"{hello}\"\n",
+            "component id",
+        ),
+    ] {
+        let err = match AppBuilder::new(manifest).load().await {
+            Ok(_) => panic!("manifest should be refused:\n{manifest}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains(expect), "expected {expect:?} in: {err}");
+    }
+}
