@@ -63,3 +63,27 @@ pub fn fixture(name: &str) -> PathBuf {
     );
     path
 }
+
+/// The `tenantgate` binary (debug), built on first use.
+pub fn host_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .current_dir(workspace_root())
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "tenantgate-host",
+                    "--bin",
+                    "tenantgate",
+                ])
+                .status()
+                .expect("running cargo to build the host");
+            assert!(status.success(), "building the tenantgate binary failed");
+            target_dir().join("debug/tenantgate")
+        })
+        .clone()
+}
