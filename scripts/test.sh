@@ -10,6 +10,11 @@ cargo fmt --all --check
 echo "== cargo clippy (native)" >&2
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo clippy (wasm components)" >&2
-cargo clippy --quiet --target wasm32-wasip2 -p welcome -p fixture-hello -p fixture-probe -p fixture-rogue -- -D warnings
+wasm_pkgs=()
+for manifest in components/*/Cargo.toml tests/fixtures/*/Cargo.toml gateway/Cargo.toml; do
+  [ -f "$manifest" ] || continue
+  wasm_pkgs+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1)")
+done
+cargo clippy --quiet --target wasm32-wasip2 "${wasm_pkgs[@]}" -- -D warnings
 echo "== cargo test" >&2
 cargo test --quiet "$@"

@@ -32,8 +32,31 @@ pub enum KvBackend {
         conn: Arc<Mutex<rusqlite::Connection>>,
         label: String,
     },
-    /// A Redis server.
-    Redis(redis::aio::ConnectionManager),
+    /// A Redis server, connected on first use (so a Redis outage is an error value
+    /// for the requests that need it, not a host that will not start).
+    Redis(LazyRedis),
+}
+
+/// A Redis connection made on first use and re-made after failures.
+pub struct LazyRedis {
+    client: redis::Client,
+    conn: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+}
+
+impl LazyRedis {
+    async fn conn(&self) -> Result<redis::aio::ConnectionManager, KvError> {
+        let cfg = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(std::time::Duration::from_secs(2))
+            .set_response_timeout(std::time::Duration::from_secs(2))
+            .set_number_of_retries(1);
+        self.conn
+            .get_or_try_init(|| {
+                redis::aio::ConnectionManager::new_with_config(self.client.clone(), cfg)
+            })
+            .await
+            .cloned()
+            .map_err(|e| format!("key-value store unavailable: {e}"))
+    }
 }
 
 /// A backend error, shown to the guest as `other(..)`.
@@ -82,11 +105,12 @@ impl KvBackend {
         Ok(Arc::new(Mutex::new(conn)))
     }
 
-    /// Connects to Redis at `url` (reconnecting on failure).
-    pub async fn connect_redis(url: &str) -> anyhow::Result<KvBackend> {
-        let client = redis::Client::open(url)?;
-        let mgr = redis::aio::ConnectionManager::new(client).await?;
-        Ok(KvBackend::Redis(mgr))
+    /// A Redis backend for `url`; the URL is checked now, the connection made on first use.
+    pub fn redis(url: &str) -> anyhow::Result<KvBackend> {
+        Ok(KvBackend::Redis(LazyRedis {
+            client: redis::Client::open(url)?,
+            conn: tokio::sync::OnceCell::new(),
+        }))
     }
 
     async fn sqlite<R: Send + 'static>(
@@ -119,7 +143,7 @@ impl KvBackend {
                 })
                 .await
             }
-            KvBackend::Redis(r) => r.clone().get(key).await.map_err(|e| e.to_string()),
+            KvBackend::Redis(r) => r.conn().await?.get(key).await.map_err(|e| e.to_string()),
         }
     }
 
@@ -143,7 +167,12 @@ impl KvBackend {
                 })
                 .await
             }
-            KvBackend::Redis(r) => r.clone().set(key, value).await.map_err(|e| e.to_string()),
+            KvBackend::Redis(r) => r
+                .conn()
+                .await?
+                .set(key, value)
+                .await
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -166,14 +195,14 @@ impl KvBackend {
                 })
                 .await
             }
-            KvBackend::Redis(r) => r.clone().del(key).await.map_err(|e| e.to_string()),
+            KvBackend::Redis(r) => r.conn().await?.del(key).await.map_err(|e| e.to_string()),
         }
     }
 
     /// Whether `key` exists.
     pub async fn exists(&self, key: &str) -> Result<bool, KvError> {
         match self {
-            KvBackend::Redis(r) => r.clone().exists(key).await.map_err(|e| e.to_string()),
+            KvBackend::Redis(r) => r.conn().await?.exists(key).await.map_err(|e| e.to_string()),
             _ => Ok(self.get(key).await?.is_some()),
         }
     }
@@ -197,7 +226,7 @@ impl KvBackend {
                 .await?
             }
             KvBackend::Redis(r) => {
-                let mut conn = r.clone();
+                let mut conn = r.conn().await?;
                 let mut out = Vec::new();
                 let mut cursor: u64 = 0;
                 loop {
@@ -262,7 +291,12 @@ impl KvBackend {
                 })
                 .await
             }
-            KvBackend::Redis(r) => r.clone().incr(key, delta).await.map_err(|e| e.to_string()),
+            KvBackend::Redis(r) => r
+                .conn()
+                .await?
+                .incr(key, delta)
+                .await
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -321,7 +355,7 @@ impl KvBackend {
                     .arg(flag)
                     .arg(exp)
                     .arg(new)
-                    .invoke_async(&mut r.clone())
+                    .invoke_async(&mut r.conn().await?)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(swapped == 1)

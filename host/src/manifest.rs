@@ -42,7 +42,7 @@ struct RawManifest {
     application: RawApplication,
     #[serde(default)]
     variables: BTreeMap<String, RawVariable>,
-    trigger: BTreeMap<String, Vec<RawHttpTrigger>>,
+    trigger: BTreeMap<String, Vec<toml::Value>>,
     #[serde(default)]
     component: BTreeMap<String, RawComponent>,
 }
@@ -261,6 +261,8 @@ impl App {
             }
             let mut seen_ids = HashSet::new();
             for t in triggers {
+                let t = RawHttpTrigger::deserialize(t)
+                    .map_err(|e| invalid(format!("[[trigger.http]]: {e}")))?;
                 let component = match t.component {
                     toml::Value::String(s) => s,
                     toml::Value::Table(_) => {
@@ -450,4 +452,76 @@ fn check_base(trigger: Option<&toml::Table>) -> Result<(), ManifestError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "spin_manifest_version = 2\n[application]\nname = \"t\"\n";
+
+    fn parse(body: &str) -> Result<App, String> {
+        App::parse(&format!("{HEAD}{body}"), Path::new("/app")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_minimal_app_parses_and_resolves_sources() {
+        let app = parse(
+            "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"web-x1\"\n[component.web-x1]\nsource = \"a.wasm\"\n",
+        )
+        .unwrap();
+        assert_eq!(app.components["web-x1"].source, Path::new("/app/a.wasm"));
+        assert_eq!(app.router.route("/x").unwrap().component, "web-x1");
+    }
+
+    #[test]
+    fn component_ids_follow_spins_kebab_case() {
+        for ok in ["a", "web", "web-api", "WEB-api", "a1-b2"] {
+            assert!(validate_component_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1a", "a-1", "a_b", "a--b", "Web", "a.b", "-a"] {
+            assert!(validate_component_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_what_is_wrong() {
+        let cases = [
+            ("", "trigger"),
+            (
+                "[[trigger.http]]\nroute = { private = false }\ncomponent = \"a\"\n[component.a]\nsource = \"a.wasm\"\n",
+                "private = true",
+            ),
+            (
+                "[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"x\"]\n",
+                "`files` is not supported",
+            ),
+            (
+                "[[trigger.redis]]\nchannel = \"x\"\ncomponent = \"a\"\n[component.a]\nsource = \"a.wasm\"\n",
+                "redis",
+            ),
+            (
+                "[variables]\nx = { required = true, default = \"1\" }\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[component.a]\nsource = \"a.wasm\"\n",
+                "`x`",
+            ),
+            (
+                "[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[component.a]\nsource = \"a.wasm\"\n[component.a.variables]\nk = \"{{ undeclared }}\"\n",
+                "undeclared",
+            ),
+        ];
+        for (body, expect) in cases {
+            let err = parse(body)
+                .err()
+                .unwrap_or_else(|| panic!("accepted: {body}"));
+            assert!(err.contains(expect), "expected {expect:?} in {err}");
+        }
+        let err = App::parse(
+            "spin_manifest_version = 2\n[application]\nname = \"t\"\n[application.trigger.http]\nbase = \"/api\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[component.a]\nsource = \"a.wasm\"\n",
+            Path::new("/"),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("base"), "{err}");
+    }
 }

@@ -69,11 +69,8 @@ impl Services {
                             label: label.clone(),
                         }
                     }
-                    KvStoreConfig::Redis(url) => {
-                        KvBackend::connect_redis(&url).await.with_context(|| {
-                            format!("connecting key-value store `{label}` to Redis")
-                        })?
-                    }
+                    KvStoreConfig::Redis(url) => KvBackend::redis(&url)
+                        .with_context(|| format!("key-value store `{label}`: invalid Redis URL"))?,
                 };
                 kv.insert(label.clone(), Arc::new(backend));
             }

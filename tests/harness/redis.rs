@@ -14,7 +14,11 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts `redis-server` with no persistence on 127.0.0.1.
     pub fn start() -> RedisServer {
-        let port = free_port();
+        Self::start_on(free_port())
+    }
+
+    /// Starts `redis-server` on a given loopback port.
+    pub fn start_on(port: u16) -> RedisServer {
         let child = Command::new("redis-server")
             .args([
                 "--port",

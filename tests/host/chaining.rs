@@ -179,3 +179,31 @@ async fn network_requests_follow_the_allow_list_and_denials_send_nothing() {
     );
     assert_eq!(hits2.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_relay_answers_with_the_private_components_response() {
+    let host = AppBuilder::new(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "relay"
+[[trigger.http]]
+route = "/relay"
+component = "relay"
+[[trigger.http]]
+route = { private = true }
+component = "hello"
+[component.relay]
+source = "{relay}"
+allowed_outbound_hosts = ["http://hello.spin.internal"]
+[component.hello]
+source = "{hello}"
+"#,
+    )
+    .start()
+    .await;
+    let r = client().get(host.url("/relay")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-relayed"], "1");
+    assert_eq!(r.text().await.unwrap(), "hello");
+}

@@ -215,3 +215,27 @@ async fn a_label_without_backend_fails_start_up() {
     );
     assert!(err.contains("ghost") && err.contains("owner"), "{err}");
 }
+
+#[tokio::test]
+async fn redis_down_is_an_error_value_and_recovery_needs_no_restart() {
+    let port = tenantgate_tests::free_port();
+    let rc =
+        format!("[key_value_store.cache]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\n");
+    let host = AppBuilder::new(APP).runtime_config(&rc).start().await;
+    let down = call(&host, "GET", "/owner/kv/cache/get/k", "").await;
+    assert!(
+        down["error"].as_str().unwrap().contains("unavailable"),
+        "{down}"
+    );
+    let down = call(&host, "POST", "/owner/wkv/cache/incr/k", "1").await;
+    assert!(down["error"].is_string(), "{down}");
+    let _redis = RedisServer::start_on(port);
+    assert_eq!(
+        call(&host, "POST", "/owner/kv/cache/set/k", "v").await["ok"],
+        true
+    );
+    assert_eq!(
+        call(&host, "GET", "/owner/kv/cache/get/k", "").await["value"],
+        "v"
+    );
+}

@@ -1,0 +1,61 @@
+//! Per-request cost on the host, in process (no sockets): a fresh instance of the
+//! `hello` component handling one request, and the same through one service-chaining
+//! hop (`relay` -> `hello`). Engine, compilation and pre-instantiation happen outside
+//! the measured loop.
+//!
+//! Run: `cargo bench -p tenantgate-tests --bench host`
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use http_body_util::{BodyExt, Empty};
+use tenantgate_tests::host::AppBuilder;
+
+const APP: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "bench"
+[[trigger.http]]
+route = "/hello"
+component = "hello"
+[[trigger.http]]
+route = "/relay"
+component = "relay"
+[component.hello]
+source = "{hello}"
+[component.relay]
+source = "{relay}"
+allowed_outbound_hosts = ["http://hello.spin.internal"]
+"#;
+
+fn request() -> http::Request<wasmtime_wasi_http::WasiBody> {
+    http::Request::builder()
+        .uri("http://bench.localhost/")
+        .body(Empty::new().map_err(|never| match never {}).boxed_unsync())
+        .unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = rt
+        .block_on(AppBuilder::new(APP).load())
+        .expect("bench app loads");
+    let mut group = c.benchmark_group("host");
+    for (id, component) in [("hello/dispatch", "hello"), ("chain/dispatch", "relay")] {
+        group.bench_function(id, |b| {
+            b.to_async(&rt).iter(|| async {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let resp = app.dispatch(component, request(), deadline).await.unwrap();
+                let body = resp.into_body().collect().await.unwrap().to_bytes();
+                assert_eq!(&body[..], b"hello");
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
