@@ -62,13 +62,15 @@ struct UpArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Log lines are written by a background thread: a request never waits on stderr.
+    let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TENANTGATE_LOG")
                 .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
         )
         .with_target(false)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .init();
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -233,7 +233,7 @@ impl AppRuntime {
             .new_response_outparam(tx)
             .map_err(|e| DispatchError::Trap(e.into()))?;
         let pre = component.pre.clone();
-        let task = tokio::spawn(async move {
+        let guest = async move {
             let run = async {
                 let proxy = pre.instantiate_async(&mut store).await.map_err(|e| {
                     if e.is::<wasmtime::PoolConcurrencyLimitError>() {
@@ -258,17 +258,29 @@ impl AppRuntime {
                 Ok(r) => r,
                 Err(_) => Err(DispatchError::Timeout),
             }
-        });
-        match rx.await {
+        };
+        // Run the guest on this task until it answers: most guests finish before
+        // their response is read, and staying on one task saves a cross-thread
+        // hand-off per request. A guest still streaming its body when the response
+        // head is ready finishes on a task of its own.
+        let mut guest = Box::pin(guest);
+        let mut rx = rx;
+        let finished = tokio::select! {
+            biased;
+            answered = &mut rx => {
+                tokio::spawn(guest);
+                return match answered {
+                    Ok(Ok(resp)) => Ok(resp),
+                    Ok(Err(code)) => Err(DispatchError::Guest(code)),
+                    Err(_) => Err(DispatchError::NoResponse),
+                };
+            }
+            finished = &mut guest => finished,
+        };
+        match rx.try_recv() {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(code)) => Err(DispatchError::Guest(code)),
-            Err(_) => match task.await {
-                Ok(Ok(())) => Err(DispatchError::NoResponse),
-                Ok(Err(e)) => Err(e),
-                Err(join) => Err(DispatchError::Trap(anyhow::anyhow!(
-                    "guest task failed: {join}"
-                ))),
-            },
+            Err(_) => Err(finished.err().unwrap_or(DispatchError::NoResponse)),
         }
     }
 }

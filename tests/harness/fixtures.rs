@@ -38,7 +38,8 @@ pub fn build_wasm(packages: &[&str]) -> PathBuf {
     target_dir().join("wasm32-wasip2/release")
 }
 
-fn target_dir() -> PathBuf {
+/// The cargo target directory.
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))

@@ -45,7 +45,8 @@ impl AppBuilder {
             runtime_config: None,
             env: BTreeMap::new(),
             limits: Limits::default(),
-            cache_dir: None,
+            // Shared across tests and runs: each component compiles once.
+            cache_dir: Some(crate::fixtures::target_dir().join("tenantgate-test-cache")),
             dir: None,
         }
     }
@@ -68,7 +69,7 @@ impl AppBuilder {
         self
     }
 
-    /// Enables the compilation cache in `dir`.
+    /// Uses the compilation cache in `dir` (default: one shared by all tests).
     pub fn cache_dir(mut self, dir: &Path) -> Self {
         self.cache_dir = Some(dir.to_owned());
         self
