@@ -167,3 +167,14 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("http client")
 }
+
+/// The values of header `name` in a probe's `/info` report, in order.
+pub fn header_values<'a>(info: &'a serde_json::Value, name: &str) -> Vec<&'a str> {
+    info["headers"]
+        .as_array()
+        .expect("an /info report")
+        .iter()
+        .filter(|h| h[0] == name)
+        .filter_map(|h| h[1].as_str())
+        .collect()
+}

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
-use tenantgate_tests::host::{client, AppBuilder};
+use tenantgate_tests::host::{client, header_values, AppBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A loopback HTTP server answering `pong`, counting the requests it receives.
@@ -83,16 +83,6 @@ async fn probe_http(base: &str, prefix: &str, url: &str) -> Value {
         .unwrap()
 }
 
-fn header<'a>(info: &'a Value, name: &str) -> Vec<&'a str> {
-    info["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h[0] == name)
-        .map(|h| h[1].as_str().unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn chaining_reaches_a_private_component_in_process() {
     let (port, _) = pong_server().await;
@@ -107,18 +97,18 @@ async fn chaining_reaches_a_private_component_in_process() {
     let info: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
     assert_eq!(info["uri"], "http://backend.spin.internal/info/deep?x=1");
     assert_eq!(
-        header(&info, "spin-full-url"),
+        header_values(&info, "spin-full-url"),
         ["http://localhost/info/deep?x=1"]
     );
-    assert_eq!(header(&info, "spin-path-info"), ["/info/deep"]);
-    assert_eq!(header(&info, "spin-matched-route"), ["/..."]);
-    assert_eq!(header(&info, "spin-client-addr"), ["0.0.0.0:0"]);
+    assert_eq!(header_values(&info, "spin-path-info"), ["/info/deep"]);
+    assert_eq!(header_values(&info, "spin-matched-route"), ["/..."]);
+    assert_eq!(header_values(&info, "spin-client-addr"), ["0.0.0.0:0"]);
     assert_eq!(
-        header(&info, "x-probe"),
+        header_values(&info, "x-probe"),
         ["1"],
         "the caller's headers arrive"
     );
-    assert!(header(&info, "host").is_empty());
+    assert!(header_values(&info, "host").is_empty());
 }
 
 #[tokio::test]

@@ -87,60 +87,39 @@ async fn exercise_store(host: &TestHost) {
     );
 }
 
+/// POSTs `body` to `path` `n` times at once; returns each response's `value`, sorted.
+async fn concurrent_values(host: &TestHost, path: &str, body: &'static str, n: usize) -> Vec<i64> {
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let url = host.url(path);
+        tasks.push(tokio::spawn(async move {
+            let v: Value = client()
+                .post(url)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["value"].as_i64().unwrap_or_else(|| panic!("{v}"))
+        }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    seen.sort();
+    seen
+}
+
 async fn atomics_under_concurrency(host: &TestHost) {
     const N: usize = 40;
-    let mut tasks = Vec::new();
-    for _ in 0..N {
-        let url = host.url("/owner/wkv/cache/incr/hits");
-        tasks.push(tokio::spawn(async move {
-            let v: Value = client()
-                .post(url)
-                .body("1")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["value"].as_i64().unwrap_or_else(|| panic!("{v}"))
-        }));
-    }
-    let mut seen = Vec::new();
-    for t in tasks {
-        seen.push(t.await.unwrap());
-    }
-    seen.sort();
-    assert_eq!(
-        seen,
-        (1..=N as i64).collect::<Vec<_>>(),
-        "each increment saw a distinct value"
-    );
-
-    let mut tasks = Vec::new();
-    for _ in 0..N {
-        let url = host.url("/owner/wkv/cache/cas-add/counter");
-        tasks.push(tokio::spawn(async move {
-            let v: Value = client()
-                .post(url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["value"].as_i64().unwrap_or_else(|| panic!("{v}"))
-        }));
-    }
-    let mut seen = Vec::new();
-    for t in tasks {
-        seen.push(t.await.unwrap());
-    }
-    seen.sort();
-    assert_eq!(
-        seen,
-        (1..=N as i64).collect::<Vec<_>>(),
-        "no lost update under CAS"
-    );
+    let expected: Vec<i64> = (1..=N as i64).collect();
+    let increments = concurrent_values(host, "/owner/wkv/cache/incr/hits", "1", N).await;
+    assert_eq!(increments, expected, "each increment saw a distinct value");
+    let swaps = concurrent_values(host, "/owner/wkv/cache/cas-add/counter", "", N).await;
+    assert_eq!(swaps, expected, "no lost update under CAS");
 }
 
 #[tokio::test]

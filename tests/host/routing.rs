@@ -1,7 +1,7 @@
 //! The HTTP trigger: routes, private routes, the `spin-*` headers, the request URI.
 
 use serde_json::Value;
-use tenantgate_tests::host::{client, AppBuilder};
+use tenantgate_tests::host::{client, header_values, AppBuilder};
 
 const APP: &str = r#"
 spin_manifest_version = 2
@@ -34,16 +34,6 @@ source = "{probe}"
 [component.backend]
 source = "{probe}"
 "#;
-
-fn header<'a>(info: &'a Value, name: &str) -> Vec<&'a str> {
-    info["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h[0] == name)
-        .map(|h| h[1].as_str().unwrap())
-        .collect()
-}
 
 #[tokio::test]
 async fn routes_exact_wildcard_params_and_private() {
@@ -86,9 +76,9 @@ async fn routes_exact_wildcard_params_and_private() {
         .json()
         .await
         .unwrap();
-    assert_eq!(header(&info, "spin-path-match-user-id"), ["42"]);
-    assert_eq!(header(&info, "spin-path-match-post"), ["7"]);
-    assert_eq!(header(&info, "spin-path-info"), [""]);
+    assert_eq!(header_values(&info, "spin-path-match-user-id"), ["42"]);
+    assert_eq!(header_values(&info, "spin-path-match-post"), ["7"]);
+    assert_eq!(header_values(&info, "spin-path-info"), [""]);
 }
 
 #[tokio::test]
@@ -112,15 +102,18 @@ async fn spin_headers_and_absolute_uri() {
     );
     // spin-sdk keeps one value per header name, the last: the host's.
     assert_eq!(
-        header(&info, "spin-full-url"),
+        header_values(&info, "spin-full-url"),
         [format!("http://acme.localhost:{port}/api/info/x?q=1")]
     );
-    assert_eq!(header(&info, "spin-path-info"), ["/info/x"]);
-    assert_eq!(header(&info, "spin-matched-route"), ["/api/..."]);
-    assert_eq!(header(&info, "spin-raw-component-route"), ["/api/..."]);
-    assert_eq!(header(&info, "spin-component-route"), ["/api"]);
-    assert_eq!(header(&info, "spin-base-path"), ["/"]);
-    let client_addr = header(&info, "spin-client-addr");
+    assert_eq!(header_values(&info, "spin-path-info"), ["/info/x"]);
+    assert_eq!(header_values(&info, "spin-matched-route"), ["/api/..."]);
+    assert_eq!(
+        header_values(&info, "spin-raw-component-route"),
+        ["/api/..."]
+    );
+    assert_eq!(header_values(&info, "spin-component-route"), ["/api"]);
+    assert_eq!(header_values(&info, "spin-base-path"), ["/"]);
+    let client_addr = header_values(&info, "spin-client-addr");
     assert_eq!(client_addr.len(), 1);
     assert!(client_addr[0].starts_with("127.0.0.1:"), "{client_addr:?}");
 }
