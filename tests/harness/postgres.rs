@@ -158,6 +158,33 @@ impl PgCluster {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Applies a SQL file in one transaction as the superuser (`psql -1`), with extra
+    /// server options (e.g. `-c search_path=app`); returns psql's stderr on failure.
+    pub fn apply_file(&self, database: &str, file: &Path, pgoptions: &str) -> Result<(), String> {
+        let out = Command::new(self.bin_or_path("psql"))
+            .arg(self.url(database))
+            .args(["-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f"])
+            .arg(file)
+            .env("PGOPTIONS", pgoptions)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// A connection URL for `database` as `user` (trust authentication on loopback).
+    pub fn url_as(&self, user: &str, database: &str) -> String {
+        let rest = self
+            .url_base
+            .split_once('@')
+            .map(|(_, r)| r)
+            .unwrap_or(&self.url_base);
+        format!("postgres://{user}@{rest}/{database}")
+    }
+
     fn bin_or_path(&self, tool: &str) -> PathBuf {
         let p = self.bin.join(tool);
         if p.exists() {
