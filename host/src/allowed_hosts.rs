@@ -130,7 +130,7 @@ impl AllowedHosts {
         self.allows("http", &format!("{id}.spin.internal"), None)
     }
 
-    /// Whether any entry could allow the given scheme at all (used for clearer errors).
+    /// Whether the list is empty (the component may reach nothing).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
