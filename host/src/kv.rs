@@ -76,6 +76,38 @@ const SQLITE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS spin_key_value (
     PRIMARY KEY (store, key)
 )";
 
+fn sqlite_read(
+    c: &rusqlite::Connection,
+    label: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, KvError> {
+    c.query_row(
+        "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+        (label, key),
+        |r| r.get::<_, Vec<u8>>(0),
+    )
+    .optional()
+    .map_err(|e| e.to_string())
+}
+
+fn sqlite_write(
+    c: &rusqlite::Connection,
+    label: &str,
+    key: &str,
+    value: &[u8],
+) -> Result<(), KvError> {
+    c.execute(
+        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+        (label, key, value),
+    )
+    .map(drop)
+    .map_err(|e| e.to_string())
+}
+
+/// A read-modify-write decision: the value to store (if any) and the caller's result.
+type Decision<R> = Result<(Option<Vec<u8>>, R), KvError>;
+
 const REDIS_CAS: &str = r#"
 local cur = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
@@ -132,16 +164,7 @@ impl KvBackend {
             KvBackend::Memory(m) => Ok(m.lock().unwrap().get(key).cloned()),
             KvBackend::Sqlite { conn, label } => {
                 let (label, key) = (label.clone(), key.to_owned());
-                Self::sqlite(conn, move |c| {
-                    c.query_row(
-                        "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                        (&label, &key),
-                        |r| r.get::<_, Vec<u8>>(0),
-                    )
-                    .optional()
-                    .map_err(|e| e.to_string())
-                })
-                .await
+                Self::sqlite(conn, move |c| sqlite_read(c, &label, &key)).await
             }
             KvBackend::Redis(r) => r.conn().await?.get(key).await.map_err(|e| e.to_string()),
         }
@@ -156,16 +179,7 @@ impl KvBackend {
             }
             KvBackend::Sqlite { conn, label } => {
                 let (label, key) = (label.clone(), key.to_owned());
-                Self::sqlite(conn, move |c| {
-                    c.execute(
-                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-                        (&label, &key, &value),
-                    )
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-                })
-                .await
+                Self::sqlite(conn, move |c| sqlite_write(c, &label, &key, &value)).await
             }
             KvBackend::Redis(r) => r
                 .conn()
@@ -250,19 +264,21 @@ impl KvBackend {
         Ok(keys)
     }
 
-    /// Adds `delta` to the counter at `key` (absent counts as 0) and returns the result.
-    pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+    /// Atomically reads `key`, lets `decide` pick the value to store (or none), and
+    /// stores it: under the map's lock in memory, in an immediate transaction in SQLite.
+    async fn read_modify_write<R: Send + 'static>(
+        &self,
+        key: &str,
+        decide: impl FnOnce(Option<&[u8]>) -> Decision<R> + Send + 'static,
+    ) -> Result<R, KvError> {
         match self {
             KvBackend::Memory(m) => {
                 let mut m = m.lock().unwrap();
-                let cur = m
-                    .get(key)
-                    .map(|v| parse_counter(v))
-                    .transpose()?
-                    .unwrap_or(0);
-                let next = cur.checked_add(delta).ok_or("counter overflow")?;
-                m.insert(key.to_owned(), next.to_le_bytes().to_vec());
-                Ok(next)
+                let (new, out) = decide(m.get(key).map(Vec::as_slice))?;
+                if let Some(v) = new {
+                    m.insert(key.to_owned(), v);
+                }
+                Ok(out)
             }
             KvBackend::Sqlite { conn, label } => {
                 let (label, key) = (label.clone(), key.to_owned());
@@ -270,33 +286,36 @@ impl KvBackend {
                     let tx = c
                         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                         .map_err(|e| e.to_string())?;
-                    let cur: Option<Vec<u8>> = tx
-                        .query_row(
-                            "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                            (&label, &key),
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(|e| e.to_string())?;
-                    let cur = cur.map(|v| parse_counter(&v)).transpose()?.unwrap_or(0);
-                    let next = cur.checked_add(delta).ok_or("counter overflow")?;
-                    tx.execute(
-                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-                        (&label, &key, next.to_le_bytes().to_vec()),
-                    )
-                    .map_err(|e| e.to_string())?;
-                    tx.commit().map_err(|e| e.to_string())?;
-                    Ok(next)
+                    let (new, out) = decide(sqlite_read(&tx, &label, &key)?.as_deref())?;
+                    if let Some(v) = new {
+                        sqlite_write(&tx, &label, &key, &v)?;
+                        tx.commit().map_err(|e| e.to_string())?;
+                    }
+                    Ok(out)
                 })
                 .await
             }
+            KvBackend::Redis(_) => Err("read-modify-write is done by Redis itself".into()),
+        }
+    }
+
+    /// Adds `delta` to the counter at `key` (absent counts as 0) and returns the result.
+    pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        match self {
             KvBackend::Redis(r) => r
                 .conn()
                 .await?
                 .incr(key, delta)
                 .await
                 .map_err(|e| e.to_string()),
+            _ => {
+                self.read_modify_write(key, move |cur| {
+                    let cur = cur.map(parse_counter).transpose()?.unwrap_or(0);
+                    let next = cur.checked_add(delta).ok_or("counter overflow")?;
+                    Ok((Some(next.to_le_bytes().to_vec()), next))
+                })
+                .await
+            }
         }
     }
 
@@ -309,42 +328,6 @@ impl KvBackend {
         new: Vec<u8>,
     ) -> Result<bool, KvError> {
         match self {
-            KvBackend::Memory(m) => {
-                let mut m = m.lock().unwrap();
-                if m.get(key) != expected.as_ref() {
-                    return Ok(false);
-                }
-                m.insert(key.to_owned(), new);
-                Ok(true)
-            }
-            KvBackend::Sqlite { conn, label } => {
-                let (label, key) = (label.clone(), key.to_owned());
-                Self::sqlite(conn, move |c| {
-                    let tx = c
-                        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                        .map_err(|e| e.to_string())?;
-                    let cur: Option<Vec<u8>> = tx
-                        .query_row(
-                            "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                            (&label, &key),
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(|e| e.to_string())?;
-                    if cur != expected {
-                        return Ok(false);
-                    }
-                    tx.execute(
-                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-                        (&label, &key, &new),
-                    )
-                    .map_err(|e| e.to_string())?;
-                    tx.commit().map_err(|e| e.to_string())?;
-                    Ok(true)
-                })
-                .await
-            }
             KvBackend::Redis(r) => {
                 let (flag, exp) = match expected {
                     Some(v) => ("1", v),
@@ -359,6 +342,15 @@ impl KvBackend {
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(swapped == 1)
+            }
+            _ => {
+                self.read_modify_write(key, move |cur| {
+                    if cur != expected.as_deref() {
+                        return Ok((None, false));
+                    }
+                    Ok((Some(new), true))
+                })
+                .await
             }
         }
     }
