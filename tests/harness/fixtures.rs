@@ -65,6 +65,20 @@ pub fn fixture(name: &str) -> PathBuf {
     path
 }
 
+/// The `.wasm` of the app's own component `name` (a package under `components/`),
+/// built (release, wasm32-wasip2) on first use, all app components at once.
+pub fn component(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| build_wasm(&["tasks", "welcome"]));
+    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(
+        path.exists(),
+        "component {name} was not built at {}",
+        path.display()
+    );
+    path
+}
+
 /// The `tenantgate` binary (debug), built on first use.
 pub fn host_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();

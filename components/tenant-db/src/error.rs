@@ -1,0 +1,122 @@
+//! What can go wrong between a backend and its tenant's database.
+
+use spin_sdk::pg4::{PgError, QueryError};
+
+/// A failure of [`crate::TenantDb`]; [`DbError::status`] and [`DbError::code`] give the
+/// response DESIGN.md section 7 prescribes, and [`DbError::public_message`] a text safe
+/// to show clients (never the database's own).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The request carries no `x-tenant-context`: it did not come through the gateway.
+    #[error("no tenant context")]
+    NoContext,
+    /// The context is not a token of the expected shape.
+    #[error("malformed tenant context")]
+    BadContext,
+    /// Postgres did not accept the context: bad signature, unknown or retired key,
+    /// expired, or claims that differ from what was read here.
+    #[error("tenant context rejected by the database")]
+    ContextRejected,
+    /// The component's database configuration is invalid, or names no target the
+    /// context's placement needs (never answered by falling back to another database).
+    #[error("database configuration: {0}")]
+    Config(String),
+    /// The tenant's database cannot be reached.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The tenant is being moved between placements; writes wait until it is done.
+    #[error("tenant is read-only while it moves")]
+    ReadOnly,
+    /// A statement failed. `sqlstate` is Postgres' five-character code when it gave one.
+    #[error("query failed ({sqlstate:?}): {message}")]
+    Query {
+        /// SQLSTATE, e.g. `23505` for a unique violation.
+        sqlstate: Option<String>,
+        /// The server's message (for logs only).
+        message: String,
+    },
+    /// A value came back in a type the caller did not expect.
+    #[error("decoding a value: {0}")]
+    Decode(String),
+}
+
+impl DbError {
+    /// The HTTP status this failure answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            DbError::NoContext | DbError::ContextRejected => 401,
+            DbError::BadContext => 400,
+            DbError::Config(_) | DbError::Unavailable(_) | DbError::ReadOnly => 503,
+            DbError::Query { sqlstate, .. } => match sqlstate.as_deref() {
+                // Connection-class and server-shutdown errors: the dependency is down.
+                Some(s) if s.starts_with("08") || s.starts_with("57P") => 503,
+                _ => 500,
+            },
+            DbError::Decode(_) => 500,
+        }
+    }
+
+    /// The stable reason code for the JSON error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DbError::NoContext => "unauthenticated",
+            DbError::BadContext => "bad_request",
+            DbError::ContextRejected => "invalid_context",
+            DbError::ReadOnly => "tenant_read_only",
+            DbError::Config(_) | DbError::Unavailable(_) => "dependency_unavailable",
+            e if e.status() == 503 => "dependency_unavailable",
+            _ => "internal_error",
+        }
+    }
+
+    /// A message safe to show a client.
+    pub fn public_message(&self) -> &'static str {
+        match self.code() {
+            "unauthenticated" => "this route is only reachable through the gateway",
+            "bad_request" => "malformed tenant context",
+            "invalid_context" => "the tenant context is invalid or expired",
+            "tenant_read_only" => "the tenant is being moved; try again shortly",
+            "dependency_unavailable" => "the tenant's database is unavailable",
+            _ => "internal error",
+        }
+    }
+
+    /// The SQLSTATE of a failed statement, if any.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            DbError::Query { sqlstate, .. } => sqlstate.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<PgError> for DbError {
+    fn from(e: PgError) -> DbError {
+        match e {
+            PgError::ConnectionFailed(m) => DbError::Unavailable(m),
+            PgError::QueryFailed(QueryError::DbError(d)) => DbError::Query {
+                sqlstate: Some(d.code),
+                message: d.message,
+            },
+            PgError::QueryFailed(QueryError::Text(m)) => DbError::Query {
+                sqlstate: None,
+                message: m,
+            },
+            PgError::BadParameter(m) | PgError::ValueConversionFailed(m) | PgError::Other(m) => {
+                DbError::Query {
+                    sqlstate: None,
+                    message: m,
+                }
+            }
+        }
+    }
+}
+
+impl From<spin_sdk::pg4::Error> for DbError {
+    fn from(e: spin_sdk::pg4::Error) -> DbError {
+        match e {
+            spin_sdk::pg4::Error::Decode(m) => DbError::Decode(m),
+            spin_sdk::pg4::Error::PgError(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! `tenant-db`: how every tenantgate backend component reaches Postgres.
+//!
+//! The gateway forwards each request with a signed `x-tenant-context` token. This crate
+//! reads it (unverified: Postgres verifies the signature and expiry in every statement,
+//! see `migrations/README.md`), picks the database and schema from the placement the
+//! token names, and runs the caller's work in one transaction:
+//! `ROLLBACK` (a pooled connection may carry a dropped transaction), `BEGIN`,
+//! `SET LOCAL search_path` to the tenant's schema, bind the context with
+//! `set_config('tenantgate.context', $1, true)`, the work, `COMMIT`; `ROLLBACK` on every
+//! error path. Backend code gets a [`Tx`] only inside [`TenantDb::read`] or
+//! [`TenantDb::write`], so it has no way to the database without the tenant bound.
+//!
+//! Configuration comes from two Spin variables the component declares:
+//! `database_url` (the control-plane database, which holds the `shared` placement and,
+//! by default, `schema` placements) and `database_targets`
+//! (`name=url,name2=url2`: the connection strings of the routing table's database targets).
+//!
+//! ```no_run
+//! use tenant_db::{TenantDb, Databases};
+//! # fn handle(req: &spin_sdk::http::Request) -> Result<(), tenant_db::DbError> {
+//! let db = TenantDb::from_request(req, &Databases::from_variables()?)?;
+//! let open: i64 = db.read(|tx| {
+//!     let rows = tx.query("SELECT count(*) FROM tasks WHERE NOT done", &[])?;
+//!     let open = rows.rows().next().and_then(|r| r.get::<i64>("count"));
+//!     Ok::<_, tenant_db::DbError>(open.unwrap_or(0))
+//! })?;
+//! # Ok(()) }
+//! ```
+
+mod context;
+mod error;
+mod placement;
+mod tx;
+
+pub use context::{Claims, PlacementKind, TenantContext, CONTEXT_HEADER};
+pub use error::DbError;
+pub use placement::{Databases, Target};
+pub use tx::{Access, TenantDb, Tx};
+
+/// Re-exported so backends name parameter and value types from one place.
+pub use spin_sdk::pg4::{DbValue, Decode, ParameterValue, RowSet};

@@ -1,0 +1,173 @@
+//! One transaction per unit of work, with the tenant bound.
+
+use spin_sdk::pg4::{Connection, ParameterValue, RowSet};
+
+use crate::context::{TenantContext, CONTEXT_HEADER};
+use crate::placement::{Databases, Target};
+use crate::DbError;
+
+/// Whether a unit of work may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `BEGIN READ ONLY`: Postgres itself refuses writes.
+    Read,
+    /// A read-write transaction; refused while the tenant moves between placements.
+    Write,
+}
+
+/// A backend's handle on its tenant's database: the request's context and where its
+/// data lives. The only way to a [`Tx`].
+#[derive(Debug, Clone)]
+pub struct TenantDb {
+    context: TenantContext,
+    target: Target,
+}
+
+impl TenantDb {
+    /// Builds the handle from the request's `x-tenant-context` header and the
+    /// configuration. The gateway sends exactly one (spin-sdk's `Request` keeps one
+    /// value per header name, so a duplicate cannot be told apart here).
+    pub fn from_request(
+        req: &spin_sdk::http::Request,
+        dbs: &Databases,
+    ) -> Result<TenantDb, DbError> {
+        let value = match req.header(CONTEXT_HEADER) {
+            Some(v) => Some(v.as_str().ok_or(DbError::BadContext)?),
+            None => None,
+        };
+        TenantDb::new(TenantContext::parse(value)?, dbs)
+    }
+
+    /// Builds the handle from a parsed context.
+    pub fn new(context: TenantContext, dbs: &Databases) -> Result<TenantDb, DbError> {
+        let target = dbs.target(context.claims())?;
+        Ok(TenantDb { context, target })
+    }
+
+    /// The request's context.
+    pub fn context(&self) -> &TenantContext {
+        &self.context
+    }
+
+    /// Where this tenant's statements run.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Runs `work` in a read-only transaction bound to the tenant.
+    pub fn read<T, E: From<DbError>>(
+        &self,
+        work: impl FnOnce(&Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run(Access::Read, work)
+    }
+
+    /// Runs `work` in a read-write transaction bound to the tenant. Refused with
+    /// [`DbError::ReadOnly`] while the tenant is being moved.
+    pub fn write<T, E: From<DbError>>(
+        &self,
+        work: impl FnOnce(&Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run(Access::Write, work)
+    }
+
+    /// Opens the connection and runs `work` between `BEGIN` and `COMMIT`; any error from
+    /// `work` or from `COMMIT` rolls back.
+    pub fn run<T, E: From<DbError>>(
+        &self,
+        access: Access,
+        work: impl FnOnce(&Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if access == Access::Write && self.context.claims().ro {
+            return Err(DbError::ReadOnly.into());
+        }
+        let conn = Connection::open(&self.target.address).map_err(DbError::from)?;
+        let tx = Tx { conn: &conn };
+        tx.begin(
+            access,
+            &self.target.schema,
+            self.context.token(),
+            &self.context.claims().tid,
+        )?;
+        match work(&tx) {
+            Ok(value) => match tx.execute("COMMIT", &[]) {
+                Ok(_) => Ok(value),
+                Err(e) => {
+                    tx.rollback();
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                tx.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// An open transaction with the tenant's context bound and its schema alone on the
+/// `search_path`. Statements go through [`Tx::query`] and [`Tx::execute`].
+pub struct Tx<'c> {
+    conn: &'c Connection,
+}
+
+impl Tx<'_> {
+    fn begin(
+        &self,
+        access: Access,
+        schema: &str,
+        token: &str,
+        expected_tid: &str,
+    ) -> Result<(), DbError> {
+        // A pooled connection may come back inside a transaction someone dropped.
+        self.conn.execute("ROLLBACK", &[]).map_err(DbError::from)?;
+        self.execute(
+            match access {
+                Access::Read => "BEGIN READ ONLY",
+                Access::Write => "BEGIN",
+            },
+            &[],
+        )?;
+        // One round trip binds the schema and the context and has Postgres verify the
+        // context (signature, expiry, key) at once. `OFFSET 0` keeps the inner SELECT a
+        // separate step, so both settings are in place before the outer one reads them.
+        let bound = self
+            .query(
+                "SELECT tenantgate.current_tenant_id()::text AS tid FROM \
+                 (SELECT set_config('search_path', $1, true), \
+                         set_config('tenantgate.context', $2, true) OFFSET 0) AS bind",
+                &[
+                    ParameterValue::Str(schema.to_owned()),
+                    ParameterValue::Str(token.to_owned()),
+                ],
+            )
+            .and_then(|rows| {
+                let verified = rows.rows().next().and_then(|r| r.get::<String>("tid"));
+                if verified.is_some_and(|tid| tid.eq_ignore_ascii_case(expected_tid)) {
+                    Ok(())
+                } else {
+                    Err(DbError::ContextRejected)
+                }
+            });
+        if bound.is_err() {
+            self.rollback();
+        }
+        bound
+    }
+
+    fn rollback(&self) {
+        // Best effort: if even this fails, the host discards the connection rather than
+        // pool it inside a transaction.
+        let _ = self.conn.execute("ROLLBACK", &[]);
+    }
+
+    /// Runs a statement that returns rows.
+    pub fn query(&self, sql: &str, params: &[ParameterValue]) -> Result<RowSet, DbError> {
+        self.conn.query(sql, params).map_err(DbError::from)
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    pub fn execute(&self, sql: &str, params: &[ParameterValue]) -> Result<u64, DbError> {
+        self.conn.execute(sql, params).map_err(DbError::from)
+    }
+}
