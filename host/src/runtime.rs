@@ -268,7 +268,11 @@ impl AppRuntime {
         let finished = tokio::select! {
             biased;
             answered = &mut rx => {
-                tokio::spawn(guest);
+                // Most guests finish writing their body right after answering: one
+                // more poll here often completes them without a task of their own.
+                if futures::FutureExt::now_or_never(guest.as_mut()).is_none() {
+                    tokio::spawn(guest);
+                }
                 return match answered {
                     Ok(Ok(resp)) => Ok(resp),
                     Ok(Err(code)) => Err(DispatchError::Guest(code)),

@@ -1,7 +1,8 @@
 //! Per-request cost on the host, in process (no sockets): a fresh instance of the
 //! `hello` component handling one request, and the same through one service-chaining
-//! hop (`relay` -> `hello`). Engine, compilation and pre-instantiation happen outside
-//! the measured loop.
+//! hop (`relay` -> `hello`), and `relay` alone (its outbound request denied, so it
+//! answers without a callee: what the caller's side of a chain costs). Engine,
+//! compilation and pre-instantiation happen outside the measured loop.
 //!
 //! Run: `cargo bench -p tenantgate-tests --bench host`
 
@@ -26,6 +27,11 @@ source = "{hello}"
 [component.relay]
 source = "{relay}"
 allowed_outbound_hosts = ["http://hello.spin.internal"]
+[[trigger.http]]
+route = "/denied"
+component = "denied"
+[component.denied]
+source = "{relay}"
 "#;
 
 fn request() -> http::Request<wasmtime_wasi_http::WasiBody> {
@@ -44,13 +50,19 @@ fn bench(c: &mut Criterion) {
         .block_on(AppBuilder::new(APP).load())
         .expect("bench app loads");
     let mut group = c.benchmark_group("host");
-    for (id, component) in [("hello/dispatch", "hello"), ("chain/dispatch", "relay")] {
+    for (id, component) in [
+        ("hello/dispatch", "hello"),
+        ("chain/dispatch", "relay"),
+        ("relay-alone/dispatch", "denied"),
+    ] {
         group.bench_function(id, |b| {
             b.to_async(&rt).iter(|| async {
                 let deadline = Instant::now() + Duration::from_secs(10);
                 let resp = app.dispatch(component, request(), deadline).await.unwrap();
                 let body = resp.into_body().collect().await.unwrap().to_bytes();
-                assert_eq!(&body[..], b"hello");
+                if component != "denied" {
+                    assert_eq!(&body[..], b"hello");
+                }
             })
         });
     }
