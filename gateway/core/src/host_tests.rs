@@ -50,7 +50,7 @@ fn accepted_hosts_normalise_to_one_canonical_name() {
 fn refused_hosts_give_the_exact_error() {
     use HostError::*;
     let long_label = format!("{}.app.example", "a".repeat(64));
-    let long_name = format!("{}.example", ["a".repeat(60); 5].join("."));
+    let long_name = format!("{}.example", vec!["a".repeat(60); 5].join("."));
     let cases: &[(&[&str], &str, HostError)] = &[
         (&[], "/", Missing),
         (&[""], "/", Empty),

@@ -266,4 +266,4 @@ fn check_times(claims: &Value, now: UnixMillis, leeway: u64) -> Result<(), Token
 
 #[cfg(test)]
 #[path = "jwt_tests.rs"]
-mod tests;
+pub(crate) mod tests;

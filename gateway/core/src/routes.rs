@@ -136,6 +136,15 @@ fn is_dot_segment(segment: &str) -> bool {
     lower == "." || lower == ".."
 }
 
+/// Refuses backslashes and dot segments, raw or percent-encoded.
+fn check_path(path: &str) -> Result<(), RouteError> {
+    let backslash = path.contains('\\') || path.to_ascii_lowercase().contains("%5c");
+    if backslash || path.split('/').any(is_dot_segment) {
+        return Err(RouteError::BadPath);
+    }
+    Ok(())
+}
+
 /// Proof that a principal's request matched a route. Only [`authorise`] builds one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Permit {
@@ -168,12 +177,7 @@ pub fn authorise(
     routes: &RouteTable,
 ) -> Result<Permit, RouteError> {
     let path = target.path();
-    if path.contains('\\') || path.to_ascii_lowercase().contains("%5c") {
-        return Err(RouteError::BadPath);
-    }
-    if path.split('/').any(is_dot_segment) {
-        return Err(RouteError::BadPath);
-    }
+    check_path(path)?;
     let component = routes.lookup(path)?.clone();
     Ok(Permit {
         principal,
