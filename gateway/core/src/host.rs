@@ -13,6 +13,7 @@
 //! Normalisation is idempotent: a [`Hostname`] given back as a `Host` value normalises to
 //! itself (a property test checks it).
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
@@ -209,14 +210,7 @@ pub fn normalise_authority(raw: &[u8], config: &HostConfig) -> Result<Hostname, 
     if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
         return Err(HostError::EmptyLabel);
     }
-    let ascii = Uts46::new()
-        .to_ascii(
-            name.as_bytes(),
-            AsciiDenyList::STD3,
-            Hyphens::CheckFirstLast,
-            DnsLength::Ignore,
-        )
-        .map_err(|_| HostError::InvalidCharacter)?;
+    let ascii = to_ascii(name)?;
     if ascii.split('.').any(|l| l.is_empty()) {
         return Err(HostError::EmptyLabel);
     }
@@ -230,6 +224,41 @@ pub fn normalise_authority(raw: &[u8], config: &HostConfig) -> Result<Hostname, 
         return Err(HostError::IpLiteral);
     }
     Hostname::from_str(&ascii).map_err(|_| HostError::InvalidCharacter)
+}
+
+/// UTS-46 ToASCII with STD3 rules. Plain LDH names with no `xn--` label (the common case)
+/// only need lower-casing, so they skip the IDNA machinery; anything else goes through it,
+/// including punycode labels, which it validates.
+fn to_ascii(name: &str) -> Result<Cow<'_, str>, HostError> {
+    let ldh = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    let punycode = name.split('.').any(|l| {
+        l.as_bytes()
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"))
+    });
+    if ldh && !punycode {
+        let bad_hyphen = name
+            .split('.')
+            .any(|l| l.starts_with('-') || l.ends_with('-'));
+        if bad_hyphen {
+            return Err(HostError::InvalidCharacter);
+        }
+        return Ok(if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(name)
+        });
+    }
+    Uts46::new()
+        .to_ascii(
+            name.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::CheckFirstLast,
+            DnsLength::Ignore,
+        )
+        .map_err(|_| HostError::InvalidCharacter)
 }
 
 /// True when a URL parser would read `name` as an IPv4 address: its last label is all
