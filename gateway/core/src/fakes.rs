@@ -1,0 +1,171 @@
+//! In-memory implementations of the ports, for tests, benchmarks and native tools.
+//!
+//! Both can be switched into a failing mode to exercise the fail-closed (directory) and
+//! fail-open-to-the-source (cache) paths, and count the calls they serve.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::ids::{Hostname, TenantId, TenantSlug};
+use crate::kv::{CacheUnavailable, KvCache};
+use crate::tenant::{DirectoryUnavailable, TenantDirectory, TenantRecord};
+
+/// A [`KvCache`] in a `HashMap`. Unbounded: bounding is [`crate::kv::SlotCache`]'s job.
+#[derive(Debug, Default)]
+pub struct MemoryKv {
+    map: Mutex<HashMap<String, Vec<u8>>>,
+    failing: AtomicBool,
+}
+
+impl MemoryKv {
+    /// While `failing`, every call returns [`CacheUnavailable`].
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// How many keys are stored.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no key is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn check(&self) -> Result<(), CacheUnavailable> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(CacheUnavailable("memory kv set to fail".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl KvCache for MemoryKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheUnavailable> {
+        self.check()?;
+        Ok(self.lock().get(key).cloned())
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), CacheUnavailable> {
+        self.check()?;
+        self.lock().insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+    fn delete(&self, key: &str) -> Result<(), CacheUnavailable> {
+        self.check()?;
+        self.lock().remove(key);
+        Ok(())
+    }
+}
+
+/// A [`TenantDirectory`] over a list of records and verified domains.
+#[derive(Debug, Default)]
+pub struct MemoryDirectory {
+    tenants: Mutex<Vec<TenantRecord>>,
+    by_slug: Mutex<HashMap<TenantSlug, usize>>,
+    domains: Mutex<HashMap<Hostname, TenantId>>,
+    failing: AtomicBool,
+    calls: AtomicUsize,
+}
+
+impl MemoryDirectory {
+    /// Adds or replaces (by id) a tenant.
+    pub fn upsert(&self, record: TenantRecord) {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let mut by_slug = self.by_slug.lock().unwrap_or_else(|p| p.into_inner());
+        match tenants.iter().position(|t| t.id == record.id) {
+            Some(i) => {
+                by_slug.remove(&tenants[i].slug);
+                by_slug.insert(record.slug.clone(), i);
+                tenants[i] = record;
+            }
+            None => {
+                by_slug.insert(record.slug.clone(), tenants.len());
+                tenants.push(record);
+            }
+        }
+    }
+
+    /// Maps a verified custom domain to a tenant.
+    pub fn add_domain(&self, host: Hostname, tenant: TenantId) {
+        self.domains
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(host, tenant);
+    }
+
+    /// While `failing`, every lookup returns [`DirectoryUnavailable`].
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// How many lookups were made (including failed ones).
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn enter(&self) -> Result<(), DirectoryUnavailable> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.failing.load(Ordering::SeqCst) {
+            Err(DirectoryUnavailable("memory directory set to fail".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn find(&self, pred: impl Fn(&TenantRecord) -> bool) -> Option<TenantRecord> {
+        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        tenants.iter().find(|t| pred(t)).cloned()
+    }
+}
+
+impl TenantDirectory for MemoryDirectory {
+    fn by_slug(&self, slug: &TenantSlug) -> Result<Option<TenantRecord>, DirectoryUnavailable> {
+        self.enter()?;
+        let index = self
+            .by_slug
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(slug)
+            .copied();
+        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(index.map(|i| tenants[i].clone()))
+    }
+    fn by_domain(&self, host: &Hostname) -> Result<Option<TenantRecord>, DirectoryUnavailable> {
+        self.enter()?;
+        let id = self
+            .domains
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(host)
+            .copied();
+        Ok(id.and_then(|id| self.find(|t| t.id == id)))
+    }
+    fn by_id(&self, id: &TenantId) -> Result<Option<TenantRecord>, DirectoryUnavailable> {
+        self.enter()?;
+        Ok(self.find(|t| t.id == *id))
+    }
+}
+
+/// An active, shared-placement tenant named `slug`, whose id is derived from the slug
+/// (the same slug always gets the same id). Panics if `slug` is not a valid slug.
+pub fn sample_tenant(slug: &str) -> TenantRecord {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(slug.as_bytes());
+    let bytes: [u8; 16] = digest[..16].try_into().expect("16 bytes");
+    TenantRecord {
+        id: TenantId(uuid::Builder::from_random_bytes(bytes).into_uuid()),
+        slug: slug.parse().expect("sample_tenant: valid slug"),
+        name: slug.to_owned(),
+        status: crate::tenant::TenantStatus::Active,
+        plan: "free".to_owned(),
+        placement: crate::tenant::Placement::Shared,
+        read_only: false,
+    }
+}

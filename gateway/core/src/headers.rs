@@ -1,0 +1,178 @@
+//! Request header sanitising and size limits.
+//!
+//! [`sanitise`] removes, case-insensitively and in every duplicate:
+//! - `x-tenant-*` (ours: the gateway adds `x-tenant-context` and `x-tenant-host`, so a
+//!   client can never forge them) and `spin-*` (Spin adds its own after the client's and
+//!   does not strip forged ones);
+//! - hop-by-hop headers (`connection`, `keep-alive`, `proxy-authenticate`,
+//!   `proxy-authorization`, `proxy-connection`, `te`, `trailer`, `transfer-encoding`,
+//!   `upgrade`) and every header named in any `Connection` value;
+//! - `host` (the forward goes to another host; the tenant's host travels as
+//!   `x-tenant-host`), `authorization` (the gateway is the authentication boundary;
+//!   backends trust the signed context, and must not see end-user tokens),
+//!   `x-request-id` (the gateway sets its own), and any header whose name is not an
+//!   RFC 9110 token or whose value holds CR, LF or NUL.
+//!
+//! [`Limits`] caps the total header bytes (431) and the body, declared or streamed (413).
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual legacy ones).
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+const ALSO_STRIPPED: &[&str] = &["host", "authorization", "x-request-id"];
+
+/// Why a request exceeded a limit or declared its body badly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// Header names and values together exceed the cap: 431 `headers_too_large`.
+    #[error("request headers too large")]
+    HeadersTooLarge,
+    /// The declared or streamed body exceeds the cap: 413 `payload_too_large`.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// `Content-Length` is not one decimal number (or several that differ): 400 `bad_request`.
+    #[error("malformed Content-Length")]
+    BadContentLength,
+}
+
+/// Size caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Sum over headers of `name + value + 4` (`": "` and CRLF). Default 32 KiB.
+    pub max_header_bytes: usize,
+    /// Body bytes. Default 10 MiB.
+    pub max_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 32 * 1024,
+            max_body_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// Refuses headers whose total size exceeds the cap.
+    pub fn check_headers(&self, headers: &[(String, Vec<u8>)]) -> Result<(), LimitError> {
+        let total: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        if total > self.max_header_bytes {
+            Err(LimitError::HeadersTooLarge)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks the declared `Content-Length` (all values of it): `Ok(None)` when absent,
+    /// `Ok(Some(n))` when within the cap. Identical repeated values are accepted.
+    pub fn check_declared_body(
+        &self,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<Option<u64>, LimitError> {
+        let mut declared = None;
+        for (_, v) in headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        {
+            let n = parse_length(v).ok_or(LimitError::BadContentLength)?;
+            if declared.is_some_and(|d| d != n) {
+                return Err(LimitError::BadContentLength);
+            }
+            declared = Some(n);
+        }
+        match declared {
+            Some(n) if n > self.max_body_bytes => Err(LimitError::PayloadTooLarge),
+            other => Ok(other),
+        }
+    }
+
+    /// A counter for a body being streamed.
+    pub fn body_counter(&self) -> BodyCounter {
+        BodyCounter {
+            seen: 0,
+            max: self.max_body_bytes,
+        }
+    }
+}
+
+fn parse_length(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+/// Counts body bytes as they stream; the component calls [`BodyCounter::add`] per chunk and
+/// stops forwarding on the first error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyCounter {
+    seen: u64,
+    max: u64,
+}
+
+impl BodyCounter {
+    /// Adds a chunk of `len` bytes; fails once the running total exceeds the cap.
+    pub fn add(&mut self, len: usize) -> Result<u64, LimitError> {
+        self.seen = self.seen.saturating_add(len as u64);
+        if self.seen > self.max {
+            Err(LimitError::PayloadTooLarge)
+        } else {
+            Ok(self.seen)
+        }
+    }
+}
+
+/// The request headers safe to forward (see the module doc for what is removed).
+pub fn sanitise(headers: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
+    let mut named: Vec<String> = Vec::new();
+    for (_, v) in headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+    {
+        let v = String::from_utf8_lossy(v);
+        named.extend(
+            v.split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty()),
+        );
+    }
+    let listed = |list: &[&str], name: &str| list.iter().any(|h| name.eq_ignore_ascii_case(h));
+    headers
+        .iter()
+        .filter(|(name, value)| {
+            is_token(name)
+                && !starts_with_ci(name, "x-tenant-")
+                && !starts_with_ci(name, "spin-")
+                && !listed(HOP_BY_HOP, name)
+                && !listed(ALSO_STRIPPED, name)
+                && !named.iter().any(|n| name.eq_ignore_ascii_case(n))
+                && !value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
+        })
+        .cloned()
+        .collect()
+}
+
+fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// An RFC 9110 `token` (header field name).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+#[path = "headers_tests.rs"]
+mod tests;

@@ -1,0 +1,114 @@
+//! Tenant records and the [`TenantDirectory`] port.
+//!
+//! The directory is the source of truth (the control-plane database, through
+//! `tenantgate.resolve_tenant_by_*()`); the gateway component implements it with Spin's
+//! synchronous Postgres API and tests with [`crate::fakes::MemoryDirectory`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{Hostname, TenantId, TenantSlug};
+
+/// A tenant's lifecycle state (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    /// Served normally.
+    Active,
+    /// Refused with 403 `tenant_suspended`; its data is kept.
+    Suspended,
+    /// Refused with the uniform 404 `unknown_tenant`, as if it never existed.
+    Deleted,
+}
+
+/// Where a tenant's data lives (DESIGN §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Placement {
+    /// The shared database, under RLS.
+    Shared,
+    /// A schema of its own, in `database_target` or (when `None`) the control-plane database.
+    Schema {
+        /// The database holding the schema; `None` means the control-plane database.
+        database_target: Option<String>,
+        /// The schema name (`tenant_[a-z0-9_]{1,56}`).
+        schema: String,
+    },
+    /// A database of its own.
+    Dedicated {
+        /// The connection target's name (resolved to a connection by the backend).
+        database_target: String,
+    },
+}
+
+impl Placement {
+    /// The database target, if the placement names one.
+    pub fn database_target(&self) -> Option<&str> {
+        match self {
+            Placement::Shared => None,
+            Placement::Schema {
+                database_target, ..
+            } => database_target.as_deref(),
+            Placement::Dedicated { database_target } => Some(database_target),
+        }
+    }
+
+    /// The schema name, for the `schema` placement only.
+    pub fn schema(&self) -> Option<&str> {
+        match self {
+            Placement::Schema { schema, .. } => Some(schema),
+            _ => None,
+        }
+    }
+}
+
+/// One tenant as the directory knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    /// The tenant's id.
+    pub id: TenantId,
+    /// The tenant's slug (its subdomain label).
+    pub slug: TenantSlug,
+    /// Display name.
+    pub name: String,
+    /// Lifecycle state.
+    pub status: TenantStatus,
+    /// Plan name (`free`, `pro`, `enterprise`, ...).
+    pub plan: String,
+    /// Where its data lives.
+    pub placement: Placement,
+    /// Writes refused (for example during a move between placements).
+    pub read_only: bool,
+}
+
+/// The directory could not answer (database down, timeout, malformed row). The request
+/// fails closed with 503 `dependency_unavailable`. The text is for logs, never for clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("tenant directory unavailable: {0}")]
+pub struct DirectoryUnavailable(pub String);
+
+/// The port to the tenant directory. Methods are synchronous (spin-sdk 5.2's Postgres is).
+///
+/// Contract: `Ok(None)` means "no such tenant" and is cached as a negative entry;
+/// `Err` means "cannot tell" and is never cached. Records of every status are returned
+/// (the lifecycle stage decides), but `by_domain` returns a tenant only for a domain that
+/// is verified and not revoked.
+pub trait TenantDirectory {
+    /// The tenant whose slug is `slug`.
+    fn by_slug(&self, slug: &TenantSlug) -> Result<Option<TenantRecord>, DirectoryUnavailable>;
+    /// The tenant owning the verified, unrevoked custom domain `host`.
+    fn by_domain(&self, host: &Hostname) -> Result<Option<TenantRecord>, DirectoryUnavailable>;
+    /// The tenant whose id is `id`.
+    fn by_id(&self, id: &TenantId) -> Result<Option<TenantRecord>, DirectoryUnavailable>;
+}
+
+impl<T: TenantDirectory + ?Sized> TenantDirectory for &T {
+    fn by_slug(&self, slug: &TenantSlug) -> Result<Option<TenantRecord>, DirectoryUnavailable> {
+        (**self).by_slug(slug)
+    }
+    fn by_domain(&self, host: &Hostname) -> Result<Option<TenantRecord>, DirectoryUnavailable> {
+        (**self).by_domain(host)
+    }
+    fn by_id(&self, id: &TenantId) -> Result<Option<TenantRecord>, DirectoryUnavailable> {
+        (**self).by_id(id)
+    }
+}
