@@ -111,6 +111,7 @@ fn claims() -> ContextClaims {
         ],
         rid: "01HZX3J5Q9C8W7V6T5S4R3Q2P1".parse().unwrap(),
         exp: NOW.as_secs() + 30,
+        ro: false,
     }
 }
 
@@ -195,6 +196,7 @@ fn pipeline(c: &mut Criterion) {
         routes: RouteTable::parse("/api/tasks=tasks,/api/projects=tasks").unwrap(),
         limits: Limits::default(),
         context: ContextSigner::new("k1", &[7; 32]).unwrap(),
+        anonymous_permissions: Vec::new(),
     };
     let rid: RequestId = "req-1".parse().unwrap();
     let mut headers = vec![

@@ -114,11 +114,14 @@ pub fn apex_organisation(
     }
 }
 
-/// Verifies (if needed) the credentials and binds them to `tenant`.
+/// Verifies (if needed) the credentials and binds them to `tenant`. An anonymous
+/// request gets `anonymous` as its permissions (the deployment's choice; empty by
+/// default, so anonymous requests can do nothing a permission guards).
 pub fn authenticate(
     tenant: ActiveTenant,
     credentials: Credentials<'_>,
     verifier: &JwtVerifier,
+    anonymous: &[Permission],
     kv: &impl KvCache,
     now: UnixMillis,
 ) -> Result<Principal, AuthError> {
@@ -130,7 +133,7 @@ pub fn authenticate(
                 subject: None,
                 user_id: None,
                 roles: Vec::new(),
-                permissions: Vec::new(),
+                permissions: anonymous.to_vec(),
             })
         }
         Credentials::Bearer(raw) => verifier.verify(raw, kv, now)?,

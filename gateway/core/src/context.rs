@@ -49,6 +49,10 @@ pub struct ContextClaims {
     pub rid: RequestId,
     /// Expiry, unix seconds (valid while `now < exp`).
     pub exp: u64,
+    /// The tenant is read-only (moving between placements): backends refuse writes.
+    /// Sent only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ro: bool,
 }
 
 /// The `plc` claim.

@@ -16,6 +16,7 @@ fn claims() -> ContextClaims {
         perms: vec!["tasks.read".parse().unwrap()],
         rid: "req-1".parse().unwrap(),
         exp: 1_700_000_030,
+        ro: false,
     }
 }
 
@@ -59,6 +60,7 @@ fn a_known_answer_pins_the_format() {
         perms: vec![],
         rid: "r".parse().unwrap(),
         exp: 1,
+        ro: false,
     };
     let token = ContextSigner::new("k1", KEY).unwrap().sign(&c);
     let payload = URL_SAFE_NO_PAD.encode(

@@ -34,6 +34,7 @@
 //!     routes: RouteTable::parse("/api/tasks=tasks").unwrap(),
 //!     limits: Limits::default(),
 //!     context: ContextSigner::new("k1", &[7; 32]).unwrap(),
+//!     anonymous_permissions: vec!["tasks.read".parse().unwrap()],
 //! };
 //! let req = RequestParts {
 //!     method: "GET".into(),

@@ -15,7 +15,7 @@ use crate::context::{ContextClaims, ContextSigner, PlacementKind, SignedContext}
 use crate::error::{BadRequest, GatewayError};
 use crate::headers::{sanitise, Limits};
 use crate::host::{normalise_host, HostConfig, RequestTarget};
-use crate::ids::{ComponentId, RequestId};
+use crate::ids::{ComponentId, Permission, RequestId};
 use crate::jwt::JwtVerifier;
 use crate::kv::{KvCache, UnixMillis};
 use crate::lifecycle::admit;
@@ -52,6 +52,8 @@ pub struct GatewayConfig {
     pub limits: Limits,
     /// The context signing key and TTL.
     pub context: ContextSigner,
+    /// Permissions granted to requests without credentials (empty: none).
+    pub anonymous_permissions: Vec<Permission>,
 }
 
 /// The ports: the tenant directory and the key-value cache.
@@ -122,7 +124,14 @@ pub fn handle<D: TenantDirectory, K: KvCache>(
     let resolved = resolve(&host, &class, apex_org.as_ref(), &tenants, now)?;
 
     let active = admit(resolved)?;
-    let principal = authenticate(active, credentials, &config.jwt, &ports.kv, now)?;
+    let principal = authenticate(
+        active,
+        credentials,
+        &config.jwt,
+        &config.anonymous_permissions,
+        &ports.kv,
+        now,
+    )?;
     let permit = authorise(principal, &target, &config.routes)?;
     let context = sign_context(&permit, &config.context, request_id, now);
     Ok(plan_forward(
@@ -154,6 +163,7 @@ pub fn sign_context(
         perms: principal.permissions().to_vec(),
         rid: request_id.clone(),
         exp: signer.expiry(now),
+        ro: tenant.read_only,
     })
 }
 

@@ -19,6 +19,7 @@ fn config() -> GatewayConfig {
             max_body_bytes: 1024,
         },
         context: ContextSigner::new("k1", KEY).unwrap(),
+        anonymous_permissions: Vec::new(),
     }
 }
 
@@ -396,4 +397,60 @@ fn a_bad_route_config_denies_everything() {
     let r = req("acme.app.example", "/api/tasks", &[]);
     let got = handle(&r, &cfg, &ports(), NOW, &"r".parse().unwrap()).unwrap_err();
     assert_eq!(got.response().status, 503);
+}
+
+#[test]
+fn anonymous_requests_get_exactly_the_configured_permissions() {
+    let rid: RequestId = "req-anon".parse().unwrap();
+    let r = req("acme.app.example", "/api/tasks", &[]);
+    let none = handle(&r, &config(), &ports(), NOW, &rid).unwrap();
+    let claims = crate::context::decode_unverified(none.context.as_str()).unwrap();
+    assert!(claims.perms.is_empty(), "none by default");
+    let cfg = GatewayConfig {
+        anonymous_permissions: vec!["tasks.read".parse().unwrap()],
+        ..config()
+    };
+    let some = handle(&r, &cfg, &ports(), NOW, &rid).unwrap();
+    let claims = crate::context::decode_unverified(some.context.as_str()).unwrap();
+    assert_eq!(claims.perms, vec!["tasks.read".parse().unwrap()]);
+    assert_eq!((claims.uid, claims.roles.len()), (None, 0));
+}
+
+#[test]
+fn a_read_only_tenant_is_marked_in_the_context_and_only_then() {
+    let rid: RequestId = "req-ro".parse().unwrap();
+    let p = ports();
+    let r = req("acme.app.example", "/api/tasks", &[]);
+    let token = handle(&r, &config(), &p, NOW, &rid).unwrap().context;
+    assert!(
+        !crate::context::decode_unverified(token.as_str())
+            .unwrap()
+            .ro
+    );
+    assert!(
+        !payload(token.as_str()).contains("\"ro\""),
+        "absent while false"
+    );
+    let mut moving = sample_tenant("acme");
+    moving.read_only = true;
+    p.directory.upsert(moving);
+    let later = UnixMillis(NOW.0 + 60_000); // past the cache bound
+    let token = handle(&r, &config(), &p, later, &rid).unwrap().context;
+    assert!(
+        crate::context::decode_unverified(token.as_str())
+            .unwrap()
+            .ro
+    );
+    assert!(payload(token.as_str()).contains("\"ro\":true"));
+}
+
+fn payload(token: &str) -> String {
+    use base64::Engine as _;
+    let part = token.split('.').nth(2).unwrap();
+    String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
 }
