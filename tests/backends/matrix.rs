@@ -137,7 +137,12 @@ async fn no_tenant_reaches_another_in_any_placement() {
                 let what = format!("{placement}/{}/{op}", t.name);
                 // The attack commits whatever it managed to do.
                 let (s, out) = w
-                    .hostile("library", &url, Some(attacker_ctx), &[sql.clone()])
+                    .hostile(
+                        "library",
+                        &url,
+                        Some(attacker_ctx),
+                        std::slice::from_ref(&sql),
+                    )
                     .await;
                 assert_eq!(s, 200, "{what}: {out}");
                 check(

@@ -7,10 +7,10 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use tenantgate_host::engine::Limits;
+use tenantgate_tests::dataplane;
 use tenantgate_tests::fixtures::component;
 use tenantgate_tests::host::{client, AppBuilder, TestHost};
 use tenantgate_tests::postgres::PgCluster;
-use tenantgate_tests::workspace_root;
 
 pub const KEY: &[u8] = b"backend-test-key-of-32-bytes-ok!";
 
@@ -197,24 +197,6 @@ impl World {
     }
 }
 
-fn apply(pg: &PgCluster, file: &str, search_path: &str) {
-    let opts = if search_path.is_empty() {
-        String::new()
-    } else {
-        format!("-c search_path={search_path}")
-    };
-    pg.apply_file(
-        "postgres",
-        &workspace_root().join("migrations").join(file),
-        &opts,
-    )
-    .unwrap_or_else(|e| panic!("{file} ({search_path}): {e}"));
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn seed(pg: &PgCluster, schema: &str, t: &Tenant) {
     let tasks: Vec<String> = t
         .tasks
@@ -244,21 +226,11 @@ impl World {
     pub async fn start() -> World {
         let main = PgCluster::start();
         let dedicated = PgCluster::start();
-        for f in ["0001_roles_and_keys.sql", "0002_control_plane.sql"] {
-            apply(&main, f, "");
-        }
-        apply(&main, "0003_tenant_data.sql", "app");
-        apply(&main, "0003_tenant_data.sql", "tenant_gamma");
-        apply(&dedicated, "0001_roles_and_keys.sql", "");
-        apply(&dedicated, "0003_tenant_data.sql", "app");
+        dataplane::control_plane(&main, &["tenant_gamma"]);
+        dataplane::apply(&dedicated, "0001_roles_and_keys.sql", "");
+        dataplane::apply(&dedicated, "0003_tenant_data.sql", "app");
         for pg in [&main, &dedicated] {
-            pg.psql(
-                "postgres",
-                &format!(
-                    "INSERT INTO tenantgate_private.context_keys (kid, key) VALUES ('k1', '\\x{}')",
-                    hex(KEY)
-                ),
-            );
+            dataplane::add_context_key(pg, "k1", KEY);
         }
         for t in [&ACME, &GLOBEX, &GAMMA, &DELTA] {
             main.psql(

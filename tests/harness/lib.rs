@@ -2,6 +2,7 @@
 //! free loopback ports, and runs the host in-process on a free port. Everything a
 //! test starts stops when its handle is dropped.
 
+pub mod dataplane;
 pub mod fixtures;
 pub mod host;
 pub mod postgres;

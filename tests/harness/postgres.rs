@@ -194,13 +194,33 @@ impl PgCluster {
         }
     }
 
-    /// Stops the server now (for fail-closed tests); `restart` brings it back.
+    /// Starts the stopped server again, same data and port (for recovery tests).
+    pub fn restart(&self) {
+        let Some(dir) = &self.dir else { return };
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.port,
+            dir.path().display()
+        );
+        let out = pg_command(&self.bin, "pg_ctl")
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args(["-o", &opts, "-w", "-l"])
+            .arg(dir.path().join("server.log"))
+            .arg("start")
+            .output()
+            .expect("pg_ctl start");
+        assert!(out.status.success(), "pg_ctl restart failed");
+    }
+
+    /// Stops the server now (fast shutdown: clients are cut off, committed data kept), for
+    /// fail-closed tests; [`PgCluster::restart`] brings it back.
     pub fn stop(&self) {
         if let Some(dir) = &self.dir {
             let _ = pg_command(&self.bin, "pg_ctl")
                 .arg("-D")
                 .arg(dir.path().join("data"))
-                .args(["-m", "immediate", "-w", "stop"])
+                .args(["-m", "fast", "-w", "stop"])
                 .output();
         }
     }

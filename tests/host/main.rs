@@ -1,7 +1,6 @@
 //! Capability tests of the host: every test runs real guest components through the
 //! host's HTTP server on loopback, against real Postgres and Redis where needed.
 
-mod app;
 mod chaining;
 mod cli;
 mod fixtures_covered;

@@ -24,6 +24,10 @@ pub enum BadRequest {
     /// `CONNECT`, `TRACE` or a method that is not an RFC 9110 token.
     #[error("method not accepted")]
     Method,
+    /// Headers or a body the component could not carry to the backend (an invalid
+    /// header for the outgoing request, a body that broke off mid-stream).
+    #[error("malformed request")]
+    Malformed,
 }
 
 /// A backend failure, reported by the component after forwarding.

@@ -1,0 +1,145 @@
+//! The gateway's configuration: Spin variables, parsed and validated on every request
+//! (variables are the deployment's to change), any invalid value denying everything.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `database_url` | control-plane Postgres (the application role) | required |
+//! | `apex` | the apex host; tenants are `{slug}.{apex}` | `localhost` |
+//! | `extra_ports` | ports accepted in `Host` besides 80/443, comma-separated | `3000` |
+//! | `routes` | `prefix=component,...` | `/api/tasks=tasks,/api/projects=tasks` |
+//! | `context_kid`, `context_key` | the signing key id and its hex (≥ 32 bytes) | `k1`, required |
+//! | `anonymous_permissions` | permissions of requests without a token | empty |
+//! | `jwt_issuers` | JSON list of `{"issuer","audiences","jwks","org_claim"?,"org_is"?}` | `[]` |
+//! | `max_body_bytes`, `max_header_bytes` | request size caps | 10 MiB, 32 KiB |
+
+use gateway_core::jwt::{ClaimPath, IssuerConfig, JwtVerifier, OrgClaim};
+use gateway_core::prelude::*;
+use serde::Deserialize;
+
+/// The validated configuration.
+pub struct Config {
+    /// What the core decides with.
+    pub core: GatewayConfig,
+    /// The control-plane connection string.
+    pub database_url: String,
+}
+
+fn var(name: &str) -> Result<String, String> {
+    spin_sdk::variables::get(name).map_err(|e| format!("variable {name}: {e}"))
+}
+
+fn var_or(name: &str, default: &str) -> String {
+    spin_sdk::variables::get(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuerSpec {
+    issuer: String,
+    audiences: Vec<String>,
+    jwks: serde_json::Value,
+    /// Claim path of the organisation (`org_id`, `o.id`, ...).
+    #[serde(default)]
+    org_claim: Option<String>,
+    /// What the claim holds: `id` (default) or `slug`.
+    #[serde(default)]
+    org_is: Option<String>,
+}
+
+fn hex(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.trim();
+    if !s.len().is_multiple_of(2) {
+        return Err("context_key must be hex".into());
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| "context_key must be hex".to_owned())
+        })
+        .collect()
+}
+
+fn issuers(json: &str) -> Result<JwtVerifier, String> {
+    let specs: Vec<IssuerSpec> =
+        serde_json::from_str(json).map_err(|e| format!("jwt_issuers: {e}"))?;
+    let mut out = Vec::new();
+    for s in specs {
+        let auds: Vec<&str> = s.audiences.iter().map(String::as_str).collect();
+        let mut issuer = IssuerConfig::from_jwks(&s.issuer, &auds, &s.jwks.to_string())
+            .map_err(|e| format!("jwt_issuers {}: {e}", s.issuer))?;
+        if let Some(path) = &s.org_claim {
+            let path = ClaimPath::new(path);
+            issuer = issuer.with_org_claim(match s.org_is.as_deref() {
+                None | Some("id") => OrgClaim::TenantId(path),
+                Some("slug") => OrgClaim::TenantSlug(path),
+                Some(other) => return Err(format!("jwt_issuers {}: org_is {other:?}", s.issuer)),
+            });
+        }
+        out.push(issuer);
+    }
+    Ok(JwtVerifier::new(out))
+}
+
+fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+    match spin_sdk::variables::get(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} must be a number")),
+    }
+}
+
+/// Reads and validates every variable.
+pub fn load() -> Result<Config, String> {
+    let database_url = var("database_url")?;
+    let apex: Hostname = var_or("apex", "localhost")
+        .parse()
+        .map_err(|e| format!("apex: {e}"))?;
+    let ports = var_or("extra_ports", "3000")
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("extra_ports: {p:?}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let routes = RouteTable::parse(&var_or("routes", "/api/tasks=tasks,/api/projects=tasks"))
+        .map_err(|e| format!("routes: {e}"))?;
+    let key = hex(&var("context_key")?)?;
+    let context = ContextSigner::new(&var_or("context_kid", "k1"), &key)
+        .map_err(|e| format!("context_key: {e}"))?;
+    let anonymous_permissions = var_or("anonymous_permissions", "")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse()
+                .map_err(|e| format!("anonymous_permissions {p:?}: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let defaults = Limits::default();
+    let limits = Limits {
+        max_body_bytes: number("max_body_bytes", defaults.max_body_bytes)?,
+        max_header_bytes: number("max_header_bytes", defaults.max_header_bytes)?,
+    };
+    Ok(Config {
+        core: GatewayConfig {
+            host: HostConfig::with_ports(&ports),
+            resolver: ResolverConfig::new(apex),
+            tenant_cache: TenantCacheConfig::default(),
+            jwt: issuers(&var_or("jwt_issuers", "[]"))?,
+            routes,
+            limits,
+            context,
+            anonymous_permissions,
+        },
+        database_url,
+    })
+}

@@ -1,0 +1,155 @@
+//! Forwarding a permitted request to its backend by service chaining, streaming the
+//! request body (counted against the cap) and the response body.
+
+use futures::{SinkExt, StreamExt};
+use gateway_core::prelude::*;
+use spin_sdk::http::{
+    Fields, IncomingRequest, IncomingResponse, Method, OutgoingRequest, OutgoingResponse,
+    ResponseOutparam, Scheme,
+};
+
+use crate::respond;
+
+/// The method's name as the core reads it.
+pub fn method_name(m: &Method) -> String {
+    match m {
+        Method::Get => "GET".into(),
+        Method::Head => "HEAD".into(),
+        Method::Post => "POST".into(),
+        Method::Put => "PUT".into(),
+        Method::Delete => "DELETE".into(),
+        Method::Connect => "CONNECT".into(),
+        Method::Options => "OPTIONS".into(),
+        Method::Trace => "TRACE".into(),
+        Method::Patch => "PATCH".into(),
+        Method::Other(o) => o.clone(),
+    }
+}
+
+fn method(name: &str) -> Method {
+    match name {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        "OPTIONS" => Method::Options,
+        "PATCH" => Method::Patch,
+        other => Method::Other(other.to_owned()),
+    }
+}
+
+/// Why the request body did not reach the backend whole.
+enum BodyFailure {
+    TooLarge,
+    Client,
+}
+
+/// Sends `plan` to its backend and relays the answer; a refusal or backend failure
+/// becomes the JSON error response.
+pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: ResponseOutparam) {
+    let rid = plan.request_id.clone();
+    let Ok(headers) = Fields::from_list(&plan.headers) else {
+        return respond::error(
+            out,
+            &GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed).response(),
+            &rid,
+        );
+    };
+    let outgoing = OutgoingRequest::new(headers);
+    let authority = format!("{}.spin.internal", plan.component);
+    let set = outgoing.set_method(&method(&plan.method)).is_ok()
+        && outgoing.set_scheme(Some(&Scheme::Http)).is_ok()
+        && outgoing.set_authority(Some(&authority)).is_ok()
+        && outgoing
+            .set_path_with_query(Some(&plan.path_and_query))
+            .is_ok();
+    if !set {
+        return respond::error(
+            out,
+            &GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed).response(),
+            &rid,
+        );
+    }
+
+    let mut sink = outgoing.take_body();
+    let mut counter = limits.body_counter();
+    let copy = async move {
+        let mut body = req.into_body_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|_| BodyFailure::Client)?;
+            counter
+                .add(chunk.len())
+                .map_err(|_| BodyFailure::TooLarge)?;
+            sink.send(chunk).await.map_err(|_| BodyFailure::Client)?;
+        }
+        sink.close().await.map_err(|_| BodyFailure::Client)
+    };
+    let send = spin_sdk::http::send::<_, IncomingResponse>(outgoing);
+    let (copied, answer) = futures::join!(copy, send);
+
+    match (copied, answer) {
+        (Err(BodyFailure::TooLarge), _) => respond::error(
+            out,
+            &GatewayError::Limit(gateway_core::headers::LimitError::PayloadTooLarge).response(),
+            &rid,
+        ),
+        (Err(BodyFailure::Client), _) => respond::error(
+            out,
+            &GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed).response(),
+            &rid,
+        ),
+        (Ok(()), Err(e)) => {
+            eprintln!("gateway: request {rid}: backend {}: {e}", plan.component);
+            let failure = match e {
+                spin_sdk::http::SendError::Http(
+                    spin_sdk::http::ErrorCode::DestinationNotFound
+                    | spin_sdk::http::ErrorCode::ConnectionRefused
+                    | spin_sdk::http::ErrorCode::HttpRequestDenied,
+                ) => BackendError::Unreachable,
+                _ => BackendError::Unavailable,
+            };
+            respond::error(out, &GatewayError::Backend(failure).response(), &rid)
+        }
+        (Ok(()), Ok(resp)) => relay(resp, out, &rid).await,
+    }
+}
+
+/// Response headers never relayed: hop-by-hop ones.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+async fn relay(resp: IncomingResponse, out: ResponseOutparam, rid: &RequestId) {
+    let mut headers: Vec<(String, Vec<u8>)> = resp
+        .headers()
+        .entries()
+        .into_iter()
+        .filter(|(k, _)| !HOP_BY_HOP.contains(&k.to_ascii_lowercase().as_str()))
+        .collect();
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("x-request-id"))
+    {
+        headers.push(("x-request-id".into(), rid.as_str().as_bytes().to_vec()));
+    }
+    let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
+    let outgoing = OutgoingResponse::new(fields);
+    let _ = outgoing.set_status_code(resp.status());
+    let mut sink = outgoing.take_body();
+    out.set(outgoing);
+    let mut body = resp.take_body_stream();
+    while let Some(Ok(chunk)) = body.next().await {
+        if sink.send(chunk).await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}

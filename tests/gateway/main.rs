@@ -1,0 +1,8 @@
+//! The project's own `spin.toml` on the host: the gateway in front of `tasks`, against
+//! real Postgres. Tenants by subdomain and custom domain, lifecycle, forged headers,
+//! refusals in the one JSON shape, and failing closed when the control plane is down.
+//! Every forbidden request is paired with an allowed one.
+
+mod app;
+mod attacks;
+mod lifecycle;
