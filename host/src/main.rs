@@ -67,9 +67,10 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TENANTGATE_LOG")
-                .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
+                .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn,tokio_postgres=warn".into()),
         )
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer)
         .init();
     let cli = Cli::parse();
@@ -100,9 +101,13 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let cache_dir = if args.no_cache {
         None
     } else {
+        // wasmtime's cache wants an absolute path.
+        let dir = args
+            .cache_dir
+            .unwrap_or_else(|| app_dir.join(".tenantgate/cache"));
         Some(
-            args.cache_dir
-                .unwrap_or_else(|| app_dir.join(".tenantgate/cache")),
+            std::path::absolute(&dir)
+                .with_context(|| format!("cache directory {}", dir.display()))?,
         )
     };
     let rt = AppRuntime::load(LoadOptions {
