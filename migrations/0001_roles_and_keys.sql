@@ -148,7 +148,7 @@ COMMENT ON TABLE tenantgate_private.context_keys IS
 REVOKE ALL ON TABLE tenantgate_private.context_keys FROM PUBLIC;
 
 -- hmac_sha256(data, key): pgcrypto's hmac() under a fixed, schema-qualified name. Its body is fully qualified
--- and it has no SET clause, so the planner can inline it into verify_context (a SET clause would prevent that).
+-- and it has no SET clause, so the planner can inline it into current_context (a SET clause would prevent that).
 DO $$
 DECLARE
     ext_schema text := (SELECT n.nspname
@@ -163,65 +163,73 @@ BEGIN
 END
 $$;
 
--- verify_context(token): the claims of a valid token, else NULL. Never raises on any input.
--- Runs once per statement per table (policies call it through an InitPlan), so it is written for speed:
--- no regexes (a capturing one cost ~140 us a call), replace() rather than translate(), casts for validation.
--- Measured at about 30 us a call on PostgreSQL 15 (down from ~250 us with regexes and nested SQL wrappers).
-CREATE OR REPLACE FUNCTION tenantgate_private.verify_context(token text)
+-- The public face: what policies and backends call ----------------------------------------------------------
+
+-- current_context(): the verified claims of the transaction's tenantgate.context token, else NULL. Never raises on
+-- any input. The only SECURITY DEFINER step: runs as the owner, who may read the keys.
+--
+-- Policies call it once per statement per table (an InitPlan), and a request is usually one statement, so its
+-- cost is paid on every query: ~45-55 us a call on PostgreSQL 15 here, nearly all of it per-transaction set-up
+-- (plpgsql re-initialises every expression in each new transaction, the key lookup starts an executor, the SET
+-- clause pushes a GUC level); the cryptography and JSON parsing are ~5 us of it. So it is written to do as little
+-- as possible (see BENCHMARKS.md, "RLS vs explicit tenant filter"):
+--   * one function: the verification used to sit in a second plpgsql function with its own SET clause;
+--   * shape checks on the split token, octet lengths (no multibyte counting), no regexes, no translate();
+--   * the key lookup and the signature comparison in one statement;
+--   * the claims checked in one expression, the subtransaction (EXCEPTION block) entered only for a token whose
+--     signature verified: a key holder's payload that is not base64url/UTF-8/JSON, or has a non-uuid tid or uid,
+--     or a non-numeric exp, raises inside it and gives NULL.
+-- Comparison: both signatures are hashed before comparing, so the comparison's timing says nothing about the
+-- expected signature. textsend() gives the text's bytes: a token that can verify is ASCII (the kid names a row, whose
+-- CHECK allows only [A-Za-z0-9_-]), where it equals convert_to(..., 'UTF8') in any server encoding.
+CREATE OR REPLACE FUNCTION tenantgate.current_context()
 RETURNS jsonb
-LANGUAGE plpgsql
-STABLE STRICT
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    part     text[];
-    sign_key bytea;
-    claims   jsonb;
+    token  text := pg_catalog.current_setting('tenantgate.context', true);
+    part   text[];
+    ok     boolean;
+    claims jsonb;
 BEGIN
-    -- Shape: v1.<kid>.<payload>.<sig>, a 43-character (32-byte) signature. Characters need no check of their
-    -- own: the kid must name a key, and the signature covers 'v1.<kid>.<payload>' and is compared as base64url.
-    IF pg_catalog.octet_length(token) > 4096 THEN
-        RETURN NULL;
+    -- Shape: v1.<kid>.<payload>.<sig>, at most 4096 bytes, a 43-character (32-byte) signature, a payload length a
+    -- base64 string can have. Missing (NULL) and empty ('' splits into no parts) fail here.
+    IF pg_catalog.octet_length(token) <= 4096 THEN
+        part := pg_catalog.string_to_array(token, '.');
     END IF;
-    part := pg_catalog.string_to_array(token, '.');
-    IF pg_catalog.cardinality(part) <> 4 OR part[1] <> 'v1' OR pg_catalog.length(part[2]) NOT BETWEEN 1 AND 64
-       OR pg_catalog.length(part[3]) < 2 OR pg_catalog.length(part[3]) % 4 = 1 OR pg_catalog.length(part[4]) <> 43 THEN
+    IF pg_catalog.cardinality(part) IS DISTINCT FROM 4 OR part[1] <> 'v1'
+       OR pg_catalog.octet_length(part[2]) NOT BETWEEN 1 AND 64
+       OR pg_catalog.octet_length(part[3]) < 2 OR pg_catalog.octet_length(part[3]) % 4 = 1
+       OR pg_catalog.octet_length(part[4]) <> 43 THEN
         RETURN NULL;
     END IF;
 
-    SELECT k.key INTO sign_key
+    -- A live key of that kid, and the signature it gives 'v1.<kid>.<payload>' (base64url, no padding) is part[4].
+    SELECT pg_catalog.sha256(pg_catalog.textsend(part[4]))
+           = pg_catalog.sha256(pg_catalog.textsend(pg_catalog.rtrim(pg_catalog.replace(pg_catalog.replace(
+                 pg_catalog.encode(tenantgate_private.hmac_sha256(
+                     pg_catalog.textsend('v1.' || part[2] || '.' || part[3]), k.key), 'base64'),
+                 '+', '-'), '/', '_'), '=')))
+      INTO ok
       FROM tenantgate_private.context_keys AS k
      WHERE k.kid = part[2]
        AND (k.retired_at IS NULL OR k.retired_at > pg_catalog.statement_timestamp());
-    IF sign_key IS NULL THEN
+    IF ok IS NOT TRUE THEN
         RETURN NULL;
     END IF;
 
-    -- Hash both sides before comparing, so the comparison's timing says nothing about the expected signature.
-    IF pg_catalog.sha256(pg_catalog.convert_to(part[4], 'UTF8'))
-       IS DISTINCT FROM pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.rtrim(pg_catalog.replace(pg_catalog.replace(
-           pg_catalog.encode(tenantgate_private.hmac_sha256(
-               pg_catalog.convert_to('v1.' || part[2] || '.' || part[3], 'UTF8'), sign_key), 'base64'),
-           '+', '-'), '/', '_'), '='), 'UTF8')) THEN
-        RETURN NULL;
-    END IF;
-
-    -- Signed by a key holder from here on; a malformed payload is still refused (NULL), never raised.
+    -- Signed by a key holder from here on; a malformed payload is still refused (NULL), never raised. Claims that
+    -- are not an object make every `->` NULL, hence false; a non-number exp, a non-uuid tid or uid raise.
     BEGIN
         claims := pg_catalog.convert_from(pg_catalog.decode(
                       pg_catalog.replace(pg_catalog.replace(part[3], '-', '+'), '_', '/')
-                      || pg_catalog.repeat('=', (4 - pg_catalog.length(part[3]) % 4) % 4),
+                      || CASE pg_catalog.octet_length(part[3]) % 4 WHEN 2 THEN '==' WHEN 3 THEN '=' ELSE '' END,
                       'base64'), 'UTF8')::jsonb;
-        IF pg_catalog.jsonb_typeof(claims) IS DISTINCT FROM 'object'
-           OR pg_catalog.jsonb_typeof(claims -> 'exp') IS DISTINCT FROM 'number' THEN
-            RETURN NULL;
-        END IF;
         IF NOT coalesce(
-               (claims ->> 'exp')::numeric > EXTRACT(epoch FROM pg_catalog.statement_timestamp())
-           AND (claims ->> 'tid')::uuid IS NOT NULL                    -- a non-uuid raises: caught below
-           AND (pg_catalog.jsonb_typeof(claims -> 'uid') IS NULL
-                OR pg_catalog.jsonb_typeof(claims -> 'uid') = 'null'
-                OR (claims ->> 'uid')::uuid IS NOT NULL)
+               (claims -> 'exp')::numeric > EXTRACT(epoch FROM pg_catalog.statement_timestamp())
+           AND (claims ->> 'tid')::uuid IS NOT NULL
+           AND (claims -> 'uid' IS NULL OR claims -> 'uid' = 'null'::jsonb OR (claims ->> 'uid')::uuid IS NOT NULL)
            AND pg_catalog.jsonb_typeof(claims -> 'slug') = 'string'
            AND (claims ->> 'plc') IN ('shared', 'schema', 'dedicated')
            AND pg_catalog.jsonb_typeof(claims -> 'roles') = 'array'
@@ -236,22 +244,13 @@ BEGIN
     RETURN claims;
 END
 $fn$;
-
--- The public face: what policies and backends call ----------------------------------------------------------
-
--- The only SECURITY DEFINER step: runs as the owner, who may read the keys.
-CREATE OR REPLACE FUNCTION tenantgate.current_context()
-RETURNS jsonb
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RETURN tenantgate_private.verify_context(pg_catalog.current_setting('tenantgate.context', true));
-END
-$$;
 COMMENT ON FUNCTION tenantgate.current_context() IS
     'The verified claims of the transaction''s tenantgate.context token, or NULL (missing, empty, malformed, '
     'unknown or retired kid, bad signature, expired).';
+
+-- Verification used to live in tenantgate_private.verify_context(text), called by current_context(); it is folded
+-- into current_context() (one function call and one GUC level less per statement). Drop it on upgrade.
+DROP FUNCTION IF EXISTS tenantgate_private.verify_context(text);
 
 -- The helpers have SQL-standard bodies: parsed and bound when created (under the search_path this file pins),
 -- so a caller's search_path cannot re-bind their operators, and the planner can inline them.
@@ -358,7 +357,6 @@ $$;
 -- Rights on the functions: the application role may call the context functions, nothing else here.
 REVOKE ALL ON FUNCTION
     tenantgate_private.hmac_sha256(bytea, bytea),
-    tenantgate_private.verify_context(text),
     tenantgate_private.assert_tenant_isolation(name),
     tenantgate.touch_updated_at(),
     tenantgate.current_context(),

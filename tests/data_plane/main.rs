@@ -21,16 +21,30 @@ fn b64(b: &[u8]) -> String {
 
 /// A context token as the gateway signs it: `v1.<kid>.<payload>.<sig>`.
 fn token(kid: &str, key: &[u8], tid: &str, exp_offset: i64) -> String {
+    signed_claims(kid, key, &claims(tid, exp_offset))
+}
+
+/// The claims the gateway puts in a token, expiring `exp_offset` seconds from now.
+fn claims(tid: &str, exp_offset: i64) -> serde_json::Value {
     let exp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
         + exp_offset;
-    let claims = json!({
+    json!({
         "tid": tid, "slug": "t", "plc": "shared", "uid": null,
         "roles": ["admin"], "perms": ["tasks.read", "tasks.write"], "rid": "r1", "exp": exp,
-    });
-    let head = format!("v1.{kid}.{}", b64(claims.to_string().as_bytes()));
+    })
+}
+
+/// Any JSON value as a correctly signed token's payload.
+fn signed_claims(kid: &str, key: &[u8], claims: &serde_json::Value) -> String {
+    signed(kid, key, &b64(claims.to_string().as_bytes()))
+}
+
+/// `v1.<kid>.<payload>` (taken as is, even if it is not base64url) with a valid signature.
+fn signed(kid: &str, key: &[u8], payload: &str) -> String {
+    let head = format!("v1.{kid}.{payload}");
     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
     mac.update(head.as_bytes());
     format!("{head}.{}", b64(&mac.finalize().into_bytes()))
@@ -138,6 +152,102 @@ async fn migrations_apply_twice_and_rls_keeps_each_tenant_to_its_rows() {
         let n = as_app(&pg, &ctx, "SELECT count(*) FROM app.tasks")
             .await
             .unwrap();
+        assert_eq!(n, ["0"], "{name}");
+    }
+
+    // Signed by a key holder but malformed, or signed with a retired key: nothing, and never an error.
+    // Each refused case differs from an allowed control only in the point under test.
+    pg.psql(
+        "postgres",
+        &format!(
+            "INSERT INTO tenantgate_private.context_keys (kid, key, retired_at) VALUES
+               ('k0', '\\x{hex}', now() - interval '1 second'),
+               ('k2', '\\x{hex}', now() + interval '1 hour');",
+            hex = KEY.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
+    );
+    let count = "SELECT count(*) FROM app.tasks";
+    let with = |edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut c = claims(A, 300);
+        edit(c.as_object_mut().unwrap());
+        signed_claims("k1", KEY, &c)
+    };
+    for (name, ctx) in [
+        (
+            "control: uid a uuid",
+            with(&|c| drop(c.insert("uid".into(), json!(A)))),
+        ),
+        ("control: no uid", with(&|c| drop(c.remove("uid")))),
+        ("control: a key retired later", token("k2", KEY, A, 300)),
+        (
+            "control: 3.7 KB token",
+            with(&|c| drop(c.insert("rid".into(), json!("r".repeat(2600))))),
+        ),
+    ] {
+        assert!(ctx.len() < 4096, "{name}");
+        assert_eq!(as_app(&pg, &ctx, count).await.unwrap(), ["2"], "{name}");
+    }
+    for (name, ctx) in [
+        ("retired kid", token("k0", KEY, A, 300)),
+        ("kid of 65 characters", token(&"k".repeat(65), KEY, A, 300)),
+        ("a fifth part", format!("{ta}.x")),
+        (
+            "token over 4096 bytes",
+            with(&|c| drop(c.insert("rid".into(), json!("r".repeat(3200))))),
+        ),
+        ("payload not base64url", signed("k1", KEY, "eyJ0aWQ*In0")),
+        ("payload of impossible length", signed("k1", KEY, "eyJ0a")),
+        (
+            "payload not UTF-8",
+            signed("k1", KEY, &b64(&[b'{', 0xff, 0xfe, b'}'])),
+        ),
+        ("payload not JSON", signed("k1", KEY, &b64(b"not json"))),
+        (
+            "payload a JSON array",
+            signed_claims("k1", KEY, &json!([claims(A, 300)])),
+        ),
+        (
+            "payload with a NUL escape",
+            with(&|c| drop(c.insert("rid".into(), json!("\u{0}")))),
+        ),
+        (
+            "tid not a uuid",
+            with(&|c| drop(c.insert("tid".into(), json!("acme")))),
+        ),
+        (
+            "tid a number",
+            with(&|c| drop(c.insert("tid".into(), json!(5)))),
+        ),
+        ("no tid", with(&|c| drop(c.remove("tid")))),
+        (
+            "uid not a uuid",
+            with(&|c| drop(c.insert("uid".into(), json!("x")))),
+        ),
+        (
+            "uid a number",
+            with(&|c| drop(c.insert("uid".into(), json!(7)))),
+        ),
+        (
+            "exp a string",
+            with(&|c| drop(c.insert("exp".into(), json!(c["exp"].to_string())))),
+        ),
+        ("no exp", with(&|c| drop(c.remove("exp")))),
+        (
+            "plc unknown",
+            with(&|c| drop(c.insert("plc".into(), json!("elsewhere")))),
+        ),
+        (
+            "slug not a string",
+            with(&|c| drop(c.insert("slug".into(), json!(1)))),
+        ),
+        (
+            "roles not an array",
+            with(&|c| drop(c.insert("roles".into(), json!("admin")))),
+        ),
+    ] {
+        let n = as_app(&pg, &ctx, count)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(n, ["0"], "{name}");
     }
 
