@@ -24,6 +24,11 @@ pub const MAX_BODY: usize = 4096;
 
 impl App {
     pub async fn start() -> App {
+        App::start_with(&[]).await
+    }
+
+    /// Starts the app with extra `SPIN_VARIABLE_*` settings.
+    pub async fn start_with(settings: &[(&str, &str)]) -> App {
         let pg = PgCluster::start();
         dataplane::control_plane(&pg, &["tenant_globex"]);
         dataplane::add_context_key(&pg, "k1", KEY);
@@ -58,7 +63,11 @@ impl App {
                 "target/wasm32-wasip2/release/",
                 &wasm_dir.display().to_string(),
             );
-        let host = AppBuilder::new(&manifest)
+        let mut builder = AppBuilder::new(&manifest);
+        for (k, v) in settings {
+            builder = builder.env(k, v);
+        }
+        let host = builder
             .runtime_config("[key_value_store.default]\ntype = \"spin\"\n")
             .env(
                 "SPIN_VARIABLE_DATABASE_URL",

@@ -6,3 +6,4 @@
 mod app;
 mod attacks;
 mod lifecycle;
+mod tokens;
