@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Whole requests on the release host, gateway path vs direct path, in one run:
+#   hello:  Host acme.localhost -> gateway -> hello      vs  hello served directly
+#   tasks:  Host acme.localhost -> gateway -> tasks (RLS list)  vs  tasks directly with a
+#           context signed here (the same query, the same database)
+# Starts its own Postgres on a free loopback port (applies the migrations, seeds the demo
+# tenants) and two hosts; prints wrk's latency distributions. Figures go to BENCHMARKS.md.
+#
+# Usage: ./scripts/bench-gateway.sh [seconds-per-run] [connections]   (default 10, 16)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-10}"
+conns="${2:-16}"
+./scripts/setup.sh
+if ! command -v wrk >/dev/null; then
+  apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+fi
+cargo build --quiet --release -p tenantgate-host --bin tenantgate
+cargo build --quiet --release --target wasm32-wasip2 -p gateway -p tasks -p fixture-hello
+wasm="$PWD/target/wasm32-wasip2/release"
+bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+dir=$(mktemp -d)
+chown postgres "$dir" 2>/dev/null || true
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  runuser -u postgres -- "$bin/pg_ctl" -D "$dir/pg" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+pgport=$(free_port)
+runuser -u postgres -- "$bin/initdb" -D "$dir/pg" -A trust -U postgres -E UTF8 --locale=C >/dev/null
+runuser -u postgres -- "$bin/pg_ctl" -D "$dir/pg" -w -l "$dir/pg.log" \
+  -o "-p $pgport -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
+admin="postgres://postgres@127.0.0.1:$pgport/postgres"
+app="postgres://tenantgate_app@127.0.0.1:$pgport/postgres"
+apply() { PGOPTIONS="$2" "$bin/psql" "$admin" -X -q -1 -v ON_ERROR_STOP=1 -f "$1" >/dev/null; }
+apply migrations/0001_roles_and_keys.sql ""
+apply migrations/0002_control_plane.sql ""
+apply migrations/0003_tenant_data.sql "-c search_path=app"
+apply migrations/0003_tenant_data.sql "-c search_path=tenant_globex"
+key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+"$bin/psql" "$admin" -X -q -c "INSERT INTO tenantgate_private.context_keys (kid, key) VALUES ('k1', '\\x$key')" >/dev/null
+"$bin/psql" "$admin" -X -q -v ON_ERROR_STOP=1 -f scripts/demo/seed.sql >/dev/null
+# 50 more acme tasks, so the list is a full page.
+"$bin/psql" "$admin" -X -q -c "INSERT INTO app.tasks (tenant_id, project_id, title)
+  SELECT 'a0000000-0000-4000-8000-0000000000ac', 'a1000000-0000-4000-8000-000000000001', 'bench task ' || g
+  FROM generate_series(1, 50) g" >/dev/null
+
+# The context the direct path sends: what the gateway would sign for an anonymous reader.
+token=$(python3 - "$key" <<'PY'
+import base64, hmac, hashlib, json, sys, time
+key = bytes.fromhex(sys.argv[1])
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+claims = {"tid": "a0000000-0000-4000-8000-0000000000ac", "slug": "acme", "plc": "shared", "db": None,
+          "sch": None, "uid": None, "roles": [], "perms": ["tasks.read"], "rid": "bench", "exp": int(time.time()) + 3600}
+head = "v1.k1." + b64(json.dumps(claims, separators=(",", ":")).encode())
+print(head + "." + b64(hmac.new(key, head.encode(), hashlib.sha256).digest()))
+PY
+)
+
+cat > "$dir/gateway.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench-gateway"
+[[trigger.http]]
+route = "/..."
+component = "gateway"
+[[trigger.http]]
+route = { private = true }
+component = "tasks"
+[[trigger.http]]
+route = { private = true }
+component = "hello"
+[component.gateway]
+source = "$wasm/gateway.wasm"
+allowed_outbound_hosts = ["http://tasks.spin.internal", "http://hello.spin.internal", "postgres://127.0.0.1:$pgport"]
+key_value_stores = ["default"]
+[component.gateway.variables]
+database_url = "$app"
+context_key = "$key"
+routes = "/api/tasks=tasks,/api/projects=tasks,/hello=hello"
+anonymous_permissions = "tasks.read"
+[component.tasks]
+source = "$wasm/tasks.wasm"
+allowed_outbound_hosts = ["postgres://127.0.0.1:$pgport"]
+[component.tasks.variables]
+database_url = "$app"
+[component.hello]
+source = "$wasm/fixture_hello.wasm"
+TOML
+cat > "$dir/direct.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench-direct"
+[[trigger.http]]
+route = "/api/..."
+component = "tasks"
+[[trigger.http]]
+route = "/hello"
+component = "hello"
+[component.tasks]
+source = "$wasm/tasks.wasm"
+allowed_outbound_hosts = ["postgres://127.0.0.1:$pgport"]
+[component.tasks.variables]
+database_url = "$app"
+[component.hello]
+source = "$wasm/fixture_hello.wasm"
+TOML
+printf '[key_value_store.default]\ntype = "spin"\n' > "$dir/rc.toml"
+
+gw=$(free_port); direct=$(free_port)
+./target/release/tenantgate up --listen "127.0.0.1:$gw" --from "$dir/gateway.toml" \
+  --runtime-config-file "$dir/rc.toml" --cache-dir "$dir/cache" >/dev/null 2>&1 &
+pids+=($!)
+./target/release/tenantgate up --listen "127.0.0.1:$direct" --from "$dir/direct.toml" \
+  --cache-dir "$dir/cache" >/dev/null 2>&1 &
+pids+=($!)
+host="Host: acme.localhost:3000"
+for _ in $(seq 150); do
+  curl -sf -H "$host" "http://127.0.0.1:$gw/hello" >/dev/null && curl -sf "http://127.0.0.1:$direct/hello" >/dev/null && break
+  sleep 0.2
+done
+curl -sf -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50" | python3 -c 'import json,sys; assert len(json.load(sys.stdin)["items"]) == 50'
+curl -sf -H "x-tenant-context: $token" "http://127.0.0.1:$direct/api/tasks?limit=50" | python3 -c 'import json,sys; assert len(json.load(sys.stdin)["items"]) == 50'
+
+run() { # name, then wrk arguments
+  local name="$1"; shift
+  wrk -t2 -c"$conns" -d2s "$@" >/dev/null   # warm-up
+  echo "== $name ($conns connections, ${secs}s)"
+  wrk -t2 -c"$conns" -d"${secs}s" --latency "$@" | grep -E "Latency |50%|90%|99%|Requests/sec|Non-2xx"
+}
+run "hello, direct" "http://127.0.0.1:$direct/hello"
+run "hello, through the gateway" -H "$host" "http://127.0.0.1:$gw/hello"
+run "tasks list (50, RLS), direct" -H "x-tenant-context: $token" "http://127.0.0.1:$direct/api/tasks?limit=50"
+run "tasks list (50, RLS), through the gateway" -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50"
