@@ -2,10 +2,7 @@
 //! placement, two sharing the shared database), the `tasks` component and the hostile
 //! fixture served by the host, and contexts signed with the test key.
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use tenantgate_host::engine::Limits;
 use tenantgate_tests::dataplane;
 use tenantgate_tests::fixtures::component;
@@ -87,24 +84,12 @@ pub struct World {
     pub host: TestHost,
 }
 
-fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
-
-/// Signs `claims` as the gateway does: `v1.<kid>.<payload>.<sig>`.
+/// Signs `claims` as the gateway does, under the world's key id `k1`.
 pub fn sign_claims(claims: &Value, key: &[u8]) -> String {
-    let head = format!("v1.k1.{}", b64(claims.to_string().as_bytes()));
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    mac.update(head.as_bytes());
-    format!("{head}.{}", b64(&mac.finalize().into_bytes()))
+    dataplane::sign_context("k1", key, claims)
 }
 
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+pub use dataplane::unix_now as now;
 
 /// The claims the gateway would sign for `t` with `perms`, placed as `placed` says.
 pub fn claims(t: &Tenant, placed: &Tenant, perms: &[&str]) -> Value {

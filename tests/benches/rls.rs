@@ -31,9 +31,7 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use tenantgate_tests::dataplane::{sign_context, unix_now};
 use tenantgate_tests::postgres::PgCluster;
 use tenantgate_tests::workspace_root;
 use tokio_postgres::{Client, NoTls, Statement};
@@ -85,25 +83,14 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
-
 /// A context token as the gateway signs it (see `tests/data_plane/main.rs`).
 fn token(tid: &Uuid) -> String {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600;
+    let exp = unix_now() + 3600;
     let claims = serde_json::json!({
         "tid": tid.to_string(), "slug": "bench", "plc": "shared", "uid": null,
         "roles": ["admin"], "perms": ["tasks.read", "tasks.write"], "rid": "bench-request", "exp": exp,
     });
-    let head = format!("v1.bench.{}", b64(claims.to_string().as_bytes()));
-    let mut mac = Hmac::<Sha256>::new_from_slice(KEY).unwrap();
-    mac.update(head.as_bytes());
-    format!("{head}.{}", b64(&mac.finalize().into_bytes()))
+    sign_context("bench", KEY, &claims)
 }
 
 /// One tenant of the sample: its id, a signed context and one of its tasks.

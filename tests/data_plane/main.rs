@@ -4,10 +4,8 @@
 //! Every forbidden request is paired with an allowed one, so a policy that let
 //! everything through, or nothing, fails here.
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::Sha256;
+use tenantgate_tests::dataplane::{b64, sign_context, sign_payload, unix_now};
 use tenantgate_tests::postgres::PgCluster;
 use tenantgate_tests::workspace_root;
 
@@ -15,39 +13,18 @@ const KEY: &[u8] = b"test-key-test-key-test-key-32byt";
 const A: &str = "a0000000-0000-4000-8000-000000000001";
 const B: &str = "b0000000-0000-4000-8000-000000000002";
 
-fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
-
 /// A context token as the gateway signs it: `v1.<kid>.<payload>.<sig>`.
 fn token(kid: &str, key: &[u8], tid: &str, exp_offset: i64) -> String {
-    signed_claims(kid, key, &claims(tid, exp_offset))
+    sign_context(kid, key, &claims(tid, exp_offset))
 }
 
 /// The claims the gateway puts in a token, expiring `exp_offset` seconds from now.
 fn claims(tid: &str, exp_offset: i64) -> serde_json::Value {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + exp_offset;
+    let exp = unix_now() + exp_offset;
     json!({
         "tid": tid, "slug": "t", "plc": "shared", "uid": null,
         "roles": ["admin"], "perms": ["tasks.read", "tasks.write"], "rid": "r1", "exp": exp,
     })
-}
-
-/// Any JSON value as a correctly signed token's payload.
-fn signed_claims(kid: &str, key: &[u8], claims: &serde_json::Value) -> String {
-    signed(kid, key, &b64(claims.to_string().as_bytes()))
-}
-
-/// `v1.<kid>.<payload>` (taken as is, even if it is not base64url) with a valid signature.
-fn signed(kid: &str, key: &[u8], payload: &str) -> String {
-    let head = format!("v1.{kid}.{payload}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    mac.update(head.as_bytes());
-    format!("{head}.{}", b64(&mac.finalize().into_bytes()))
 }
 
 fn migrate(pg: &PgCluster) {
@@ -170,7 +147,7 @@ async fn migrations_apply_twice_and_rls_keeps_each_tenant_to_its_rows() {
     let with = |edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
         let mut c = claims(A, 300);
         edit(c.as_object_mut().unwrap());
-        signed_claims("k1", KEY, &c)
+        sign_context("k1", KEY, &c)
     };
     for (name, ctx) in [
         (
@@ -195,16 +172,25 @@ async fn migrations_apply_twice_and_rls_keeps_each_tenant_to_its_rows() {
             "token over 4096 bytes",
             with(&|c| drop(c.insert("rid".into(), json!("r".repeat(3200))))),
         ),
-        ("payload not base64url", signed("k1", KEY, "eyJ0aWQ*In0")),
-        ("payload of impossible length", signed("k1", KEY, "eyJ0a")),
+        (
+            "payload not base64url",
+            sign_payload("k1", KEY, "eyJ0aWQ*In0"),
+        ),
+        (
+            "payload of impossible length",
+            sign_payload("k1", KEY, "eyJ0a"),
+        ),
         (
             "payload not UTF-8",
-            signed("k1", KEY, &b64(&[b'{', 0xff, 0xfe, b'}'])),
+            sign_payload("k1", KEY, &b64(&[b'{', 0xff, 0xfe, b'}'])),
         ),
-        ("payload not JSON", signed("k1", KEY, &b64(b"not json"))),
+        (
+            "payload not JSON",
+            sign_payload("k1", KEY, &b64(b"not json")),
+        ),
         (
             "payload a JSON array",
-            signed_claims("k1", KEY, &json!([claims(A, 300)])),
+            sign_context("k1", KEY, &json!([claims(A, 300)])),
         ),
         (
             "payload with a NUL escape",

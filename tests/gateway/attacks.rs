@@ -1,27 +1,17 @@
 //! Who gets served: tenants by every spelling of their host, nobody else, and nothing a
 //! client sends can change which tenant a request is for.
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::Sha256;
+use tenantgate_tests::dataplane::{sign_context, unix_now};
 
 use crate::app::*;
 
 /// A context for globex signed with the real key: what a forger would love to send.
 fn globex_context() -> String {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 60;
     let claims = json!({"tid": GLOBEX, "slug": "globex", "plc": "schema", "db": null, "sch": "tenant_globex",
-                        "uid": null, "roles": [], "perms": ["tasks.read", "tasks.write"], "rid": "x", "exp": exp});
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let head = format!("v1.k1.{}", b64(claims.to_string().as_bytes()));
-    let mut mac = Hmac::<Sha256>::new_from_slice(KEY).unwrap();
-    mac.update(head.as_bytes());
-    format!("{head}.{}", b64(&mac.finalize().into_bytes()))
+                        "uid": null, "roles": [], "perms": ["tasks.read", "tasks.write"], "rid": "x",
+                        "exp": unix_now() + 60});
+    sign_context("k1", KEY, &claims)
 }
 
 const ACME_TASKS: [&str; 2] = ["acme: book venue", "acme: print flyers"];

@@ -22,11 +22,8 @@ fn issuers() -> String {
         .to_string()
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+fn now() -> i64 {
+    tenantgate_tests::dataplane::unix_now()
 }
 
 /// An RS256 token signed with key `a` (trusted) or `b` (not), with `claims` over defaults.

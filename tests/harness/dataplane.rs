@@ -44,3 +44,32 @@ pub fn add_context_key(pg: &PgCluster, kid: &str, key: &[u8]) {
         ),
     );
 }
+
+/// base64url without padding, as context tokens use it.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `v1.<kid>.<payload>.<sig>` with `payload` taken as is (even if it is not base64url)
+/// and a valid HMAC-SHA256 signature under `key`.
+pub fn sign_payload(kid: &str, key: &[u8], payload: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let head = format!("v1.{kid}.{payload}");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(head.as_bytes());
+    format!("{head}.{}", b64(&mac.finalize().into_bytes()))
+}
+
+/// A context token for `claims`, signed as the gateway signs it (`migrations/README.md`).
+pub fn sign_context(kid: &str, key: &[u8], claims: &serde_json::Value) -> String {
+    sign_payload(kid, key, &b64(claims.to_string().as_bytes()))
+}
+
+/// Unix time in seconds, for `exp` claims.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs() as i64
+}

@@ -58,7 +58,7 @@ pub fn serve(db: &TenantDb, route: &Route, q: &Query, body: &[u8]) -> Result<Res
                     &[P::Str(name)],
                 )
             })?;
-            one(201, &rows)
+            one(201, &rows, "project")
         }
         Op::Get(id) => {
             let rows = db.read(|tx| {
@@ -67,7 +67,7 @@ pub fn serve(db: &TenantDb, route: &Route, q: &Query, body: &[u8]) -> Result<Res
                     &[P::Uuid(id.clone())],
                 )
             })?;
-            one(200, &rows)
+            one(200, &rows, "project")
         }
         Op::Update(id) => {
             let patch: ProjectPatch = wire::body(body)?;
@@ -81,7 +81,7 @@ pub fn serve(db: &TenantDb, route: &Route, q: &Query, body: &[u8]) -> Result<Res
                     &[P::Uuid(id.clone()), name.map_or(P::DbNull, P::Str)],
                 )
             })?;
-            one(200, &rows)
+            one(200, &rows, "project")
         }
         Op::Delete(id) => {
             let n = db.write(|tx| {
@@ -102,12 +102,11 @@ pub fn json(status: u16, v: &Value) -> Response {
 }
 
 /// The single row as a JSON object, or 404.
-pub fn one(status: u16, rows: &tenant_db::RowSet) -> Result<Response, ApiError> {
-    let what = if rows.columns.iter().any(|c| c.name == "title") {
-        "task"
-    } else {
-        "project"
-    };
+pub fn one(
+    status: u16,
+    rows: &tenant_db::RowSet,
+    what: &'static str,
+) -> Result<Response, ApiError> {
     match wire::objects(rows).into_iter().next() {
         Some(v) => Ok(json(status, &v)),
         None => Err(ApiError::NotFound(what)),

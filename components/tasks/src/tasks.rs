@@ -67,10 +67,10 @@ pub fn serve(db: &TenantDb, route: &Route, q: &Query, body: &[u8]) -> Result<Res
         Op::List => {
             let mut filters = Vec::new();
             if let Some(p) = &q.project_id {
-                filters.push(("project_id = $n".to_owned(), P::Uuid(p.clone())));
+                filters.push(("project_id = ?", vec![P::Uuid(p.clone())]));
             }
             if let Some(d) = q.done {
-                filters.push(("done = $n".to_owned(), P::Boolean(d)));
+                filters.push(("done = ?", vec![P::Boolean(d)]));
             }
             let rows = db.read(|tx| wire::list(tx, "tasks", &columns(), filters, q))?;
             Ok(json(200, &wire::page(&rows, q.limit)))
@@ -95,7 +95,7 @@ pub fn serve(db: &TenantDb, route: &Route, q: &Query, body: &[u8]) -> Result<Res
                     &params,
                 )
             })?;
-            one(201, &rows)
+            one(201, &rows, "task")
         }
         Op::Get(id) => {
             let rows = db.read(|tx| {
@@ -104,7 +104,7 @@ pub fn serve(db: &TenantDb, route: &Route, q: &Query, body: &[u8]) -> Result<Res
                     &[P::Uuid(id.clone())],
                 )
             })?;
-            one(200, &rows)
+            one(200, &rows, "task")
         }
         Op::Update(id) => {
             let patch: TaskPatch = wire::body(body)?;
@@ -141,7 +141,7 @@ pub fn serve(db: &TenantDb, route: &Route, q: &Query, body: &[u8]) -> Result<Res
                     &params,
                 )
             })?;
-            one(200, &rows)
+            one(200, &rows, "task")
         }
         Op::Delete(id) => {
             let n = db.write(|tx| {

@@ -151,34 +151,33 @@ pub fn page(rows: &RowSet, limit: i64) -> Value {
     serde_json::json!({ "items": items, "next": next })
 }
 
-/// One keyset page of `table`: `conditions` (SQL with `$n` placeholders numbered from 1,
-/// and their values), then the cursor and the limit from `q`, in creation order.
+/// One keyset page of `table`: `conditions` (SQL with one `?` per value, and the
+/// values), then the cursor and the limit from `q`, in creation order.
 pub fn list(
     tx: &Tx,
     table: &str,
     columns: &str,
-    mut conditions: Vec<(String, ParameterValue)>,
+    mut conditions: Vec<(&str, Vec<ParameterValue>)>,
     q: &Query,
 ) -> Result<RowSet, DbError> {
-    let mut params = Vec::new();
-    let mut clauses = Vec::new();
     if let Some((ts, id)) = &q.after {
         conditions.push((
-            "(created_at, id) > ($n::text::timestamptz, $m::text::uuid)".into(),
-            ParameterValue::Str(ts.clone()),
+            "(created_at, id) > (?::text::timestamptz, ?::text::uuid)",
+            vec![
+                ParameterValue::Str(ts.clone()),
+                ParameterValue::Str(id.clone()),
+            ],
         ));
-        conditions.push((String::new(), ParameterValue::Str(id.clone())));
     }
-    for (sql, value) in conditions {
-        params.push(value);
-        let n = params.len();
-        if sql.is_empty() {
-            continue; // the second value of the cursor clause
+    let mut params = Vec::new();
+    let mut clauses = Vec::new();
+    for (sql, values) in conditions {
+        let mut clause = sql.to_owned();
+        for value in values {
+            params.push(value);
+            clause = clause.replacen('?', &format!("${}", params.len()), 1);
         }
-        clauses.push(
-            sql.replace("$n", &format!("${n}"))
-                .replace("$m", &format!("${}", n + 1)),
-        );
+        clauses.push(clause);
     }
     params.push(ParameterValue::Int64(q.limit));
     let filter = if clauses.is_empty() {
