@@ -1,0 +1,15 @@
+//! tenantgate's control-plane operations, behind the `tenantgate` command line:
+//!
+//! - [`migrate`]: applies `migrations/` to the control plane and to every placement the routing table
+//!   names, with a canary and a record of what ran where;
+//! - [`tenants`]: provisions tenants in a placement, lists and shows them, and moves a tenant between
+//!   placements (copy, verify, flip, delete) with the old placement authoritative until the flip;
+//! - [`audit`]: checks every tenant-scoped table's isolation, by catalog and by trying to read across
+//!   tenants as the application role.
+//!
+//! Everything connects as the migration superuser (platform operations on tenant rows need `BYPASSRLS`,
+//! `migrations/README.md`); the `Targets` give the control-plane URL and the named database targets.
+
+pub mod db;
+
+pub use db::{Database, Targets};
