@@ -3,6 +3,8 @@
 //! `tenantgate up` serves the Spin application described by `spin.toml` on wasmtime,
 //! taking Spin's own flags where they apply.
 
+mod admin;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +30,14 @@ struct Cli {
 enum Command {
     /// Serve the application described by spin.toml (like `spin up`).
     Up(UpArgs),
+    /// Apply migrations to the control plane and every placement (with a canary option).
+    Migrate(admin::MigrateArgs),
+    /// Provision, list, show and move tenants.
+    #[command(subcommand)]
+    Tenant(admin::TenantCommand),
+    /// Audits: `audit isolation`.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
 }
 
 #[derive(Args)]
@@ -61,7 +71,7 @@ struct UpArgs {
     pg_pool_size: usize,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     // Log lines are written by a background thread: a request never waits on stderr.
     let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
     tracing_subscriber::fmt()
@@ -74,12 +84,21 @@ fn main() -> anyhow::Result<()> {
         .with_writer(writer)
         .init();
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    match cli.command {
-        Command::Up(args) => rt.block_on(up(args)),
-    }
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return admin::finish(Err(e.into())),
+    };
+    admin::finish(rt.block_on(async {
+        match cli.command {
+            Command::Up(args) => up(args).await.map(|()| std::process::ExitCode::SUCCESS),
+            Command::Migrate(args) => admin::migrate(args).await,
+            Command::Tenant(cmd) => admin::tenant(cmd).await,
+            Command::Audit(cmd) => admin::audit(cmd).await,
+        }
+    }))
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {

@@ -10,6 +10,9 @@
 //! Everything connects as the migration superuser (platform operations on tenant rows need `BYPASSRLS`,
 //! `migrations/README.md`); the `Targets` give the control-plane URL and the named database targets.
 
+pub mod audit;
 pub mod db;
+pub mod migrate;
+pub mod tenants;
 
 pub use db::{Database, Targets};

@@ -1,0 +1,273 @@
+//! The control-plane subcommands: `migrate`, `tenant ...`, `audit isolation`. Each connects as the
+//! migration superuser given by `--database-url` (or `DATABASE_URL`); named database targets (dedicated
+//! placements, schemas in other databases) come from `--target name=url` or `TENANTGATE_TARGETS`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use tenantgate_control::tenants::{self, MoveOptions, NewTenant, PlacementSpec};
+use tenantgate_control::{audit, migrate, Database, Targets};
+
+#[derive(Args)]
+pub struct Conn {
+    /// Control-plane database, as a superuser (platform operations bypass RLS).
+    #[arg(long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// A named database target, `name=postgres://...` (repeatable); comma-separated in the variable.
+    #[arg(
+        long = "target",
+        env = "TENANTGATE_TARGETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    targets: Vec<String>,
+    /// The migrations directory.
+    #[arg(long, default_value = "migrations")]
+    migrations: PathBuf,
+}
+
+impl Conn {
+    fn targets(&self) -> anyhow::Result<Targets> {
+        Targets::new(&self.database_url, &self.targets)
+    }
+
+    fn migrations(&self) -> anyhow::Result<Vec<migrate::Migration>> {
+        migrate::load(&self.migrations)
+    }
+}
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    conn: Conn,
+    /// Canary: migrate the control plane and the placements of the first N tenants only.
+    #[arg(long)]
+    tenants: Option<usize>,
+    /// Show what would run; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Subcommand)]
+pub enum TenantCommand {
+    /// Provision a tenant in a placement.
+    Create {
+        #[command(flatten)]
+        conn: Conn,
+        /// Its slug, the subdomain label.
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Plan: free, pro or enterprise.
+        #[arg(long, default_value = "free")]
+        plan: String,
+        #[command(flatten)]
+        placement: PlacementArgs,
+    },
+    /// List tenants and their placements.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// A tenant, its placement, row counts, domains and members.
+    Show {
+        #[command(flatten)]
+        conn: Conn,
+        /// The tenant's slug.
+        slug: String,
+    },
+    /// Move a tenant's data to another placement (copy, verify, flip, delete).
+    Move {
+        #[command(flatten)]
+        conn: Conn,
+        /// The tenant's slug.
+        slug: String,
+        #[command(flatten)]
+        placement: PlacementArgs,
+        /// Seconds gateways may serve a cached routing entry (their cache bound plus a margin).
+        #[arg(long, default_value_t = 6)]
+        settle_secs: u64,
+    },
+}
+
+#[derive(Args)]
+pub struct PlacementArgs {
+    /// shared, schema or dedicated.
+    #[arg(long = "placement", visible_alias = "to", default_value = "shared")]
+    kind: String,
+    /// The named database target (dedicated; schema in another database).
+    #[arg(long)]
+    database: Option<String>,
+    /// The schema (schema placement; default tenant_<slug>).
+    #[arg(long)]
+    schema: Option<String>,
+}
+
+impl PlacementArgs {
+    fn spec(&self, slug: &str) -> anyhow::Result<PlacementSpec> {
+        PlacementSpec::parse(
+            &self.kind,
+            self.database.as_deref(),
+            self.schema.as_deref(),
+            slug,
+        )
+    }
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check every tenant-scoped table's isolation, by catalog and by cross-tenant reads.
+    Isolation {
+        #[command(flatten)]
+        conn: Conn,
+        /// Tenants placed elsewhere that also try to read each table.
+        #[arg(long, default_value_t = 20)]
+        others: usize,
+    },
+}
+
+/// Prints the error and gives exit code 1, or the command's own code.
+pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+pub async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let report = migrate::run(
+        &args.conn.targets()?,
+        &args.conn.migrations()?,
+        &migrate::Options {
+            tenants: args.tenants,
+            dry_run: args.dry_run,
+        },
+    )
+    .await?;
+    print!("{report}");
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TenantCommand::Create {
+            conn,
+            slug,
+            name,
+            plan,
+            placement,
+        } => {
+            let t = tenants::create(
+                &conn.targets()?,
+                &conn.migrations()?,
+                &NewTenant {
+                    placement: placement.spec(&slug)?,
+                    slug,
+                    name,
+                    plan,
+                },
+            )
+            .await?;
+            println!("created tenant {} ({}) in {}", t.slug, t.id, t.placement);
+        }
+        TenantCommand::List { conn } => {
+            let control = conn.targets()?.connect(&Database::Control).await?;
+            let all = tenants::list(&control).await?;
+            let w = all.iter().map(|t| t.slug.len()).max().unwrap_or(4).max(4);
+            println!(
+                "{:w$}  {:36}  {:9}  {:10}  placement",
+                "slug", "id", "status", "plan"
+            );
+            for t in all {
+                let ro = if t.read_only {
+                    " (read-only: moving)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:w$}  {}  {:9}  {:10}  {}{ro}",
+                    t.slug, t.id, t.status, t.plan, t.placement
+                );
+            }
+        }
+        TenantCommand::Show { conn, slug } => {
+            let d = tenants::show(&conn.targets()?, &slug).await?;
+            let t = &d.tenant;
+            println!(
+                "slug:      {}\nid:        {}\nname:      {}\nstatus:    {}\nplan:      {}",
+                t.slug, t.id, t.name, t.status, t.plan
+            );
+            println!(
+                "placement: {}{}",
+                t.placement,
+                if t.read_only {
+                    " (read-only: moving)"
+                } else {
+                    ""
+                }
+            );
+            println!("members:   {}", d.members);
+            for (table, n) in &d.rows {
+                println!("rows:      {table} {n}");
+            }
+            for (domain, verified, revoked) in &d.domains {
+                let state = if *revoked {
+                    "revoked"
+                } else if *verified {
+                    "verified"
+                } else {
+                    "pending"
+                };
+                println!("domain:    {domain} ({state})");
+            }
+        }
+        TenantCommand::Move {
+            conn,
+            slug,
+            placement,
+            settle_secs,
+        } => {
+            let to = placement.spec(&slug)?;
+            let r = tenants::move_tenant(
+                &conn.targets()?,
+                &conn.migrations()?,
+                &slug,
+                &to,
+                MoveOptions {
+                    settle: Duration::from_secs(settle_secs),
+                },
+            )
+            .await?;
+            for (table, rows, sum) in &r.tables {
+                println!("copied {table}: {rows} rows, checksum {sum}");
+            }
+            println!("moved {slug} from {} to {}", r.from, r.to);
+            if let Some(e) = r.cleanup_error {
+                eprintln!(
+                    "error: the old rows in {} were not deleted (no longer routed to): {e}",
+                    r.from
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    let AuditCommand::Isolation { conn, others } = cmd;
+    let report = audit::isolation(&conn.targets()?, audit::Options { others }).await?;
+    print!("{report}");
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
