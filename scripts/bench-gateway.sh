@@ -37,14 +37,9 @@ runuser -u postgres -- "$bin/pg_ctl" -D "$dir/pg" -w -l "$dir/pg.log" \
   -o "-p $pgport -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
 admin="postgres://postgres@127.0.0.1:$pgport/postgres"
 app="postgres://tenantgate_app@127.0.0.1:$pgport/postgres"
-apply() { PGOPTIONS="$2" "$bin/psql" "$admin" -X -q -1 -v ON_ERROR_STOP=1 -f "$1" >/dev/null; }
-apply migrations/0001_roles_and_keys.sql ""
-apply migrations/0002_control_plane.sql ""
-apply migrations/0003_tenant_data.sql "-c search_path=app"
-apply migrations/0003_tenant_data.sql "-c search_path=tenant_globex"
+./scripts/demo/seed.sh "$admin" ./target/release/tenantgate "$bin/psql"
 key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 "$bin/psql" "$admin" -X -q -c "INSERT INTO tenantgate_private.context_keys (kid, key) VALUES ('k1', '\\x$key')" >/dev/null
-"$bin/psql" "$admin" -X -q -v ON_ERROR_STOP=1 -f scripts/demo/seed.sql >/dev/null
 # 50 more acme tasks, so the list is a full page.
 "$bin/psql" "$admin" -X -q -c "INSERT INTO app.tasks (tenant_id, project_id, title)
   SELECT 'a0000000-0000-4000-8000-0000000000ac', 'a1000000-0000-4000-8000-000000000001', 'bench task ' || g

@@ -24,12 +24,8 @@ APP_URL="${TENANTGATE_APP_DATABASE_URL:-$(printf '%s' "$ADMIN_URL" | sed -E 's#^
 HOSTPORT="$(printf '%s' "$ADMIN_URL" | sed -E 's#^postgres(ql)?://([^@/]*@)?([^/?]*).*#\3#')"
 case "$HOSTPORT" in *:*) ;; *) HOSTPORT="$HOSTPORT:5432" ;; esac
 
-log "applying migrations"
-apply() { PGOPTIONS="$2" "$PSQL" "$ADMIN_URL" -X -q -1 -v ON_ERROR_STOP=1 -f "$1" >/dev/null; }
-apply migrations/0001_roles_and_keys.sql ""
-apply migrations/0002_control_plane.sql ""
-apply migrations/0003_tenant_data.sql "-c search_path=app"
-apply migrations/0003_tenant_data.sql "-c search_path=tenant_globex"
+log "applying migrations (tenantgate migrate) and seeding the demo tenants acme and globex"
+./scripts/demo/seed.sh "$ADMIN_URL" ./target/release/tenantgate "$PSQL"
 
 # The context key: generated once, kept beside the data, stored in the database.
 mkdir -p .tenantgate
@@ -38,8 +34,6 @@ KEY="$(cat .tenantgate/context.key)"
 "$PSQL" "$ADMIN_URL" -X -q -v ON_ERROR_STOP=1 -c \
   "INSERT INTO tenantgate_private.context_keys (kid, key) VALUES ('demo', '\\x$KEY') ON CONFLICT (kid) DO UPDATE SET key = EXCLUDED.key" >/dev/null
 
-log "seeding the demo tenants acme and globex"
-"$PSQL" "$ADMIN_URL" -X -q -v ON_ERROR_STOP=1 -f scripts/demo/seed.sql >/dev/null
 
 export SPIN_VARIABLE_DATABASE_URL="$APP_URL"
 export SPIN_VARIABLE_DATABASE_HOST="$HOSTPORT"

@@ -1,7 +1,9 @@
--- The two demo tenants, their users, roles, projects and tasks. Idempotent: run by
+-- The two demo tenants, their routing entries, users and roles. Idempotent: run by
 -- scripts/run.sh on every start, as the superuser (platform operations on tenant rows
--- need BYPASSRLS; see migrations/README.md). acme lives in the shared database, globex
--- in a schema of its own (tenant_globex, created by applying 0003 with that search_path).
+-- need BYPASSRLS; see migrations/README.md), before `tenantgate migrate` prepares their
+-- placements: acme lives in the shared database, globex in a schema of its own
+-- (tenant_globex). Fixed ids keep the README's example output stable; a real tenant is
+-- made with `tenantgate tenant create`. Their projects and tasks are in data.sql.
 BEGIN;
 INSERT INTO tenantgate.tenants (id, slug, name, plan) VALUES
     ('a0000000-0000-4000-8000-0000000000ac', 'acme',   'Acme Corp',  'pro'),
@@ -31,20 +33,5 @@ ON CONFLICT DO NOTHING;
 INSERT INTO tenantgate.memberships (tenant_id, user_id, role_name) VALUES
     ('a0000000-0000-4000-8000-0000000000ac', 'a5000000-0000-4000-8000-000000000001', 'admin'),
     ('b0000000-0000-4000-8000-0000000000b1', 'b5000000-0000-4000-8000-000000000001', 'admin')
-ON CONFLICT DO NOTHING;
-
-INSERT INTO app.projects (tenant_id, id, name, created_by_user_id, created_at) VALUES
-    ('a0000000-0000-4000-8000-0000000000ac', 'a1000000-0000-4000-8000-000000000001', 'Rocket skates', 'a5000000-0000-4000-8000-000000000001', '2026-11-01T09:00:00Z')
-ON CONFLICT DO NOTHING;
-INSERT INTO app.tasks (tenant_id, id, project_id, created_by_user_id, title, done, created_at) VALUES
-    ('a0000000-0000-4000-8000-0000000000ac', 'a2000000-0000-4000-8000-000000000001', 'a1000000-0000-4000-8000-000000000001', 'a5000000-0000-4000-8000-000000000001', 'Order more rocket fuel', true,  '2026-11-01T09:00:00Z'),
-    ('a0000000-0000-4000-8000-0000000000ac', 'a2000000-0000-4000-8000-000000000002', 'a1000000-0000-4000-8000-000000000001', 'a5000000-0000-4000-8000-000000000001', 'Test skates on a cliff', false, '2026-11-01T10:00:00Z')
-ON CONFLICT DO NOTHING;
-
-INSERT INTO tenant_globex.projects (tenant_id, id, name, created_by_user_id, created_at) VALUES
-    ('b0000000-0000-4000-8000-0000000000b1', 'b1000000-0000-4000-8000-000000000001', 'Volcano lair', 'b5000000-0000-4000-8000-000000000001', '2026-11-02T09:00:00Z')
-ON CONFLICT DO NOTHING;
-INSERT INTO tenant_globex.tasks (tenant_id, id, project_id, created_by_user_id, title, done, created_at) VALUES
-    ('b0000000-0000-4000-8000-0000000000b1', 'b2000000-0000-4000-8000-000000000001', 'b1000000-0000-4000-8000-000000000001', 'b5000000-0000-4000-8000-000000000001', 'Hire henchmen', false, '2026-11-02T09:00:00Z')
 ON CONFLICT DO NOTHING;
 COMMIT;
