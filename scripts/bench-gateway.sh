@@ -124,9 +124,10 @@ curl -sf -H "x-tenant-context: $token" "http://127.0.0.1:$direct/api/tasks?limit
 
 run() { # name, then wrk arguments
   local name="$1"; shift
-  wrk -t2 -c"$conns" -d2s "$@" >/dev/null   # warm-up
+  local threads=$(( conns < 2 ? 1 : 2 ))
+  wrk -t"$threads" -c"$conns" -d2s "$@" >/dev/null   # warm-up
   echo "== $name ($conns connections, ${secs}s)"
-  wrk -t2 -c"$conns" -d"${secs}s" --latency "$@" | grep -E "Latency |50%|90%|99%|Requests/sec|Non-2xx"
+  wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$@" | grep -E "Latency |50%|90%|99%|Requests/sec|Non-2xx"
 }
 run "hello, direct" "http://127.0.0.1:$direct/hello"
 run "hello, through the gateway" -H "$host" "http://127.0.0.1:$gw/hello"
