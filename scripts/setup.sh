@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the run and test commands need on a fresh Debian machine, skipping
-# whatever is already present: the wasm32-wasip2 target, PostgreSQL and Redis.
+# whatever is already present: the wasm32-wasip2 target, PostgreSQL, Redis, and dnsmasq (the DNS
+# server the custom-domain tests start on loopback).
 # Safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,8 @@ need_pkgs=()
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || need_pkgs+=(postgresql postgresql-contrib)
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+# dnsmasq-base: the binary alone, without a system service that would start on port 53.
+[ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null 2>&1 || need_pkgs+=(dnsmasq-base)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
@@ -29,4 +32,4 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO service redis-server stop >/dev/null 2>&1 || true
   $SUDO service postgresql stop >/dev/null 2>&1 || true
 fi
-log "ready: $(pg_bin)/postgres, $(command -v redis-server)"
+log "ready: $(pg_bin)/postgres, $(command -v redis-server), $(command -v dnsmasq || echo /usr/sbin/dnsmasq)"

@@ -1,12 +1,14 @@
-//! The control-plane subcommands: `migrate`, `tenant ...`, `audit isolation`. Each connects as the
+//! The control-plane subcommands: `migrate`, `tenant ...`, `domain ...`, `audit isolation`. Each connects as the
 //! migration superuser given by `--database-url` (or `DATABASE_URL`); named database targets (dedicated
 //! placements, schemas in other databases) come from `--target name=url` or `TENANTGATE_TARGETS`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use tenantgate_control::domains::{self, VerifyOptions};
 use tenantgate_control::tenants::{self, MoveOptions, NewTenant, PlacementSpec};
 use tenantgate_control::{audit, migrate, Database, Targets};
 
@@ -115,6 +117,60 @@ impl PlacementArgs {
             slug,
         )
     }
+}
+
+#[derive(Subcommand)]
+pub enum DomainCommand {
+    /// Claim a custom domain for a tenant; prints the token that proves control of it.
+    Add {
+        #[command(flatten)]
+        conn: Conn,
+        /// The tenant's slug.
+        slug: String,
+        /// The domain, e.g. portal.acme.com.
+        domain: String,
+    },
+    /// Look for the token (DNS TXT record at _tenantgate.<domain>, or the HTTP token) and mark the
+    /// domain verified: from then on it routes to the tenant.
+    Verify {
+        #[command(flatten)]
+        conn: Conn,
+        /// The tenant's slug.
+        slug: String,
+        /// The domain.
+        domain: String,
+        /// Which proof counts: dns, http, or any (DNS first).
+        #[arg(long, default_value = "any", value_parser = ["dns", "http", "any"])]
+        method: String,
+        /// The DNS server to ask, IP:PORT (default: the system's).
+        #[arg(long)]
+        dns_server: Option<SocketAddr>,
+        /// The port of the HTTP check.
+        #[arg(long, default_value_t = 80)]
+        http_port: u16,
+        /// Also fetch the HTTP token from loopback, private and link-local addresses.
+        #[arg(long)]
+        allow_private_addresses: bool,
+        /// Seconds per DNS look-up and per HTTP fetch.
+        #[arg(long, default_value_t = 10)]
+        timeout_secs: u64,
+    },
+    /// Withdraw a tenant's claim on a domain; gateways stop routing it within their cache bound (5 s).
+    Revoke {
+        #[command(flatten)]
+        conn: Conn,
+        /// The tenant's slug.
+        slug: String,
+        /// The domain.
+        domain: String,
+    },
+    /// Custom domains and their state, for every tenant or one.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+        /// Only this tenant's.
+        slug: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -255,6 +311,86 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
                     r.from
                 );
                 return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn domain(cmd: DomainCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DomainCommand::Add { conn, slug, domain } => {
+            let added = domains::add(&conn.targets()?, &slug, &domain).await?;
+            let d = &added.domain;
+            if added.existing {
+                println!(
+                    "{} is already claimed for {}, pending verification",
+                    d.domain, d.slug
+                );
+            } else {
+                println!("claimed {} for {}, pending verification", d.domain, d.slug);
+            }
+            println!("token: {}", d.token);
+            println!("{}", d.instructions());
+        }
+        DomainCommand::Verify {
+            conn,
+            slug,
+            domain,
+            method,
+            dns_server,
+            http_port,
+            allow_private_addresses,
+            timeout_secs,
+        } => {
+            let opts = VerifyOptions {
+                method: method.parse()?,
+                dns_server,
+                http_port,
+                allow_private_addresses,
+                timeout: Duration::from_secs(timeout_secs.max(1)),
+            };
+            let v = domains::verify(&conn.targets()?, &slug, &domain, &opts).await?;
+            match v.method {
+                Some(m) => println!(
+                    "verified {} for {} by {m}; it routes to {} from now on",
+                    v.domain.domain, v.domain.slug, v.domain.slug
+                ),
+                None => println!(
+                    "{} is already verified for {}",
+                    v.domain.domain, v.domain.slug
+                ),
+            }
+        }
+        DomainCommand::Revoke { conn, slug, domain } => {
+            let d = domains::revoke(&conn.targets()?, &slug, &domain).await?;
+            println!(
+                "revoked {} for {}; gateways stop routing it within their cache bound (5 s)",
+                d.domain, d.slug
+            );
+        }
+        DomainCommand::List { conn, slug } => {
+            let all = domains::list(&conn.targets()?, slug.as_deref()).await?;
+            let w = all.iter().map(|d| d.domain.len()).max().unwrap_or(6).max(6);
+            let ws = all.iter().map(|d| d.slug.len()).max().unwrap_or(6).max(6);
+            println!(
+                "{:w$}  {:ws$}  {:8}  {:20}  {:20}  token",
+                "domain", "tenant", "state", "claimed", "verified"
+            );
+            for d in all {
+                println!(
+                    "{:w$}  {:ws$}  {:8}  {:20}  {:20}  {}",
+                    d.domain,
+                    d.slug,
+                    d.state.to_string(),
+                    d.created_at,
+                    d.verified_at.as_deref().unwrap_or("-"),
+                    if d.state == domains::State::Pending {
+                        d.token.as_str()
+                    } else {
+                        "-"
+                    }
+                );
             }
         }
     }

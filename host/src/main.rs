@@ -35,6 +35,9 @@ enum Command {
     /// Provision, list, show and move tenants.
     #[command(subcommand)]
     Tenant(admin::TenantCommand),
+    /// Claim, verify, revoke and list tenants' custom domains.
+    #[command(subcommand)]
+    Domain(admin::DomainCommand),
     /// Audits: `audit isolation`.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
@@ -96,6 +99,7 @@ fn main() -> std::process::ExitCode {
             Command::Up(args) => up(args).await.map(|()| std::process::ExitCode::SUCCESS),
             Command::Migrate(args) => admin::migrate(args).await,
             Command::Tenant(cmd) => admin::tenant(cmd).await,
+            Command::Domain(cmd) => admin::domain(cmd).await,
             Command::Audit(cmd) => admin::audit(cmd).await,
         }
     }))

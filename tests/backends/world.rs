@@ -212,8 +212,12 @@ impl World {
         let main = PgCluster::start();
         let dedicated = PgCluster::start();
         dataplane::control_plane(&main, &["tenant_gamma"]);
-        dataplane::apply(&dedicated, "0001_roles_and_keys.sql", "");
-        dataplane::apply(&dedicated, "0003_tenant_data.sql", "app");
+        for file in dataplane::files_of_scope("database") {
+            dataplane::apply(&dedicated, &file, "");
+        }
+        for file in dataplane::files_of_scope("tenant") {
+            dataplane::apply(&dedicated, &file, "app");
+        }
         for pg in [&main, &dedicated] {
             dataplane::add_context_key(pg, "k1", KEY);
         }

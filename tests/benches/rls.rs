@@ -33,7 +33,6 @@ use std::time::{Duration, Instant};
 
 use tenantgate_tests::dataplane::{sign_context, unix_now};
 use tenantgate_tests::postgres::PgCluster;
-use tenantgate_tests::workspace_root;
 use tokio_postgres::{Client, NoTls, Statement};
 use uuid::Uuid;
 
@@ -236,15 +235,7 @@ fn main() {
     let warmup = 500;
 
     let pg = PgCluster::start();
-    let dir = workspace_root().join("migrations");
-    for (file, opts) in [
-        ("0001_roles_and_keys.sql", ""),
-        ("0002_control_plane.sql", ""),
-        ("0003_tenant_data.sql", "-c search_path=app"),
-    ] {
-        pg.apply_file("postgres", &dir.join(file), opts)
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
-    }
+    tenantgate_tests::dataplane::control_plane(&pg, &[]);
     let t0 = Instant::now();
     pg.psql("postgres", &load_sql());
     pg.psql("postgres", "VACUUM (ANALYZE)");

@@ -7,5 +7,6 @@
 
 mod audit;
 mod cli;
+mod domains;
 mod moves;
 mod rollout;

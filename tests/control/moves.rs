@@ -11,9 +11,9 @@ use tenantgate_tests::workspace_root;
 
 use crate::cli::World;
 
-const KEY: &[u8] = b"control-test-key-32-bytes-long!!";
+pub(crate) const KEY: &[u8] = b"control-test-key-32-bytes-long!!";
 
-async fn start_gateway(w: &World) -> TestHost {
+pub(crate) async fn start_gateway(w: &World) -> TestHost {
     component("gateway");
     let wasm_dir = target_dir().join("wasm32-wasip2/release/");
     let manifest = std::fs::read_to_string(workspace_root().join("spin.toml"))

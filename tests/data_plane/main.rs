@@ -7,7 +7,6 @@
 use serde_json::json;
 use tenantgate_tests::dataplane::{b64, sign_context, sign_payload, unix_now};
 use tenantgate_tests::postgres::PgCluster;
-use tenantgate_tests::workspace_root;
 
 const KEY: &[u8] = b"test-key-test-key-test-key-32byt";
 const A: &str = "a0000000-0000-4000-8000-000000000001";
@@ -28,16 +27,9 @@ fn claims(tid: &str, exp_offset: i64) -> serde_json::Value {
 }
 
 fn migrate(pg: &PgCluster) {
-    let dir = workspace_root().join("migrations");
+    // Twice: every file is idempotent.
     for _round in 0..2 {
-        for (file, opts) in [
-            ("0001_roles_and_keys.sql", ""),
-            ("0002_control_plane.sql", ""),
-            ("0003_tenant_data.sql", "-c search_path=app"),
-        ] {
-            pg.apply_file("postgres", &dir.join(file), opts)
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
-        }
+        tenantgate_tests::dataplane::control_plane(pg, &[]);
     }
 }
 

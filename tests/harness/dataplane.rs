@@ -19,13 +19,37 @@ pub fn apply(pg: &PgCluster, file: &str, search_path: &str) {
     .unwrap_or_else(|e| panic!("{file} ({search_path}): {e}"));
 }
 
-/// The control plane with the shared placement (`app`) and the given tenant schemas.
+/// The project's migration files of one `-- tenantgate:scope`, in order.
+pub fn files_of_scope(scope: &str) -> Vec<String> {
+    let dir = workspace_root().join("migrations");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".sql"))
+        .filter(|name| {
+            std::fs::read_to_string(dir.join(name))
+                .unwrap()
+                .lines()
+                .any(|l| l.trim() == format!("-- tenantgate:scope {scope}"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The control plane with the shared placement (`app`) and the given tenant schemas: every
+/// `database` and `control` file, then the `tenant` files in each schema.
 pub fn control_plane(pg: &PgCluster, tenant_schemas: &[&str]) {
-    apply(pg, "0001_roles_and_keys.sql", "");
-    apply(pg, "0002_control_plane.sql", "");
-    apply(pg, "0003_tenant_data.sql", "app");
-    for s in tenant_schemas {
-        apply(pg, "0003_tenant_data.sql", s);
+    for file in files_of_scope("database")
+        .into_iter()
+        .chain(files_of_scope("control"))
+    {
+        apply(pg, &file, "");
+    }
+    for schema in std::iter::once(&"app").chain(tenant_schemas) {
+        for file in files_of_scope("tenant") {
+            apply(pg, &file, schema);
+        }
     }
 }
 

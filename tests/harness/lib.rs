@@ -1,8 +1,9 @@
-//! Test harness: builds guest fixtures, starts real Postgres and Redis servers on
+//! Test harness: builds guest fixtures, starts real Postgres, Redis and DNS servers on
 //! free loopback ports, and runs the host in-process on a free port. Everything a
 //! test starts stops when its handle is dropped.
 
 pub mod dataplane;
+pub mod dns;
 pub mod fixtures;
 pub mod host;
 pub mod postgres;

@@ -4,6 +4,7 @@
 //!   names, with a canary and a record of what ran where;
 //! - [`tenants`]: provisions tenants in a placement, lists and shows them, and moves a tenant between
 //!   placements (copy, verify, flip, delete) with the old placement authoritative until the flip;
+//! - [`domains`]: custom domains, claimed with a token and verified by DNS TXT record or HTTP token;
 //! - [`audit`]: checks every tenant-scoped table's isolation, by catalog and by trying to read across
 //!   tenants as the application role.
 //!
@@ -12,6 +13,7 @@
 
 pub mod audit;
 pub mod db;
+pub mod domains;
 pub mod migrate;
 pub mod tenants;
 

@@ -305,7 +305,8 @@ fn friendly(e: &tokio_postgres::Error, slug: &str) -> String {
     }
 }
 
-async fn audit(
+/// Appends a platform-admin event about `tenant` to the audit log, inside `tx`.
+pub(crate) async fn audit(
     tx: &tokio_postgres::Transaction<'_>,
     tenant: Uuid,
     action: &str,
