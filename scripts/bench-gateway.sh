@@ -131,5 +131,9 @@ run() { # name, then wrk arguments
 }
 run "hello, direct" "http://127.0.0.1:$direct/hello"
 run "hello, through the gateway" -H "$host" "http://127.0.0.1:$gw/hello"
+# The gateway's own share: refused at host normalisation (no directory, no backend), and a
+# resolved tenant on a path no backend serves (the cache look-up, no forwarding).
+run "gateway alone, invalid host (400)" -H "Host: bad..host" "http://127.0.0.1:$gw/hello"
+run "gateway alone, resolved tenant, unknown path (404)" -H "$host" "http://127.0.0.1:$gw/nothing"
 run "tasks list (50, RLS), direct" -H "x-tenant-context: $token" "http://127.0.0.1:$direct/api/tasks?limit=50"
 run "tasks list (50, RLS), through the gateway" -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50"

@@ -86,6 +86,11 @@ impl HostEngine {
         config.memory_guard_size(64 << 10);
         config.memory_reservation_for_growth(0);
 
+        // `TENANTGATE_PERFMAP=1` writes /tmp/perf-<pid>.map so that `perf` names guest
+        // functions (profiling only).
+        if std::env::var_os("TENANTGATE_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if let Some(dir) = cache_dir {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating compilation cache {}", dir.display()))?;

@@ -42,10 +42,15 @@ fn request() -> http::Request<wasmtime_wasi_http::WasiBody> {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    // The server's runtime is multi-threaded; `TG_BENCH_RUNTIME=current` measures on one
+    // thread, which shows what cross-thread hand-offs cost.
+    let rt = match std::env::var("TG_BENCH_RUNTIME").as_deref() {
+        Ok("current") => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()
+    .unwrap();
     let app = rt
         .block_on(AppBuilder::new(APP).load())
         .expect("bench app loads");
