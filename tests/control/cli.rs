@@ -95,6 +95,15 @@ pub fn migrations_with(extra: &[(&str, &str)]) -> tempfile::TempDir {
         }
     }
     for (name, text) in extra {
+        let version = &name[..4];
+        let clash = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .find(|n| n.starts_with(version));
+        assert!(
+            clash.is_none(),
+            "test migration {name} shares its version with the project's {clash:?}: pick another"
+        );
         std::fs::write(dir.path().join(name), text).unwrap();
     }
     dir

@@ -110,7 +110,7 @@ fn migrate_rolls_out_to_every_placement_with_a_canary_and_records_what_ran_where
     );
 
     // A new tenant-data migration, rolled out 1 -> 2 -> all. Isolated tenants go first, by slug.
-    let dir = migrations_with(&[("0004_priority.sql", ADD_PRIORITY)]);
+    let dir = migrations_with(&[("9004_priority.sql", ADD_PRIORITY)]);
     let one = w.tg_with(dir.path(), &["migrate", "--tenants", "1"]).ok();
     assert!(one.stdout.contains("not yet migrated"), "{}", one.stdout);
     assert_eq!(
@@ -128,63 +128,63 @@ fn migrate_rolls_out_to_every_placement_with_a_canary_and_records_what_ran_where
         ("app,tenant_beta,tenant_zed".to_string(), true)
     );
     assert_eq!(
-        w.control_sql("SELECT string_agg(placement, ' ' ORDER BY placement) FROM tenantgate.schema_migrations WHERE version = '0004'"),
+        w.control_sql("SELECT string_agg(placement, ' ' ORDER BY placement) FROM tenantgate.schema_migrations WHERE version = '9004'"),
         "dedicated:eu schema:control/tenant_beta schema:control/tenant_zed shared"
     );
 
     // A migration that fails in one placement stops that placement only.
     w.control_sql("ALTER TABLE tenant_zed.tasks ADD COLUMN label text");
     let dir5 = migrations_with(&[
-        ("0004_priority.sql", ADD_PRIORITY),
-        ("0005_label.sql", ADD_LABEL),
+        ("9004_priority.sql", ADD_PRIORITY),
+        ("9005_label.sql", ADD_LABEL),
     ]);
     let failed = w.tg_with(dir5.path(), &["migrate"]);
     assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
     assert!(
         failed.stdout.contains("schema:control/tenant_zed")
-            && failed.stdout.contains("FAILED: 0005_label.sql"),
+            && failed.stdout.contains("FAILED: 9005_label.sql"),
         "{}",
         failed.stdout
     );
     assert_eq!(
-        w.control_sql("SELECT string_agg(placement, ' ' ORDER BY placement) FROM tenantgate.schema_migrations WHERE version = '0005'"),
+        w.control_sql("SELECT string_agg(placement, ' ' ORDER BY placement) FROM tenantgate.schema_migrations WHERE version = '9005'"),
         "dedicated:eu schema:control/tenant_beta shared",
-        "the others applied and recorded 0005; zed did not"
+        "the others applied and recorded 9005; zed did not"
     );
     // Fix the placement; the next run completes it.
     w.control_sql("ALTER TABLE tenant_zed.tasks DROP COLUMN label");
     w.tg_with(dir5.path(), &["migrate"]).ok();
     assert_eq!(
-        w.control_sql("SELECT count(*) FROM tenantgate.schema_migrations WHERE version = '0005'"),
+        w.control_sql("SELECT count(*) FROM tenantgate.schema_migrations WHERE version = '9005'"),
         "4"
     );
 
     // A file edited after it ran is refused, not re-run.
     let edited = migrations_with(&[
-        ("0004_priority.sql", &format!("{ADD_PRIORITY}-- edited\n")),
-        ("0005_label.sql", ADD_LABEL),
+        ("9004_priority.sql", &format!("{ADD_PRIORITY}-- edited\n")),
+        ("9005_label.sql", ADD_LABEL),
     ]);
     let refused = w.tg_with(edited.path(), &["migrate"]);
     assert_eq!(refused.code, 1);
     assert!(
         refused
             .stdout
-            .contains("0004_priority.sql changed since it was applied"),
+            .contains("9004_priority.sql changed since it was applied"),
         "{}",
         refused.stdout
     );
 
     // A dry run changes nothing.
     let dir6 = migrations_with(&[
-        ("0004_priority.sql", ADD_PRIORITY),
-        ("0005_label.sql", ADD_LABEL),
-        ("0006_more.sql", "-- tenantgate:scope tenant\nSET LOCAL ROLE tenantgate_owner;\nALTER TABLE tasks ADD COLUMN more int;\n"),
+        ("9004_priority.sql", ADD_PRIORITY),
+        ("9005_label.sql", ADD_LABEL),
+        ("9006_more.sql", "-- tenantgate:scope tenant\nSET LOCAL ROLE tenantgate_owner;\nALTER TABLE tasks ADD COLUMN more int;\n"),
     ]);
     let dry = w.tg_with(dir6.path(), &["migrate", "--dry-run"]).ok();
-    assert!(dry.stdout.contains("0006"), "{}", dry.stdout);
+    assert!(dry.stdout.contains("9006"), "{}", dry.stdout);
     assert_eq!(with_column(&w, "more"), (String::new(), false));
     assert_eq!(
-        w.control_sql("SELECT count(*) FROM tenantgate.schema_migrations WHERE version = '0006'"),
+        w.control_sql("SELECT count(*) FROM tenantgate.schema_migrations WHERE version = '9006'"),
         "0"
     );
 }
