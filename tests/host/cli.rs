@@ -29,8 +29,10 @@ source = "{}"
 }
 
 /// The compiled artifacts in a wasmtime cache directory, with their modification times.
-/// wasmtime's cache worker also writes `.stats` usage files (and cleanup markers) in the
-/// background after a hit; those say nothing about recompiling, so they are left out.
+/// An artifact is named by its hash alone; wasmtime's cache worker also writes, in the
+/// background after a hit, `<hash>.stats` usage files through `<hash>.wip-atomic-write-stats`
+/// temporaries (and dot-file cleanup markers). Those say nothing about recompiling, so only
+/// names without a dot count.
 fn cache_artifacts(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
     fn walk(d: &std::path::Path, out: &mut Vec<(std::path::PathBuf, std::time::SystemTime)>) {
         let Ok(rd) = std::fs::read_dir(d) else { return };
@@ -39,7 +41,7 @@ fn cache_artifacts(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time:
             let name = e.file_name().to_string_lossy().into_owned();
             if path.is_dir() {
                 walk(&path, out);
-            } else if !name.ends_with(".stats") && !name.starts_with('.') {
+            } else if !name.contains('.') {
                 let modified = e.metadata().and_then(|m| m.modified()).unwrap();
                 out.push((path, modified));
             }
