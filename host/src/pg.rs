@@ -4,9 +4,10 @@
 //!   `allowed_outbound_hosts` (scheme `postgres`) before connecting; Unix sockets are
 //!   refused.
 //! - One pool per connection string. A connection goes back to its pool only after
-//!   `ROLLBACK` and `DISCARD ALL` succeed on it, so no transaction, session setting,
-//!   role, prepared statement, temp table, advisory lock or `LISTEN` of one request
-//!   reaches the next; a connection that cannot be cleaned is closed instead.
+//!   `ROLLBACK` and [`RESET_SESSION`] succeed on it, so no transaction, session setting,
+//!   role, prepared statement, cursor, temp table, sequence state, advisory lock or
+//!   `LISTEN` of one request reaches the next; a connection that cannot be cleaned is
+//!   closed instead.
 //! - Errors are WIT error values; a Postgres error keeps its SQLSTATE and fields.
 
 use std::collections::HashMap;
@@ -112,6 +113,16 @@ pub(crate) fn config_allowed(
     Ok(())
 }
 
+/// What `DISCARD ALL` does, in its documented order, except `DISCARD PLANS`: every piece
+/// of session state a request can leave behind is reset, but the backend keeps its cached
+/// plans. Those are not state a request can observe (they are re-validated against the
+/// current role, `search_path` and schema on every use), and dropping them made the next
+/// request re-plan every statement of the functions it calls: for the tenant-context
+/// verification behind every row-level-security policy, about 0.5 ms a request
+/// (BENCHMARKS.md, "Postgres connection hygiene"). One round trip (simple protocol).
+pub const RESET_SESSION: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; \
+    DEALLOCATE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES";
+
 /// A guard that closes the connection unless cleaning finished.
 struct Dirty(Option<Object>);
 
@@ -128,7 +139,7 @@ async fn clean_and_return(obj: Object) {
     let client = guard.0.as_ref().expect("present until returned");
     let ok = !client.is_closed()
         && client.simple_query("ROLLBACK").await.is_ok()
-        && client.simple_query("DISCARD ALL").await.is_ok();
+        && client.simple_query(RESET_SESSION).await.is_ok();
     if ok {
         // Back to the pool.
         drop(guard.0.take());

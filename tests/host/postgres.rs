@@ -299,7 +299,8 @@ async fn a_pooled_connection_carries_nothing_to_the_next_request() {
     let pg = PgCluster::start();
     pg.psql(
         "postgres",
-        "CREATE TABLE hyg (x int); CREATE ROLE app NOLOGIN; GRANT ALL ON hyg TO app",
+        "CREATE TABLE hyg (x int); CREATE SEQUENCE hyg_seq; CREATE ROLE app NOLOGIN; \
+         GRANT ALL ON hyg TO app",
     );
     let host = AppBuilder::new(&app(pg.port()))
         .limits(Limits {
@@ -397,5 +398,104 @@ async fn a_pooled_connection_carries_nothing_to_the_next_request() {
         r[7]["rows"][0][0],
         t("boolean", json!(true)),
         "not inside the old transaction"
+    );
+
+    // State left at session level, outside any transaction, which `ROLLBACK` cannot undo:
+    // the host's session reset must clear every piece of it.
+    let dirty = run(
+        &host,
+        "/db",
+        &url,
+        json!([
+            q("SELECT pg_backend_pid()", json!([])),
+            q(
+                "SELECT set_config('tenantgate.context', 'leaked', false)",
+                json!([])
+            ),
+            x("SET statement_timeout = 4242"),
+            x("CREATE TEMP TABLE scratch (y int)"),
+            x("LISTEN leftover_channel"),
+            x("DECLARE held CURSOR WITH HOLD FOR SELECT 1"),
+            q("SELECT nextval('hyg_seq')::int4", json!([])),
+            q("SELECT pg_advisory_lock(43)", json!([])),
+            x("SET ROLE app"),
+            q("SELECT current_user::text", json!([])),
+        ]),
+    )
+    .await;
+    let r = &dirty["results"];
+    assert_eq!(r[9]["rows"][0][0], t("str", json!("app")), "{dirty}");
+    assert_eq!(r[0]["rows"][0][0], pid, "{dirty}");
+    let clean = run(
+        &host,
+        "/db",
+        &url,
+        json!([
+            q("SELECT pg_backend_pid()", json!([])),
+            q(
+                "SELECT coalesce(current_setting('tenantgate.context', true), '')",
+                json!([])
+            ),
+            q("SELECT current_setting('statement_timeout')", json!([])),
+            q("SELECT to_regclass('pg_temp.scratch')::text", json!([])),
+            q(
+                "SELECT count(*)::int4 FROM pg_listening_channels()",
+                json!([])
+            ),
+            q(
+                "SELECT count(*)::int4 FROM pg_cursors WHERE name = 'held'",
+                json!([])
+            ),
+            q("SELECT currval('hyg_seq')::int4", json!([])),
+            q(
+                "SELECT count(*)::int4 FROM pg_locks WHERE locktype = 'advisory'",
+                json!([])
+            ),
+            q("SELECT current_user::text", json!([])),
+        ]),
+    )
+    .await;
+    let r = &clean["results"];
+    assert_eq!(
+        r[0]["rows"][0][0], pid,
+        "the same pooled connection: {clean}"
+    );
+    assert_eq!(
+        r[1]["rows"][0][0],
+        t("str", json!("")),
+        "session setting reset"
+    );
+    assert_eq!(
+        r[2]["rows"][0][0],
+        t("str", json!("0")),
+        "statement_timeout reset"
+    );
+    assert_eq!(
+        r[3]["rows"][0][0],
+        t("db-null", Value::Null),
+        "temp table dropped"
+    );
+    assert_eq!(r[4]["rows"][0][0], t("int32", json!(0)), "LISTEN undone");
+    assert_eq!(
+        r[5]["rows"][0][0],
+        t("int32", json!(0)),
+        "held cursor closed"
+    );
+    assert!(
+        r[6]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not yet defined")),
+        "sequence state discarded: {}",
+        r[6]
+    );
+    assert_eq!(
+        r[7]["rows"][0][0],
+        t("int32", json!(0)),
+        "advisory lock released"
+    );
+    assert_eq!(
+        r[8]["rows"][0][0],
+        t("str", json!("postgres")),
+        "role reset"
     );
 }
