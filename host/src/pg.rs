@@ -235,6 +235,15 @@ impl wit::HostConnection for HostState {
             Err(e) => return Ok(Err(Error::BadParameter(e))),
         };
         let client = self.pg_client(&c)?;
+        if params.is_empty() {
+            // Nothing to infer types for, so no separate prepare: parse, bind and execute
+            // go in one round trip on the unnamed statement (`BEGIN`, `COMMIT`, `ROLLBACK`,
+            // DDL...). Same rules as a prepared statement: one command per call.
+            return Ok(client
+                .execute_typed(&statement, &[])
+                .await
+                .map_err(query_error));
+        }
         let refs = types::param_refs(&params);
         Ok(client.execute(&statement, &refs).await.map_err(query_error))
     }

@@ -245,6 +245,48 @@ async fn nulls_unsupported_types_and_errors_are_values() {
 }
 
 #[tokio::test]
+async fn statements_without_parameters_run_one_command_each() {
+    // `execute` with no parameters takes the one-round-trip path: it must keep the
+    // prepared path's rules (one command per call, errors as values, the affected count).
+    let pg = PgCluster::start();
+    let host = AppBuilder::new(&app(pg.port())).start().await;
+    let out = run(
+        &host,
+        "/db",
+        &pg.url("postgres"),
+        json!([
+            x("CREATE TABLE made_here (x int)"),
+            x("INSERT INTO made_here VALUES (1); DROP TABLE made_here"),
+            x("DELETE FROM no_such_table"),
+            x("INSERT INTO made_here VALUES (1), (2), (3)"),
+            x("UPDATE made_here SET x = x + 1 WHERE x > 1"),
+            q(
+                "SELECT count(*)::int4, sum(x)::int4 FROM made_here",
+                json!([])
+            ),
+        ]),
+    )
+    .await;
+    let r = &out["results"];
+    assert_eq!(r[0]["affected"], 0, "{out}");
+    let multi = r[1]["error"].as_str().unwrap_or_default();
+    assert!(
+        multi.contains("QueryFailed") && multi.contains("42601"),
+        "two commands in one call are refused: {}",
+        r[1]
+    );
+    let missing = r[2]["error"].as_str().unwrap_or_default();
+    assert!(missing.contains("42P01"), "{}", r[2]);
+    assert_eq!(r[3]["affected"], 3, "{out}");
+    assert_eq!(r[4]["affected"], 2, "{out}");
+    assert_eq!(
+        r[5]["rows"][0],
+        json!([t("int32", json!(3)), t("int32", json!(8))]),
+        "the refused string inserted and dropped nothing: {out}"
+    );
+}
+
+#[tokio::test]
 async fn open_checks_the_allow_list() {
     let pg = PgCluster::start();
     let host = AppBuilder::new(&app(pg.port())).start().await;
