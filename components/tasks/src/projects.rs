@@ -1,7 +1,6 @@
 //! `/api/projects`: a tenant's projects.
 
 use serde::Deserialize;
-use serde_json::Value;
 use spin_sdk::http::Response;
 use tenant_db::{ParameterValue as P, TenantDb};
 
@@ -44,7 +43,7 @@ pub fn serve(db: &TenantDb, route: &Route, q: &Query, body: &[u8]) -> Result<Res
     match &route.op {
         Op::List => {
             let rows = db.read(|tx| wire::list(tx, "projects", &columns(), Vec::new(), q))?;
-            Ok(json(200, &wire::page(&rows, q.limit)))
+            Ok(json(200, wire::page(&rows, q.limit)))
         }
         Op::Create => {
             let new: NewProject = wire::body(body)?;
@@ -93,11 +92,11 @@ pub fn serve(db: &TenantDb, route: &Route, q: &Query, body: &[u8]) -> Result<Res
 }
 
 /// A JSON response.
-pub fn json(status: u16, v: &Value) -> Response {
+pub fn json(status: u16, body: Vec<u8>) -> Response {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(v.to_string())
+        .body(body)
         .build()
 }
 
@@ -107,8 +106,12 @@ pub fn one(
     rows: &tenant_db::RowSet,
     what: &'static str,
 ) -> Result<Response, ApiError> {
-    match wire::objects(rows).into_iter().next() {
-        Some(v) => Ok(json(status, &v)),
+    let objects = wire::Objects::new(rows);
+    match objects.first() {
+        Some(row) => Ok(json(
+            status,
+            serde_json::to_vec(&row).expect("a row of text, bool and integers serialises"),
+        )),
         None => Err(ApiError::NotFound(what)),
     }
 }

@@ -73,7 +73,7 @@ pub fn serve(db: &TenantDb, route: &Route, q: &Query, body: &[u8]) -> Result<Res
                 filters.push(("done = ?", vec![P::Boolean(d)]));
             }
             let rows = db.read(|tx| wire::list(tx, "tasks", &columns(), filters, q))?;
-            Ok(json(200, &wire::page(&rows, q.limit)))
+            Ok(json(200, wire::page(&rows, q.limit)))
         }
         Op::Create => {
             let new: NewTask = wire::body(body)?;

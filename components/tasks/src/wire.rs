@@ -2,7 +2,8 @@
 
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serialize;
 use tenant_db::{DbError, DbValue, ParameterValue, RowSet, Tx};
 
 use crate::ApiError;
@@ -111,44 +112,103 @@ pub fn ts(column: &str) -> String {
     format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS {column}")
 }
 
-/// Rows as JSON objects keyed by column name (text, bool and NULL columns).
-pub fn objects(rows: &RowSet) -> Vec<Value> {
-    rows.rows
-        .iter()
-        .map(|row| {
-            let mut obj = Map::new();
-            for (col, v) in rows.columns.iter().zip(row) {
-                obj.insert(col.name.clone(), json_value(v));
-            }
-            Value::Object(obj)
-        })
-        .collect()
+/// Rows as JSON objects keyed by column name (text, bool, integer and NULL columns; any
+/// other type is `null`), serialised straight from the row set: no intermediate
+/// `serde_json::Value`, no copied strings. Keys come in name order in every object.
+pub struct Objects<'a> {
+    rows: &'a RowSet,
+    /// Column indexes in the order their names sort.
+    order: Vec<usize>,
 }
 
-fn json_value(v: &DbValue) -> Value {
-    match v {
-        DbValue::Str(s) => Value::String(s.clone()),
-        DbValue::Boolean(b) => Value::Bool(*b),
-        DbValue::Int64(n) => Value::from(*n),
-        DbValue::Int32(n) => Value::from(*n),
-        _ => Value::Null,
+impl<'a> Objects<'a> {
+    /// The rows of `rows`.
+    pub fn new(rows: &'a RowSet) -> Objects<'a> {
+        let mut order: Vec<usize> = (0..rows.columns.len()).collect();
+        order.sort_by(|&a, &b| rows.columns[a].name.cmp(&rows.columns[b].name));
+        Objects { rows, order }
+    }
+
+    /// The first row alone, if there is one.
+    pub fn first(&self) -> Option<Object<'_>> {
+        self.rows.rows.first().map(|row| self.object(row))
+    }
+
+    fn object<'r>(&'r self, row: &'r [DbValue]) -> Object<'r> {
+        Object {
+            columns: &self.rows.columns,
+            order: &self.order,
+            row,
+        }
+    }
+}
+
+impl Serialize for Objects<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.rows.rows.len()))?;
+        for row in &self.rows.rows {
+            seq.serialize_element(&self.object(row))?;
+        }
+        seq.end()
+    }
+}
+
+/// One row as a JSON object (see [`Objects`]).
+pub struct Object<'a> {
+    columns: &'a [tenant_db::Column],
+    order: &'a [usize],
+    row: &'a [DbValue],
+}
+
+impl Serialize for Object<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.order.len()))?;
+        for &i in self.order {
+            let Some(value) = self.row.get(i) else {
+                continue;
+            };
+            map.serialize_key(&self.columns[i].name)?;
+            match value {
+                DbValue::Str(v) => map.serialize_value(v)?,
+                DbValue::Boolean(v) => map.serialize_value(v)?,
+                DbValue::Int64(v) => map.serialize_value(v)?,
+                DbValue::Int32(v) => map.serialize_value(v)?,
+                _ => map.serialize_value(&())?,
+            }
+        }
+        map.end()
     }
 }
 
 /// A page of rows: `{"items": [...], "next": cursor or null}`. A full page gets a
-/// cursor to the next one.
-pub fn page(rows: &RowSet, limit: i64) -> Value {
-    let items = objects(rows);
-    let next = (items.len() as i64 == limit)
-        .then(|| items.last())
+/// cursor to the next one, from its last row's `created_at` and `id`.
+pub fn page(rows: &RowSet, limit: i64) -> Vec<u8> {
+    let text = |row: &[DbValue], name: &str| {
+        let i = rows.columns.iter().position(|c| c.name == name)?;
+        match row.get(i)? {
+            DbValue::Str(v) => Some(v.clone()),
+            _ => None,
+        }
+    };
+    let next = (rows.rows.len() as i64 == limit)
+        .then(|| rows.rows.last())
         .flatten()
         .and_then(|last| {
             Some(encode_cursor(
-                last["created_at"].as_str()?,
-                last["id"].as_str()?,
+                &text(last, "created_at")?,
+                &text(last, "id")?,
             ))
         });
-    serde_json::json!({ "items": items, "next": next })
+    #[derive(Serialize)]
+    struct Page<'a> {
+        items: Objects<'a>,
+        next: Option<String>,
+    }
+    serde_json::to_vec(&Page {
+        items: Objects::new(rows),
+        next,
+    })
+    .expect("rows of text, bool and integers always serialise")
 }
 
 /// One keyset page of `table`: `conditions` (SQL with one `?` per value, and the
@@ -197,6 +257,74 @@ pub fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
+    use tenant_db::Column;
+
+    fn rows() -> RowSet {
+        let col = |name: &str| Column {
+            name: name.into(),
+            data_type: spin_sdk::pg4::DbDataType::Str,
+        };
+        RowSet {
+            columns: vec![
+                col("title"),
+                col("id"),
+                col("done"),
+                col("created_at"),
+                col("n"),
+            ],
+            rows: vec![
+                vec![
+                    DbValue::Str("a \"quoted\" \u{e9}".into()),
+                    DbValue::Str("id1".into()),
+                    DbValue::Boolean(true),
+                    DbValue::Str("t1".into()),
+                    DbValue::Int32(3),
+                ],
+                vec![
+                    DbValue::Str("b".into()),
+                    DbValue::Str("id2".into()),
+                    DbValue::Boolean(false),
+                    DbValue::Str("t2".into()),
+                    DbValue::DbNull,
+                ],
+            ],
+        }
+    }
+
+    #[test]
+    fn rows_serialise_as_objects_with_sorted_keys() {
+        let rows = rows();
+        let body = page(&rows, 2);
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(
+            text.starts_with(
+                r#"{"items":[{"created_at":"t1","done":true,"id":"id1","n":3,"title":"a \"quoted\" é"},"#
+            ),
+            "{text}"
+        );
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v["items"][1],
+            json!({"created_at": "t2", "done": false, "id": "id2", "n": null, "title": "b"})
+        );
+        assert_eq!(
+            v["next"],
+            json!(encode_cursor("t2", "id2")),
+            "a full page has a cursor"
+        );
+        let v: Value = serde_json::from_slice(&page(&rows, 3)).unwrap();
+        assert_eq!(v["next"], Value::Null, "a short page has none");
+        assert_eq!(v["items"].as_array().unwrap().len(), 2);
+        let first = serde_json::to_value(Objects::new(&rows).first().unwrap()).unwrap();
+        assert_eq!(first, v["items"][0]);
+        let empty = RowSet {
+            columns: rows.columns.clone(),
+            rows: vec![],
+        };
+        assert!(Objects::new(&empty).first().is_none());
+        assert_eq!(page(&empty, 2), br#"{"items":[],"next":null}"#);
+    }
 
     #[test]
     fn query_parameters() {

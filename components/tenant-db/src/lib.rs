@@ -38,4 +38,4 @@ pub use placement::{Databases, Target};
 pub use tx::{Access, TenantDb, Tx};
 
 /// Re-exported so backends name parameter and value types from one place.
-pub use spin_sdk::pg4::{DbValue, Decode, ParameterValue, RowSet};
+pub use spin_sdk::pg4::{Column, DbValue, Decode, ParameterValue, RowSet};
