@@ -7,6 +7,8 @@
 # tenants) and two hosts; prints wrk's latency distributions. Figures go to BENCHMARKS.md.
 #
 # Usage: ./scripts/bench-gateway.sh [seconds-per-run] [connections]   (default 10, 16)
+# TENANTGATE_BIN=path runs that host binary instead of the release build (to compare two
+# builds of the host on the same wasm and the same database).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
@@ -38,6 +40,7 @@ runuser -u postgres -- "$bin/pg_ctl" -D "$dir/pg" -w -l "$dir/pg.log" \
 admin="postgres://postgres@127.0.0.1:$pgport/postgres"
 app="postgres://tenantgate_app@127.0.0.1:$pgport/postgres"
 ./scripts/demo/seed.sh "$admin" ./target/release/tenantgate "$bin/psql"
+tg="${TENANTGATE_BIN:-./target/release/tenantgate}"
 key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 "$bin/psql" "$admin" -X -q -c "INSERT INTO tenantgate_private.context_keys (kid, key) VALUES ('k1', '\\x$key')" >/dev/null
 # 50 more acme tasks, so the list is a full page.
@@ -108,10 +111,10 @@ TOML
 printf '[key_value_store.default]\ntype = "spin"\n' > "$dir/rc.toml"
 
 gw=$(free_port); direct=$(free_port)
-./target/release/tenantgate up --listen "127.0.0.1:$gw" --from "$dir/gateway.toml" \
+"$tg" up --listen "127.0.0.1:$gw" --from "$dir/gateway.toml" \
   --runtime-config-file "$dir/rc.toml" --cache-dir "$dir/cache" >/dev/null 2>&1 &
 pids+=($!)
-./target/release/tenantgate up --listen "127.0.0.1:$direct" --from "$dir/direct.toml" \
+"$tg" up --listen "127.0.0.1:$direct" --from "$dir/direct.toml" \
   --cache-dir "$dir/cache" >/dev/null 2>&1 &
 pids+=($!)
 host="Host: acme.localhost:3000"
