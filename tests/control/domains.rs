@@ -23,7 +23,7 @@ const WITHIN: Duration = Duration::from_secs(10);
 
 /// `GET /api/tasks` with `authority` as `Host`: the status and the task titles (or the error body,
 /// without its request id).
-async fn tasks(host: &TestHost, authority: &str) -> (u16, Value) {
+pub(crate) async fn tasks(host: &TestHost, authority: &str) -> (u16, Value) {
     let resp = client()
         .get(host.url("/api/tasks"))
         .header("host", authority)
@@ -49,7 +49,7 @@ async fn tasks(host: &TestHost, authority: &str) -> (u16, Value) {
 }
 
 /// Polls until `authority` answers `status`; how long it took, or `None`.
-async fn becomes(host: &TestHost, authority: &str, status: u16) -> Option<Duration> {
+pub(crate) async fn becomes(host: &TestHost, authority: &str, status: u16) -> Option<Duration> {
     let t0 = Instant::now();
     while t0.elapsed() < WITHIN {
         if tasks(host, authority).await.0 == status {
@@ -71,7 +71,7 @@ fn token_of(out: &Out) -> String {
 }
 
 /// Runs a CLI command off the async runtime (the gateway runs in-process on it).
-fn tg(w: &World, args: &[&str]) -> Out {
+pub(crate) fn tg(w: &World, args: &[&str]) -> Out {
     tokio::task::block_in_place(|| w.tg(args))
 }
 
@@ -92,7 +92,7 @@ fn verify(w: &World, dns: &DnsServer, slug: &str, domain: &str, extra: &[&str]) 
     tg(w, &args)
 }
 
-fn failed(out: &Out, needle: &str) {
+pub(crate) fn failed(out: &Out, needle: &str) {
     assert_ne!(out.code, 0, "expected a failure:\n{}", out.stdout);
     assert!(
         out.stderr.contains("error:") && out.stderr.contains(needle),
@@ -102,7 +102,7 @@ fn failed(out: &Out, needle: &str) {
 }
 
 /// Two tenants with one task each, migrated and provisioned through the CLI.
-fn world() -> World {
+pub(crate) fn world() -> World {
     let w = World::start();
     w.tg(&["migrate"]).ok();
     dataplane::add_context_key(&w.control, "k1", KEY);

@@ -482,6 +482,71 @@ pub struct MoveReport {
     pub cleanup_error: Option<String>,
 }
 
+/// A lifecycle change an operator makes to a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Refuse its requests (403 `tenant_suspended`); its data, domains and members are kept.
+    Suspend {
+        /// Why, for the audit log.
+        reason: Option<String>,
+    },
+    /// Serve it again.
+    Reactivate,
+}
+
+/// Applies `change` to tenant `slug` and records it in the audit log, in one transaction; the
+/// gateway follows within its cache bound. Only an active tenant can be suspended and only a
+/// suspended one reactivated: anything else is refused with the tenant's current status and
+/// changes nothing. A deleted tenant is refused both ways.
+pub async fn set_lifecycle(
+    control: &mut Client,
+    slug: &str,
+    change: &Lifecycle,
+) -> anyhow::Result<Tenant> {
+    let tx = control
+        .transaction()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    let row = tx
+        .query_opt(
+            "SELECT id, status FROM tenantgate.tenants WHERE slug = $1 FOR UPDATE",
+            &[&slug],
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("reading tenant {slug:?}: {}", describe(&e)))?
+        .with_context(|| format!("no tenant with slug {slug:?}"))?;
+    let (id, status): (Uuid, String) = (row.get(0), row.get(1));
+    let (from, action, update, detail) = match change {
+        Lifecycle::Suspend { reason } => (
+            "active",
+            "tenant.suspended",
+            "UPDATE tenantgate.tenants SET status = 'suspended', suspended_at = now() WHERE id = $1",
+            serde_json::json!({ "slug": slug, "reason": reason }),
+        ),
+        Lifecycle::Reactivate => (
+            "suspended",
+            "tenant.reactivated",
+            "UPDATE tenantgate.tenants SET status = 'active', suspended_at = NULL WHERE id = $1",
+            serde_json::json!({ "slug": slug }),
+        ),
+    };
+    if status != from {
+        let verb = match change {
+            Lifecycle::Suspend { .. } => "suspended",
+            Lifecycle::Reactivate => "reactivated",
+        };
+        bail!("tenant {slug:?} is {status}: only a tenant that is {from} can be {verb}; nothing changed");
+    }
+    tx.execute(update, &[&id])
+        .await
+        .map_err(|e| anyhow::anyhow!("updating tenant {slug:?}: {}", describe(&e)))?;
+    audit(&tx, id, action, detail).await?;
+    tx.commit()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    find(control, slug).await
+}
+
 /// Options of a move.
 #[derive(Debug, Clone, Copy)]
 pub struct MoveOptions {
