@@ -99,6 +99,24 @@ pub enum TenantCommand {
         /// The tenant's slug.
         slug: String,
     },
+    /// Delete a tenant: its hosts answer 404 within 5 s; its data is kept for the grace period,
+    /// during which `tenant restore` brings it back.
+    Delete {
+        #[command(flatten)]
+        conn: Conn,
+        /// The tenant's slug.
+        slug: String,
+        /// Days its data is kept (1 to 365) before it may be purged.
+        #[arg(long, default_value_t = 30)]
+        grace_days: u32,
+    },
+    /// Restore a deleted tenant within its grace period (active again, or suspended if it was).
+    Restore {
+        #[command(flatten)]
+        conn: Conn,
+        /// The tenant's slug.
+        slug: String,
+    },
     /// Move a tenant's data to another placement (copy, verify, flip, delete).
     Move {
         #[command(flatten)]
@@ -287,6 +305,9 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
                     ""
                 }
             );
+            if let Some(when) = &t.purge_after {
+                println!("purge:     after {when} (restorable until then)");
+            }
             println!("members:   {}", d.members);
             for (table, n) in &d.rows {
                 println!("rows:      {table} {n}");
@@ -317,6 +338,37 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             println!(
                 "reactivated tenant {} ({}): gateways serve it again within 5 s",
                 t.slug, t.id
+            );
+        }
+        TenantCommand::Delete {
+            conn,
+            slug,
+            grace_days,
+        } => {
+            let mut control = conn.targets()?.connect(&Database::Control).await?;
+            let t = tenants::set_lifecycle(&mut control, &slug, &Lifecycle::Delete { grace_days })
+                .await?;
+            println!(
+                "deleted tenant {} ({}): its hosts answer 404 within 5 s; its data is kept until {}, \
+                 until then `tenantgate tenant restore {}` brings it back",
+                t.slug,
+                t.id,
+                t.purge_after.as_deref().unwrap_or("?"),
+                t.slug
+            );
+        }
+        TenantCommand::Restore { conn, slug } => {
+            let mut control = conn.targets()?.connect(&Database::Control).await?;
+            let t = tenants::set_lifecycle(&mut control, &slug, &Lifecycle::Restore).await?;
+            println!(
+                "restored tenant {} ({}): {} again within 5 s",
+                t.slug,
+                t.id,
+                if t.status == "suspended" {
+                    "suspended (as when it was deleted)"
+                } else {
+                    "served"
+                }
             );
         }
         TenantCommand::Move {

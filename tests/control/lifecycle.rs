@@ -1,8 +1,10 @@
-//! `tenantgate tenant suspend|reactivate` through the real binary and the real gateway: a
-//! suspended tenant is refused with 403 `tenant_suspended` within the cache bound while its data and
-//! the other tenant are untouched; reactivation serves it again; each change is one audit event;
-//! a change that does not fit the tenant's status (twice, a deleted tenant, an unknown slug) is
-//! refused and changes nothing.
+//! `tenantgate tenant suspend|reactivate|delete|restore` through the real binary and the real
+//! gateway: a suspended tenant is refused with 403 `tenant_suspended` within the cache bound while
+//! its data and the other tenant are untouched; reactivation serves it again; a deleted tenant
+//! answers the uniform 404 with its data kept for the grace period, and restoring it within that
+//! period brings it back as it was; each change is one audit event; a change that does not fit the
+//! tenant's status (twice, a deleted tenant, after the grace period, an unknown slug, a bad grace
+//! period) is refused and changes nothing.
 
 use crate::domains::{becomes, failed, tasks, tg, world};
 use crate::moves::start_gateway;
@@ -95,10 +97,7 @@ async fn suspension_and_reactivation_through_the_cli() {
     assert_eq!(events("tenant.reactivated"), "1");
 
     // A deleted tenant is neither suspended nor reactivated here; an unknown slug is an error.
-    w.control_sql(
-        "UPDATE tenantgate.tenants SET status = 'deleted', deleted_at = now(), \
-         purge_after = now() + interval '30 days' WHERE slug = 'globex'",
-    );
+    tg(&w, &["tenant", "delete", "globex"]).ok();
     failed(&tg(&w, &["tenant", "suspend", "globex"]), "is deleted");
     failed(&tg(&w, &["tenant", "reactivate", "globex"]), "is deleted");
     assert_eq!(status("globex"), "deleted");
@@ -111,5 +110,116 @@ async fn suspension_and_reactivation_through_the_cli() {
             "SELECT count(*) FROM tenantgate.audit_log WHERE action IN ('tenant.suspended', 'tenant.reactivated')"
         ),
         "2"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_keeps_the_data_for_the_grace_period_and_restore_brings_the_tenant_back() {
+    let w = world();
+    let gw = start_gateway(&w).await;
+    let acme = "acme.localhost";
+    assert_eq!(tasks(&gw, acme).await.0, 200);
+    let sql = |q: &str| w.control_sql(q);
+    let status = |slug: &str| {
+        sql(&format!(
+            "SELECT status FROM tenantgate.tenants WHERE slug = '{slug}'"
+        ))
+    };
+    let acme_tasks =
+        "SELECT count(*) FROM app.tasks k JOIN tenantgate.tenants t ON t.id = k.tenant_id \
+                      WHERE t.slug = 'acme'";
+
+    // A grace period out of range is refused before anything happens.
+    for bad in ["0", "366"] {
+        failed(
+            &tg(&w, &["tenant", "delete", "acme", "--grace-days", bad]),
+            "grace period must be 1 to 365 days",
+        );
+    }
+    assert_eq!(status("acme"), "active");
+
+    // Deleted: the uniform 404 within the bound, the data kept, purge in 7 days, audited.
+    let out = tg(&w, &["tenant", "delete", "acme", "--grace-days", "7"]).ok();
+    assert!(
+        out.stdout.contains("deleted tenant acme") && out.stdout.contains("tenant restore acme"),
+        "{}",
+        out.stdout
+    );
+    assert!(becomes(&gw, acme, 404).await.is_some(), "deletion not seen");
+    let (_, body) = tasks(&gw, acme).await;
+    assert_eq!(body["error"]["code"], "unknown_tenant", "{body}");
+    assert_eq!(tasks(&gw, "globex.localhost").await.0, 200);
+    assert_eq!(sql(acme_tasks), "1");
+    assert_eq!(
+        sql(
+            "SELECT purge_after BETWEEN now() + interval '7 days' - interval '5 minutes' \
+                 AND now() + interval '7 days' FROM tenantgate.tenants WHERE slug = 'acme'"
+        ),
+        "t"
+    );
+    assert_eq!(
+        sql(
+            "SELECT detail->>'grace_days' || ' ' || (detail->>'from') FROM tenantgate.audit_log \
+              WHERE action = 'tenant.deleted'"
+        ),
+        "7 active"
+    );
+    let show = tg(&w, &["tenant", "show", "acme"]).ok();
+    assert!(show.stdout.contains("purge:     after "), "{}", show.stdout);
+    failed(&tg(&w, &["tenant", "delete", "acme"]), "is deleted");
+    failed(&tg(&w, &["tenant", "suspend", "acme"]), "is deleted");
+    failed(&tg(&w, &["tenant", "restore", "globex"]), "is active");
+
+    // Restored within the grace period: served again, the deletion undone.
+    let out = tg(&w, &["tenant", "restore", "acme"]).ok();
+    assert!(
+        out.stdout.contains("restored tenant acme"),
+        "{}",
+        out.stdout
+    );
+    assert!(becomes(&gw, acme, 200).await.is_some(), "restore not seen");
+    assert_eq!(
+        tasks(&gw, acme).await,
+        (200, serde_json::json!(["acme task"]))
+    );
+    assert_eq!(
+        sql(
+            "SELECT status || ' ' || (deleted_at IS NULL) || ' ' || (purge_after IS NULL) \
+              FROM tenantgate.tenants WHERE slug = 'acme'"
+        ),
+        "active true true"
+    );
+
+    // A tenant deleted while suspended comes back suspended.
+    tg(&w, &["tenant", "suspend", "globex"]).ok();
+    tg(&w, &["tenant", "delete", "globex"]).ok();
+    assert_eq!(
+        sql(
+            "SELECT detail->>'from' FROM tenantgate.audit_log a JOIN tenantgate.tenants t \
+              ON t.id = a.tenant_id WHERE t.slug = 'globex' AND a.action = 'tenant.deleted'"
+        ),
+        "suspended"
+    );
+    let out = tg(&w, &["tenant", "restore", "globex"]).ok();
+    assert!(out.stdout.contains("suspended"), "{}", out.stdout);
+    assert_eq!(status("globex"), "suspended");
+    assert!(
+        becomes(&gw, "globex.localhost", 403).await.is_some(),
+        "globex not suspended again"
+    );
+
+    // After the grace period a deleted tenant cannot be restored.
+    tg(&w, &["tenant", "delete", "acme", "--grace-days", "1"]).ok();
+    sql("UPDATE tenantgate.tenants SET purge_after = now() - interval '1 second' WHERE slug = 'acme'");
+    failed(
+        &tg(&w, &["tenant", "restore", "acme"]),
+        "can no longer be restored",
+    );
+    assert_eq!(status("acme"), "deleted");
+    assert_eq!(sql(acme_tasks), "1");
+    assert_eq!(
+        sql("SELECT string_agg(action, ',' ORDER BY id) FROM tenantgate.audit_log a \
+              WHERE action LIKE 'tenant.%' AND action <> 'tenant.created'"),
+        "tenant.deleted,tenant.restored,tenant.suspended,tenant.deleted,tenant.restored,tenant.deleted"
     );
 }

@@ -155,11 +155,14 @@ pub struct Tenant {
     pub placement: PlacementSpec,
     /// Set while it moves.
     pub read_only: bool,
+    /// When a deleted tenant's data may be purged (UTC), until which it can be restored.
+    pub purge_after: Option<String>,
 }
 
 const TENANT_SELECT: &str =
     "SELECT t.id, t.slug, t.name, t.status, t.plan, p.placement, p.database_target, \
-    p.schema_name, p.read_only FROM tenantgate.tenants AS t JOIN tenantgate.tenant_placements AS p \
+    p.schema_name, p.read_only, \
+    to_char(t.purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') FROM tenantgate.tenants AS t JOIN tenantgate.tenant_placements AS p \
     ON p.tenant_id = t.id";
 
 fn tenant_from_row(r: &tokio_postgres::Row) -> anyhow::Result<Tenant> {
@@ -171,6 +174,7 @@ fn tenant_from_row(r: &tokio_postgres::Row) -> anyhow::Result<Tenant> {
         plan: r.get(4),
         placement: PlacementSpec::from_row(r.get::<_, &str>(5), r.get(6), r.get(7))?,
         read_only: r.get(8),
+        purge_after: r.get(9),
     })
 }
 
@@ -490,54 +494,104 @@ pub enum Lifecycle {
         /// Why, for the audit log.
         reason: Option<String>,
     },
-    /// Serve it again.
+    /// Serve a suspended tenant again.
     Reactivate,
+    /// Delete it: its hosts answer the uniform 404 at once, its data is kept until the grace
+    /// period ends (`purge_after`), and it can be restored until then.
+    Delete {
+        /// Days until its data may be purged (1 to 365).
+        grace_days: u32,
+    },
+    /// Undo a deletion within its grace period: back to what it was (active, or suspended if it
+    /// was suspended when deleted).
+    Restore,
+}
+
+impl Lifecycle {
+    /// The statuses it applies to, its audit action and the verb for messages.
+    fn rule(&self) -> (&'static [&'static str], &'static str, &'static str) {
+        match self {
+            Lifecycle::Suspend { .. } => (&["active"], "tenant.suspended", "suspended"),
+            Lifecycle::Reactivate => (&["suspended"], "tenant.reactivated", "reactivated"),
+            Lifecycle::Delete { .. } => (&["active", "suspended"], "tenant.deleted", "deleted"),
+            Lifecycle::Restore => (&["deleted"], "tenant.restored", "restored"),
+        }
+    }
 }
 
 /// Applies `change` to tenant `slug` and records it in the audit log, in one transaction; the
-/// gateway follows within its cache bound. Only an active tenant can be suspended and only a
-/// suspended one reactivated: anything else is refused with the tenant's current status and
-/// changes nothing. A deleted tenant is refused both ways.
+/// gateway follows within its cache bound. A change that does not fit the tenant's status
+/// (suspending a suspended or deleted tenant, reactivating an active one, restoring after the
+/// grace period) is refused with the tenant's current status and changes nothing.
 pub async fn set_lifecycle(
     control: &mut Client,
     slug: &str,
     change: &Lifecycle,
 ) -> anyhow::Result<Tenant> {
+    if let Lifecycle::Delete { grace_days } = change {
+        if !(1..=365).contains(grace_days) {
+            bail!("the grace period must be 1 to 365 days, not {grace_days}");
+        }
+    }
     let tx = control
         .transaction()
         .await
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let row = tx
         .query_opt(
-            "SELECT id, status FROM tenantgate.tenants WHERE slug = $1 FOR UPDATE",
+            "SELECT id, status, purge_after IS NOT NULL AND purge_after <= now(), \
+             to_char(purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') \
+             FROM tenantgate.tenants WHERE slug = $1 FOR UPDATE",
             &[&slug],
         )
         .await
         .map_err(|e| anyhow::anyhow!("reading tenant {slug:?}: {}", describe(&e)))?
         .with_context(|| format!("no tenant with slug {slug:?}"))?;
-    let (id, status): (Uuid, String) = (row.get(0), row.get(1));
-    let (from, action, update, detail) = match change {
+    let (id, status, grace_over, purge_after): (Uuid, String, bool, Option<String>) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (from, action, verb) = change.rule();
+    if !from.contains(&status.as_str()) {
+        bail!(
+            "tenant {slug:?} is {status}: only a tenant that is {} can be {verb}; nothing changed",
+            from.join(" or ")
+        );
+    }
+    if *change == Lifecycle::Restore && grace_over {
+        bail!(
+            "tenant {slug:?} can no longer be restored: its grace period ended at {}; nothing changed",
+            purge_after.unwrap_or_default()
+        );
+    }
+    let (update, detail) = match change {
         Lifecycle::Suspend { reason } => (
-            "active",
-            "tenant.suspended",
             "UPDATE tenantgate.tenants SET status = 'suspended', suspended_at = now() WHERE id = $1",
             serde_json::json!({ "slug": slug, "reason": reason }),
         ),
         Lifecycle::Reactivate => (
-            "suspended",
-            "tenant.reactivated",
             "UPDATE tenantgate.tenants SET status = 'active', suspended_at = NULL WHERE id = $1",
             serde_json::json!({ "slug": slug }),
         ),
+        Lifecycle::Delete { grace_days } => (
+            "UPDATE tenantgate.tenants SET status = 'deleted', deleted_at = now(), \
+             purge_after = now() + make_interval(days => $2) WHERE id = $1",
+            serde_json::json!({ "slug": slug, "from": status, "grace_days": grace_days }),
+        ),
+        // A tenant deleted while suspended keeps its suspended_at, and comes back suspended.
+        Lifecycle::Restore => (
+            "UPDATE tenantgate.tenants SET status = CASE WHEN suspended_at IS NULL THEN 'active' \
+             ELSE 'suspended' END, deleted_at = NULL, purge_after = NULL WHERE id = $1",
+            serde_json::json!({ "slug": slug }),
+        ),
     };
-    if status != from {
-        let verb = match change {
-            Lifecycle::Suspend { .. } => "suspended",
-            Lifecycle::Reactivate => "reactivated",
-        };
-        bail!("tenant {slug:?} is {status}: only a tenant that is {from} can be {verb}; nothing changed");
-    }
-    tx.execute(update, &[&id])
+    let days;
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = match change {
+        Lifecycle::Delete { grace_days } => {
+            days = i32::try_from(*grace_days).unwrap_or(i32::MAX);
+            vec![&id, &days]
+        }
+        _ => vec![&id],
+    };
+    tx.execute(update, &params)
         .await
         .map_err(|e| anyhow::anyhow!("updating tenant {slug:?}: {}", describe(&e)))?;
     audit(&tx, id, action, detail).await?;
