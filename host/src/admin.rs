@@ -117,6 +117,18 @@ pub enum TenantCommand {
         /// The tenant's slug.
         slug: String,
     },
+    /// Purge a deleted tenant whose grace period has ended: its rows, its own schema, its
+    /// routing entry, domains, roles and memberships (the audit log stays).
+    Purge {
+        #[command(flatten)]
+        conn: Conn,
+        /// The tenant's slug.
+        #[arg(required_unless_present = "due", conflicts_with = "due")]
+        slug: Option<String>,
+        /// Every deleted tenant whose grace period has ended.
+        #[arg(long)]
+        due: bool,
+    },
     /// Move a tenant's data to another placement (copy, verify, flip, delete).
     Move {
         #[command(flatten)]
@@ -370,6 +382,53 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
                     "served"
                 }
             );
+        }
+        TenantCommand::Purge { conn, slug, due } => {
+            let targets = conn.targets()?;
+            let slugs = match slug {
+                Some(slug) => vec![slug],
+                None => {
+                    let control = targets.connect(&Database::Control).await?;
+                    tenants::purge_due(&control).await?
+                }
+            };
+            if due && slugs.is_empty() {
+                println!("no deleted tenant is past its grace period");
+            }
+            let mut failed = false;
+            for slug in slugs {
+                match tenants::purge(&targets, &slug).await {
+                    Ok(r) => {
+                        let rows = r
+                            .rows
+                            .iter()
+                            .map(|(t, n)| format!("{t} {n}"))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        println!(
+                            "purged tenant {} ({}) from {}: rows deleted: {}{}",
+                            r.slug,
+                            r.id,
+                            r.placement,
+                            if rows.is_empty() { "none" } else { &rows },
+                            if r.schema_dropped {
+                                "; its schema dropped"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
+                    // One tenant's failure does not stop the others; it is reported, exit code 1.
+                    Err(e) if due => {
+                        eprintln!("error: purging tenant {slug:?}: {e:#}");
+                        failed = true;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         TenantCommand::Move {
             conn,

@@ -223,3 +223,178 @@ async fn deletion_keeps_the_data_for_the_grace_period_and_restore_brings_the_ten
         "tenant.deleted,tenant.restored,tenant.suspended,tenant.deleted,tenant.restored,tenant.deleted"
     );
 }
+
+/// A project and a task for `slug` in `schema` of the database `psql` runs in.
+fn seed(psql: impl Fn(&str) -> String, id: &str, schema: &str, title: &str) {
+    psql(&format!(
+        "WITH p AS (INSERT INTO {schema}.projects (tenant_id, name) VALUES ('{id}', 'p') RETURNING tenant_id, id) \
+         INSERT INTO {schema}.tasks (tenant_id, project_id, title) SELECT tenant_id, id, '{title}' FROM p"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_removes_a_deleted_tenant_after_its_grace_period_and_nothing_else() {
+    let w = world();
+    let sql = |q: &str| w.control_sql(q);
+    let id = |slug: &str| {
+        sql(&format!(
+            "SELECT id FROM tenantgate.tenants WHERE slug = '{slug}'"
+        ))
+    };
+    tg(
+        &w,
+        &[
+            "tenant",
+            "create",
+            "hooli",
+            "--name",
+            "Hooli",
+            "--placement",
+            "schema",
+        ],
+    )
+    .ok();
+    tg(
+        &w,
+        &[
+            "tenant",
+            "create",
+            "umbrella",
+            "--name",
+            "Umbrella",
+            "--placement",
+            "dedicated",
+            "--database",
+            "eu",
+        ],
+    )
+    .ok();
+    let (acme, globex, hooli, umbrella) = (id("acme"), id("globex"), id("hooli"), id("umbrella"));
+    seed(|q| w.control_sql(q), &hooli, "tenant_hooli", "hooli task");
+    seed(
+        |q| w.eu.psql("postgres", q).trim().to_string(),
+        &umbrella,
+        "app",
+        "umbrella task",
+    );
+    tg(&w, &["domain", "add", "acme", "portal.acme.test"]).ok();
+    sql(&format!(
+        "WITH u AS (INSERT INTO tenantgate.users (email) VALUES ('ann@example.test') RETURNING id) \
+         INSERT INTO tenantgate.memberships (tenant_id, user_id, role_name) \
+         SELECT t, u.id, 'admin' FROM u, unnest(ARRAY['{acme}', '{globex}']::uuid[]) AS t"
+    ));
+    let control_rows = |t: &str| {
+        sql(&format!(
+            "SELECT (SELECT count(*) FROM tenantgate.tenants WHERE id = '{t}') || ' ' || \
+                    (SELECT count(*) FROM tenantgate.tenant_placements WHERE tenant_id = '{t}') || ' ' || \
+                    (SELECT count(*) FROM tenantgate.tenant_domains WHERE tenant_id = '{t}') || ' ' || \
+                    (SELECT count(*) FROM tenantgate.roles WHERE tenant_id = '{t}') || ' ' || \
+                    (SELECT count(*) FROM tenantgate.memberships WHERE tenant_id = '{t}')"
+        ))
+    };
+    let shared_tasks = |t: &str| {
+        sql(&format!(
+            "SELECT count(*) FROM app.tasks WHERE tenant_id = '{t}'"
+        ))
+    };
+    assert_eq!(control_rows(&acme), "1 1 1 2 1");
+
+    // Refused, changing nothing: not deleted, within the grace period, unknown.
+    failed(
+        &tg(&w, &["tenant", "purge", "acme"]),
+        "only a deleted tenant is purged",
+    );
+    tg(&w, &["tenant", "delete", "acme"]).ok();
+    failed(
+        &tg(&w, &["tenant", "purge", "acme"]),
+        "within its grace period",
+    );
+    failed(
+        &tg(&w, &["tenant", "purge", "nobody"]),
+        "no tenant with slug",
+    );
+    let none = tg(&w, &["tenant", "purge", "--due"]).ok();
+    assert!(
+        none.stdout
+            .contains("no deleted tenant is past its grace period"),
+        "{}",
+        none.stdout
+    );
+    assert_eq!(control_rows(&acme), "1 1 1 2 1");
+    assert_eq!(shared_tasks(&acme), "1");
+
+    // Past the grace period: its rows and control-plane entries go; the other tenants' rows, the
+    // user (a member elsewhere) and the audit trail stay.
+    sql("UPDATE tenantgate.tenants SET purge_after = now() - interval '1 second' WHERE slug = 'acme'");
+    let out = tg(&w, &["tenant", "purge", "acme"]).ok();
+    assert!(
+        out.stdout.contains("purged tenant acme") && out.stdout.contains("tasks 1"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(control_rows(&acme), "0 0 0 0 0");
+    assert_eq!(shared_tasks(&acme), "0");
+    assert_eq!(
+        sql(&format!(
+            "SELECT count(*) FROM app.projects WHERE tenant_id = '{acme}'"
+        )),
+        "0"
+    );
+    assert_eq!(shared_tasks(&globex), "1");
+    assert_eq!(control_rows(&globex), "1 1 0 2 1");
+    assert_eq!(
+        sql("SELECT count(*) FROM tenantgate.users WHERE email = 'ann@example.test'"),
+        "1"
+    );
+    assert_eq!(
+        sql(&format!(
+            "SELECT string_agg(action, ',' ORDER BY id) FROM tenantgate.audit_log WHERE tenant_id = '{acme}' \
+              AND action LIKE 'tenant.%'"
+        )),
+        "tenant.created,tenant.deleted,tenant.purged"
+    );
+    failed(&tg(&w, &["tenant", "purge", "acme"]), "no tenant with slug");
+
+    // --due: every tenant past its grace period, in its own schema or its own database.
+    tg(&w, &["tenant", "delete", "hooli"]).ok();
+    tg(&w, &["tenant", "delete", "umbrella"]).ok();
+    sql(
+        "UPDATE tenantgate.tenants SET purge_after = now() - interval '1 second' \
+         WHERE slug IN ('hooli', 'umbrella')",
+    );
+    let schema_records =
+        "SELECT count(*) FROM tenantgate.schema_migrations WHERE placement LIKE '%tenant_hooli%'";
+    assert_ne!(sql(schema_records), "0");
+    let out = tg(&w, &["tenant", "purge", "--due"]).ok();
+    assert!(
+        out.stdout.contains("purged tenant hooli") && out.stdout.contains("its schema dropped"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("purged tenant umbrella"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_hooli'"),
+        "0"
+    );
+    assert_eq!(sql(schema_records), "0");
+    assert_eq!(
+        w.eu.psql(
+            "postgres",
+            &format!("SELECT count(*) FROM app.tasks WHERE tenant_id = '{umbrella}'")
+        )
+        .trim(),
+        "0"
+    );
+    assert_eq!(control_rows(&hooli), "0 0 0 0 0");
+    assert_eq!(control_rows(&umbrella), "0 0 0 0 0");
+    assert_eq!(shared_tasks(&globex), "1");
+
+    // The slug is free again, and the new tenant starts empty.
+    tg(&w, &["tenant", "create", "acme", "--name", "Acme again"]).ok();
+    assert_ne!(id("acme"), acme);
+    assert_eq!(shared_tasks(&id("acme")), "0");
+}

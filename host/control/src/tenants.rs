@@ -601,6 +601,162 @@ pub async fn set_lifecycle(
     find(control, slug).await
 }
 
+/// What a purge did.
+#[derive(Debug, Clone)]
+pub struct PurgeReport {
+    /// The purged tenant's slug.
+    pub slug: String,
+    /// Its id (kept in the audit log, which outlives it).
+    pub id: Uuid,
+    /// Where its data was.
+    pub placement: PlacementSpec,
+    /// Table -> rows deleted.
+    pub rows: BTreeMap<String, i64>,
+    /// Its own schema was dropped.
+    pub schema_dropped: bool,
+}
+
+/// Purges a deleted tenant whose grace period has ended: its rows in its placement (its own
+/// schema dropped), then its control-plane entries (routing entry, domains, roles, memberships,
+/// invitations) with a `tenant.purged` audit event in one transaction. Platform users and the
+/// audit log stay. Refused, changing nothing, for a tenant that is not deleted or still within
+/// its grace period. A purge that fails half-way leaves the tenant deleted and can be run again.
+pub async fn purge(targets: &Targets, slug: &str) -> anyhow::Result<PurgeReport> {
+    let mut control = targets.connect(&Database::Control).await?;
+    // The tenant's row stays locked until the end: a restore waits, then finds it gone.
+    let tx = control
+        .transaction()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    let row = tx
+        .query_opt(
+            "SELECT status, purge_after IS NOT NULL AND purge_after <= now(), \
+             to_char(purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') \
+             FROM tenantgate.tenants WHERE slug = $1 FOR UPDATE",
+            &[&slug],
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("reading tenant {slug:?}: {}", describe(&e)))?
+        .with_context(|| format!("no tenant with slug {slug:?}"))?;
+    let (status, due, purge_after): (String, bool, Option<String>) =
+        (row.get(0), row.get(1), row.get(2));
+    if status != "deleted" {
+        bail!("tenant {slug:?} is {status}: only a deleted tenant is purged (`tenantgate tenant delete` first); nothing changed");
+    }
+    if !due {
+        bail!(
+            "tenant {slug:?} is within its grace period until {}: it is purged only after that; nothing changed",
+            purge_after.unwrap_or_default()
+        );
+    }
+    let tenant = tenant_from_row(
+        &tx.query_one(&format!("{TENANT_SELECT} WHERE t.slug = $1"), &[&slug])
+            .await
+            .map_err(|e| anyhow::anyhow!("reading tenant {slug:?}: {}", describe(&e)))?,
+    )?;
+    // Not while it moves: the same lock as `move`, released when this connection closes.
+    let locked: bool = tx
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtext('tenantgate move'), hashtext($1))",
+            &[&tenant.id.to_string()],
+        )
+        .await?
+        .get(0);
+    if !locked {
+        bail!("tenant {slug:?} is being moved by another command");
+    }
+    let at = tenant.placement.clone();
+    let data = targets.connect(&at.database()).await?;
+    let mut rows = BTreeMap::new();
+    let tables = match at {
+        // Its schema may already be gone (a purge that stopped after dropping it).
+        PlacementSpec::Schema { ref schema, .. } => {
+            let exists: bool = data
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                    &[schema],
+                )
+                .await?
+                .get(0);
+            if exists {
+                tenant_tables(&data, schema).await?
+            } else {
+                Vec::new()
+            }
+        }
+        _ => tenant_tables(&data, at.schema()).await?,
+    };
+    for t in &tables {
+        let n: i64 = data
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {}.{} WHERE tenant_id = $1",
+                    ident(at.schema()),
+                    ident(t)
+                ),
+                &[&tenant.id],
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("counting {t} in {at}: {}", describe(&e)))?
+            .get(0);
+        rows.insert(t.clone(), n);
+    }
+    let schema_dropped = if tables.is_empty() {
+        false
+    } else {
+        delete_rows(&data, &at, &tables, tenant.id, true).await?
+    };
+    if schema_dropped {
+        tx.execute(
+            "DELETE FROM tenantgate.schema_migrations WHERE placement = $1",
+            &[&at.target().key],
+        )
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "forgetting the dropped schema's migrations: {}",
+                describe(&e)
+            )
+        })?;
+    }
+    tx.execute(
+        "DELETE FROM tenantgate.tenants WHERE id = $1 AND status = 'deleted'",
+        &[&tenant.id],
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("removing tenant {slug:?}: {}", describe(&e)))?;
+    audit(
+        &tx,
+        tenant.id,
+        "tenant.purged",
+        serde_json::json!({ "slug": slug, "placement": at.to_string(), "rows": rows }),
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    Ok(PurgeReport {
+        slug: slug.to_owned(),
+        id: tenant.id,
+        placement: at,
+        rows,
+        schema_dropped,
+    })
+}
+
+/// The slugs of deleted tenants whose grace period has ended, oldest first.
+pub async fn purge_due(control: &Client) -> anyhow::Result<Vec<String>> {
+    let rows = control
+        .query(
+            "SELECT slug FROM tenantgate.tenants WHERE status = 'deleted' AND purge_after <= now() \
+             ORDER BY purge_after, slug",
+            &[],
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("listing tenants due for purge: {}", describe(&e)))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Options of a move.
 #[derive(Debug, Clone, Copy)]
 pub struct MoveOptions {
