@@ -129,6 +129,17 @@ pub enum TenantCommand {
         #[arg(long)]
         due: bool,
     },
+    /// Export everything a tenant owns (its rows, domains, roles, members, invitations and audit
+    /// log) as newline-delimited JSON into a new directory, with a manifest of row counts and sha256.
+    Export {
+        #[command(flatten)]
+        conn: Conn,
+        /// The tenant's slug.
+        slug: String,
+        /// The directory to create (it must not exist, or be empty).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Move a tenant's data to another placement (copy, verify, flip, delete).
     Move {
         #[command(flatten)]
@@ -428,6 +439,18 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             }
             if failed {
                 return Ok(ExitCode::FAILURE);
+            }
+        }
+        TenantCommand::Export { conn, slug, out } => {
+            let r = tenantgate_control::export::export(&conn.targets()?, &slug, &out).await?;
+            println!(
+                "exported tenant {} ({}) to {}",
+                r.slug,
+                r.id,
+                r.dir.display()
+            );
+            for f in &r.files {
+                println!("  {:28} {:>8} rows  sha256 {}", f.path, f.rows, f.sha256);
             }
         }
         TenantCommand::Move {

@@ -1,10 +1,14 @@
-//! `tenantgate tenant suspend|reactivate|delete|restore` through the real binary and the real
-//! gateway: a suspended tenant is refused with 403 `tenant_suspended` within the cache bound while
+//! `tenantgate tenant suspend|reactivate|delete|restore|purge|export` through the real binary
+//! (and, for the first four, the real gateway): a suspended tenant is refused with 403 `tenant_suspended` within the cache bound while
 //! its data and the other tenant are untouched; reactivation serves it again; a deleted tenant
 //! answers the uniform 404 with its data kept for the grace period, and restoring it within that
 //! period brings it back as it was; each change is one audit event; a change that does not fit the
 //! tenant's status (twice, a deleted tenant, after the grace period, an unknown slug, a bad grace
-//! period) is refused and changes nothing.
+//! period) is refused and changes nothing. A purge takes a deleted tenant past its grace period out
+//! of every placement and the control plane and leaves everyone else's rows; an export writes all a
+//! tenant owns and nothing of anyone else's, with a manifest that checks.
+
+use sha2::Digest as _;
 
 use crate::domains::{becomes, failed, tasks, tg, world};
 use crate::moves::start_gateway;
@@ -397,4 +401,209 @@ async fn purge_removes_a_deleted_tenant_after_its_grace_period_and_nothing_else(
     tg(&w, &["tenant", "create", "acme", "--name", "Acme again"]).ok();
     assert_ne!(id("acme"), acme);
     assert_eq!(shared_tasks(&id("acme")), "0");
+}
+
+/// The lines of an exported file, parsed.
+fn ndjson(dir: &std::path::Path, path: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}: {e}: {l}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_writes_everything_a_tenant_owns_and_nothing_of_anyone_else() {
+    let w = world();
+    let sql = |q: &str| w.control_sql(q);
+    let id = |slug: &str| {
+        sql(&format!(
+            "SELECT id FROM tenantgate.tenants WHERE slug = '{slug}'"
+        ))
+    };
+    let (acme, globex) = (id("acme"), id("globex"));
+    // A title that a naive line format would break: newline, quotes, backslash, non-ASCII.
+    let tricky = "line one\nline \"two\" \\ ünïcode ✓";
+    sql(&format!(
+        "INSERT INTO app.tasks (tenant_id, project_id, title) \
+         SELECT tenant_id, id, $t${tricky}$t$ FROM app.projects WHERE tenant_id = '{acme}'"
+    ));
+    tg(&w, &["domain", "add", "acme", "portal.acme.test"]).ok();
+    sql(&format!(
+        "WITH u AS (INSERT INTO tenantgate.users (email) VALUES ('ann@example.test') RETURNING id) \
+         INSERT INTO tenantgate.memberships (tenant_id, user_id, role_name) \
+         SELECT t, u.id, 'admin' FROM u, unnest(ARRAY['{acme}', '{globex}']::uuid[]) AS t"
+    ));
+    sql(&format!(
+        "INSERT INTO tenantgate.invitations (tenant_id, email, role_name, token_hash, expires_at) \
+         VALUES ('{acme}', 'bob@example.test', 'member', sha256('secret'), now() + interval '7 days')"
+    ));
+    let base = tempfile::tempdir().unwrap();
+
+    // Never over existing files.
+    let busy = base.path().join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("keep.txt"), "mine").unwrap();
+    failed(
+        &tg(
+            &w,
+            &["tenant", "export", "acme", "--out", busy.to_str().unwrap()],
+        ),
+        "is not empty",
+    );
+    assert_eq!(
+        std::fs::read_to_string(busy.join("keep.txt")).unwrap(),
+        "mine"
+    );
+    failed(
+        &tg(
+            &w,
+            &[
+                "tenant",
+                "export",
+                "nobody",
+                "--out",
+                base.path().join("x").to_str().unwrap(),
+            ],
+        ),
+        "no tenant with slug",
+    );
+
+    // A deleted tenant (within its grace period) exports: that is what the grace period is for.
+    tg(&w, &["tenant", "delete", "acme"]).ok();
+    let out = base.path().join("acme");
+    let run = tg(
+        &w,
+        &["tenant", "export", "acme", "--out", out.to_str().unwrap()],
+    )
+    .ok();
+    assert!(
+        run.stdout.contains("exported tenant acme"),
+        "{}",
+        run.stdout
+    );
+
+    let tasks = ndjson(&out, "data/tasks.ndjson");
+    let mut titles: Vec<&str> = tasks.iter().map(|t| t["title"].as_str().unwrap()).collect();
+    titles.sort();
+    assert_eq!(titles, vec!["acme task", tricky]);
+    assert!(
+        tasks.iter().all(|t| t["tenant_id"] == acme.as_str()),
+        "{tasks:?}"
+    );
+    let projects = ndjson(&out, "data/projects.ndjson");
+    assert_eq!(projects.len(), 1);
+    assert_eq!(projects[0]["tenant_id"], acme.as_str());
+    assert_eq!(
+        ndjson(&out, "control/domains.ndjson")[0]["domain"],
+        "portal.acme.test"
+    );
+    let members = ndjson(&out, "control/members.ndjson");
+    assert_eq!(members.len(), 1);
+    assert_eq!(
+        (
+            members[0]["email"].as_str(),
+            members[0]["role_name"].as_str()
+        ),
+        (Some("ann@example.test"), Some("admin"))
+    );
+    let invitations = ndjson(&out, "control/invitations.ndjson");
+    assert_eq!(invitations[0]["email"], "bob@example.test");
+    assert!(
+        invitations[0].get("token_hash").is_none(),
+        "{invitations:?}"
+    );
+    let mut roles: Vec<String> = ndjson(&out, "control/roles.ndjson")
+        .iter()
+        .map(|r| format!("{} {}", r["name"].as_str().unwrap(), r["permissions"]))
+        .collect();
+    roles.sort();
+    assert_eq!(
+        roles,
+        vec![
+            r#"admin ["members.manage","tasks.read","tasks.write"]"#.to_string(),
+            r#"member ["tasks.read","tasks.write"]"#.to_string(),
+        ]
+    );
+    let audit: Vec<String> = ndjson(&out, "control/audit_log.ndjson")
+        .iter()
+        .map(|a| a["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(audit.contains(&"tenant.deleted".to_owned()), "{audit:?}");
+
+    // Nothing of the other tenant anywhere in the export.
+    let mut everything = String::new();
+    for sub in ["control", "data"] {
+        for f in std::fs::read_dir(out.join(sub)).unwrap() {
+            everything += &std::fs::read_to_string(f.unwrap().path()).unwrap();
+        }
+    }
+    assert!(
+        !everything.contains(&globex),
+        "globex's id in acme's export"
+    );
+    assert!(
+        !everything.contains("globex"),
+        "globex's data in acme's export"
+    );
+
+    // The manifest names every file with its rows and its sha256.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "tenantgate-export/1");
+    assert_eq!(manifest["tenant"]["slug"], "acme");
+    assert_eq!(manifest["tenant"]["status"], "deleted");
+    let files = manifest["files"].as_array().unwrap();
+    assert_eq!(files.len(), 7, "{files:?}");
+    for f in files {
+        let path = f["path"].as_str().unwrap();
+        let bytes = std::fs::read(out.join(path)).unwrap();
+        let digest: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(f["sha256"], digest.as_str(), "{path}");
+        assert_eq!(
+            f["rows"],
+            bytes.iter().filter(|b| **b == b'\n').count(),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        sql(&format!(
+            "SELECT detail->'rows'->>'data/tasks.ndjson' FROM tenantgate.audit_log \
+              WHERE tenant_id = '{acme}' AND action = 'tenant.exported'"
+        )),
+        "2"
+    );
+
+    // A tenant in its own schema exports the same way.
+    tg(
+        &w,
+        &[
+            "tenant",
+            "create",
+            "hooli",
+            "--name",
+            "Hooli",
+            "--placement",
+            "schema",
+        ],
+    )
+    .ok();
+    seed(
+        |q| w.control_sql(q),
+        &id("hooli"),
+        "tenant_hooli",
+        "hooli task",
+    );
+    let out = base.path().join("hooli");
+    tg(
+        &w,
+        &["tenant", "export", "hooli", "--out", out.to_str().unwrap()],
+    )
+    .ok();
+    let tasks = ndjson(&out, "data/tasks.ndjson");
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["title"], "hooli task");
 }

@@ -4,6 +4,7 @@
 //!   names, with a canary and a record of what ran where;
 //! - [`tenants`]: provisions tenants in a placement, lists and shows them, and moves a tenant between
 //!   placements (copy, verify, flip, delete) with the old placement authoritative until the flip;
+//! - [`export`]: one tenant's data, control plane and placement, as newline-delimited JSON files;
 //! - [`domains`]: custom domains, claimed with a token and verified by DNS TXT record or HTTP token;
 //! - [`audit`]: checks every tenant-scoped table's isolation, by catalog and by trying to read across
 //!   tenants as the application role.
@@ -14,6 +15,7 @@
 pub mod audit;
 pub mod db;
 pub mod domains;
+pub mod export;
 pub mod migrate;
 pub mod tenants;
 
