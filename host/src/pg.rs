@@ -8,6 +8,9 @@
 //!   role, prepared statement, cursor, temp table, sequence state, advisory lock or
 //!   `LISTEN` of one request reaches the next; a connection that cannot be cleaned is
 //!   closed instead.
+//! - A statement whose parameters all name their Postgres type ([`types::declared_types`])
+//!   runs in one round trip on the unnamed statement; otherwise it is prepared first, so the
+//!   server infers the types.
 //! - Errors are WIT error values; a Postgres error keeps its SQLSTATE and fields.
 
 use std::collections::HashMap;
@@ -207,12 +210,30 @@ impl wit::HostConnection for HostState {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, Error>> {
-        let params = match types::to_sql_params(params) {
+        let declared = types::declared_types(&params);
+        let params = match types::to_sql_params(params, declared.is_some()) {
             Ok(p) => p,
             Err(e) => return Ok(Err(Error::BadParameter(e))),
         };
         let client = self.pg_client(&c)?;
         let refs = types::param_refs(&params);
+        if let Some(tys) = declared {
+            // Types known: parse, bind, describe and execute in one round trip on the unnamed
+            // statement. Only an empty result needs the statement described for its columns.
+            let typed: Vec<_> = refs.iter().copied().zip(tys.iter().cloned()).collect();
+            let rows = match client.query_typed(&statement, &typed).await {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(query_error(e))),
+            };
+            if let Some(first) = rows.first() {
+                return Ok(types::row_set(first.columns(), &rows).map_err(query_error));
+            }
+            let stmt = match client.prepare_typed(&statement, &tys).await {
+                Ok(s) => s,
+                Err(e) => return Ok(Err(query_error(e))),
+            };
+            return Ok(types::row_set(stmt.columns(), &rows).map_err(query_error));
+        }
         let stmt = match client.prepare(&statement).await {
             Ok(s) => s,
             Err(e) => return Ok(Err(query_error(e))),
@@ -230,21 +251,23 @@ impl wit::HostConnection for HostState {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<u64, Error>> {
-        let params = match types::to_sql_params(params) {
+        let declared = types::declared_types(&params);
+        let params = match types::to_sql_params(params, declared.is_some()) {
             Ok(p) => p,
             Err(e) => return Ok(Err(Error::BadParameter(e))),
         };
         let client = self.pg_client(&c)?;
-        if params.is_empty() {
-            // Nothing to infer types for, so no separate prepare: parse, bind and execute
-            // go in one round trip on the unnamed statement (`BEGIN`, `COMMIT`, `ROLLBACK`,
-            // DDL...). Same rules as a prepared statement: one command per call.
+        let refs = types::param_refs(&params);
+        if let Some(tys) = declared {
+            // Types known (always, without parameters: `BEGIN`, `COMMIT`, DDL...): parse, bind
+            // and execute in one round trip on the unnamed statement, with the same rule as a
+            // prepared statement: one command per call.
+            let typed: Vec<_> = refs.iter().copied().zip(tys).collect();
             return Ok(client
-                .execute_typed(&statement, &[])
+                .execute_typed(&statement, &typed)
                 .await
                 .map_err(query_error));
         }
-        let refs = types::param_refs(&params);
         Ok(client.execute(&statement, &refs).await.map_err(query_error))
     }
 

@@ -287,6 +287,104 @@ async fn statements_without_parameters_run_one_command_each() {
 }
 
 #[tokio::test]
+async fn parameters_take_the_type_their_statement_gives_them() {
+    // Statements whose parameters declare their types run in one round trip (no prepare);
+    // strings and NULLs leave their type to the server exactly as a quoted literal would, so
+    // the column's type decides how they compare. Date/time parameters still prepare.
+    let pg = PgCluster::start();
+    pg.psql("postgres", "CREATE EXTENSION IF NOT EXISTS citext");
+    let host = AppBuilder::new(&app(pg.port())).start().await;
+    let s = |v: &str| t("str", json!(v));
+    let out = run(
+        &host,
+        "/db",
+        &pg.url("postgres"),
+        json!([
+            x("CREATE TABLE people (email citext, code char(4), born date, id uuid, n int8)"),
+            q(
+                "INSERT INTO people VALUES ($1, $2, $3, $4, $5) RETURNING n",
+                json!([
+                    s("Ann@Example.TEST"),
+                    s("ab"),
+                    s("2024-02-29"),
+                    s("6f1d9a2c-3b4e-4f5a-8b6c-7d8e9f0a1b2c"),
+                    t("int32", json!(7))
+                ]),
+            ),
+            // citext compares without case, char(n) without trailing blanks: the column's rules.
+            q(
+                "SELECT count(*)::int4 FROM people WHERE email = $1",
+                json!([s("ann@example.test")])
+            ),
+            q(
+                "SELECT count(*)::int4 FROM people WHERE code = $1",
+                json!([s("ab  ")])
+            ),
+            q(
+                "SELECT count(*)::int4 FROM people WHERE born = $1 AND id = $2",
+                json!([s("2024-02-29"), s("6f1d9a2c-3b4e-4f5a-8b6c-7d8e9f0a1b2c")])
+            ),
+            // Text the column's type cannot read is that type's own error, and changes nothing.
+            q(
+                "INSERT INTO people (born) VALUES ($1) RETURNING 1",
+                json!([s("yesterday-ish")])
+            ),
+            q(
+                "INSERT INTO people (n) VALUES ($1) RETURNING 1",
+                json!([s("1; DROP TABLE people")])
+            ),
+            // An empty result still names its columns.
+            q(
+                "SELECT email AS who, n FROM people WHERE n = $1",
+                json!([t("int64", json!(99))])
+            ),
+            // NULL of whatever type the statement needs; a date parameter (prepared first).
+            q(
+                "SELECT count(*)::int4 FROM people WHERE coalesce($1, born) = $2",
+                json!([t("db-null", Value::Null), t("date", json!([2024, 2, 29]))])
+            ),
+            // Still one command per call, with parameters too.
+            q(
+                "SELECT $1::int4; DROP TABLE people",
+                json!([t("int32", json!(1))])
+            ),
+            q("SELECT count(*)::int4 FROM people", json!([])),
+        ]),
+    )
+    .await;
+    let r = &out["results"];
+    assert_eq!(r[1]["rows"][0][0], t("int64", json!(7)), "{out}");
+    assert_eq!(r[2]["rows"][0][0], t("int32", json!(1)), "citext: {out}");
+    assert_eq!(r[3]["rows"][0][0], t("int32", json!(1)), "char(n): {out}");
+    assert_eq!(
+        r[4]["rows"][0][0],
+        t("int32", json!(1)),
+        "date and uuid from text: {out}"
+    );
+    for (i, code) in [(5, "22007"), (6, "22P02")] {
+        let e = r[i]["error"].as_str().unwrap_or_default();
+        assert!(e.contains("QueryFailed") && e.contains(code), "{}", r[i]);
+    }
+    assert_eq!(r[7]["rows"], json!([]), "{out}");
+    assert_eq!(
+        r[7]["columns"],
+        json!([
+            ["who", "DbDataType::Other(\"citext\")"],
+            ["n", "DbDataType::Int64"]
+        ]),
+        "{out}"
+    );
+    assert_eq!(r[8]["rows"][0][0], t("int32", json!(1)), "{out}");
+    let multi = r[9]["error"].as_str().unwrap_or_default();
+    assert!(multi.contains("42601"), "{}", r[9]);
+    assert_eq!(
+        r[10]["rows"][0][0],
+        t("int32", json!(1)),
+        "nothing else was inserted or dropped: {out}"
+    );
+}
+
+#[tokio::test]
 async fn open_checks_the_allow_list() {
     let pg = PgCluster::start();
     let host = AppBuilder::new(&app(pg.port())).start().await;

@@ -83,6 +83,27 @@ impl ToSql for Null {
     tokio_postgres::types::to_sql_checked!();
 }
 
+/// A string sent in text format with its type left to the server (declared `unknown`): exactly
+/// as a quoted literal in the SQL would be, so it takes the type its context gives it (`text`,
+/// `citext`, `char(n)`, `uuid`, `date`...) with that type's own semantics, and text the type
+/// cannot parse is a clear error.
+#[derive(Debug)]
+struct TextParam(String);
+
+impl ToSql for TextParam {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        out.put_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+    fn encode_format(&self, _: &Type) -> tokio_postgres::types::Format {
+        tokio_postgres::types::Format::Text
+    }
+    tokio_postgres::types::to_sql_checked!();
+}
+
 /// A date-time without zone; accepted for `timestamp` and (as UTC) `timestamptz`.
 #[derive(Debug)]
 struct DateTimeParam(NaiveDateTime);
@@ -259,9 +280,46 @@ fn map_range<A, B>(
     })
 }
 
+/// The types to declare for `params` when none of them needs the server to infer a type that
+/// changes how the value is encoded, so the statement can be parsed, bound and run in one round
+/// trip without a prepare. Strings and NULLs are declared `unknown` (the server infers their type
+/// from the statement, as for a literal; strings go in text format, see [`TextParam`]); the other
+/// supported kinds name their own type. `None` when a parameter's binary encoding depends on the
+/// inferred type: dates and times (`timestamp` or `timestamptz`?), `int8` (the one-byte
+/// `"char"`), decimals, ranges, intervals and decimal arrays.
+pub fn declared_types(params: &[ParameterValue]) -> Option<Vec<Type>> {
+    use ParameterValue as P;
+    params
+        .iter()
+        .map(|p| match p {
+            P::Str(_) | P::DbNull => Some(Type::UNKNOWN),
+            P::Boolean(_) => Some(Type::BOOL),
+            P::Int16(_) => Some(Type::INT2),
+            P::Int32(_) => Some(Type::INT4),
+            P::Int64(_) => Some(Type::INT8),
+            P::Floating32(_) => Some(Type::FLOAT4),
+            P::Floating64(_) => Some(Type::FLOAT8),
+            P::Binary(_) => Some(Type::BYTEA),
+            P::Uuid(_) => Some(Type::UUID),
+            P::Jsonb(_) => Some(Type::JSONB),
+            P::ArrayInt32(_) => Some(Type::INT4_ARRAY),
+            P::ArrayInt64(_) => Some(Type::INT8_ARRAY),
+            P::ArrayStr(_) => Some(Type::TEXT_ARRAY),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Converts guest parameters; the error text becomes `bad-parameter`.
-pub fn to_sql_params(params: Vec<ParameterValue>) -> Result<Vec<Param>, String> {
-    params.into_iter().map(to_sql).collect()
+/// With `declared` (the statement runs with [`declared_types`]), strings go as [`TextParam`].
+pub fn to_sql_params(params: Vec<ParameterValue>, declared: bool) -> Result<Vec<Param>, String> {
+    params
+        .into_iter()
+        .map(|p| match p {
+            ParameterValue::Str(v) if declared => Ok(Box::new(TextParam(v)) as Param),
+            p => to_sql(p),
+        })
+        .collect()
 }
 
 fn to_sql(p: ParameterValue) -> Result<Param, String> {
