@@ -10,6 +10,7 @@
 
 use sha2::Digest as _;
 
+use crate::cli::World;
 use crate::domains::{becomes, failed, tasks, tg, world};
 use crate::moves::start_gateway;
 
@@ -236,17 +237,10 @@ fn seed(psql: impl Fn(&str) -> String, id: &str, schema: &str, title: &str) {
     ));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn purge_removes_a_deleted_tenant_after_its_grace_period_and_nothing_else() {
-    let w = world();
-    let sql = |q: &str| w.control_sql(q);
-    let id = |slug: &str| {
-        sql(&format!(
-            "SELECT id FROM tenantgate.tenants WHERE slug = '{slug}'"
-        ))
-    };
+/// Tenant `hooli` in a schema of its own, with one project and one task; its id.
+fn hooli(w: &World) -> String {
     tg(
-        &w,
+        w,
         &[
             "tenant",
             "create",
@@ -258,6 +252,20 @@ async fn purge_removes_a_deleted_tenant_after_its_grace_period_and_nothing_else(
         ],
     )
     .ok();
+    let id = w.control_sql("SELECT id FROM tenantgate.tenants WHERE slug = 'hooli'");
+    seed(|q| w.control_sql(q), &id, "tenant_hooli", "hooli task");
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_removes_a_deleted_tenant_after_its_grace_period_and_nothing_else() {
+    let w = world();
+    let sql = |q: &str| w.control_sql(q);
+    let id = |slug: &str| {
+        sql(&format!(
+            "SELECT id FROM tenantgate.tenants WHERE slug = '{slug}'"
+        ))
+    };
     tg(
         &w,
         &[
@@ -273,8 +281,8 @@ async fn purge_removes_a_deleted_tenant_after_its_grace_period_and_nothing_else(
         ],
     )
     .ok();
-    let (acme, globex, hooli, umbrella) = (id("acme"), id("globex"), id("hooli"), id("umbrella"));
-    seed(|q| w.control_sql(q), &hooli, "tenant_hooli", "hooli task");
+    let hooli = hooli(&w);
+    let (acme, globex, umbrella) = (id("acme"), id("globex"), id("umbrella"));
     seed(
         |q| w.eu.psql("postgres", q).trim().to_string(),
         &umbrella,
@@ -578,25 +586,7 @@ async fn export_writes_everything_a_tenant_owns_and_nothing_of_anyone_else() {
     );
 
     // A tenant in its own schema exports the same way.
-    tg(
-        &w,
-        &[
-            "tenant",
-            "create",
-            "hooli",
-            "--name",
-            "Hooli",
-            "--placement",
-            "schema",
-        ],
-    )
-    .ok();
-    seed(
-        |q| w.control_sql(q),
-        &id("hooli"),
-        "tenant_hooli",
-        "hooli task",
-    );
+    hooli(&w);
     let out = base.path().join("hooli");
     tg(
         &w,

@@ -537,18 +537,12 @@ pub async fn set_lifecycle(
         .transaction()
         .await
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-    let row = tx
-        .query_opt(
-            "SELECT id, status, purge_after IS NOT NULL AND purge_after <= now(), \
-             to_char(purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') \
-             FROM tenantgate.tenants WHERE slug = $1 FOR UPDATE",
-            &[&slug],
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("reading tenant {slug:?}: {}", describe(&e)))?
-        .with_context(|| format!("no tenant with slug {slug:?}"))?;
-    let (id, status, grace_over, purge_after): (Uuid, String, bool, Option<String>) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let LifecycleState {
+        id,
+        status,
+        grace_over,
+        purge_after,
+    } = lifecycle_state(&tx, slug).await?;
     let (from, action, verb) = change.rule();
     if !from.contains(&status.as_str()) {
         bail!(
@@ -628,18 +622,12 @@ pub async fn purge(targets: &Targets, slug: &str) -> anyhow::Result<PurgeReport>
         .transaction()
         .await
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-    let row = tx
-        .query_opt(
-            "SELECT status, purge_after IS NOT NULL AND purge_after <= now(), \
-             to_char(purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') \
-             FROM tenantgate.tenants WHERE slug = $1 FOR UPDATE",
-            &[&slug],
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("reading tenant {slug:?}: {}", describe(&e)))?
-        .with_context(|| format!("no tenant with slug {slug:?}"))?;
-    let (status, due, purge_after): (String, bool, Option<String>) =
-        (row.get(0), row.get(1), row.get(2));
+    let LifecycleState {
+        status,
+        grace_over: due,
+        purge_after,
+        ..
+    } = lifecycle_state(&tx, slug).await?;
     if status != "deleted" {
         bail!("tenant {slug:?} is {status}: only a deleted tenant is purged (`tenantgate tenant delete` first); nothing changed");
     }
@@ -654,17 +642,7 @@ pub async fn purge(targets: &Targets, slug: &str) -> anyhow::Result<PurgeReport>
             .await
             .map_err(|e| anyhow::anyhow!("reading tenant {slug:?}: {}", describe(&e)))?,
     )?;
-    // Not while it moves: the same lock as `move`, released when this connection closes.
-    let locked: bool = tx
-        .query_one(
-            "SELECT pg_try_advisory_lock(hashtext('tenantgate move'), hashtext($1))",
-            &[&tenant.id.to_string()],
-        )
-        .await?
-        .get(0);
-    if !locked {
-        bail!("tenant {slug:?} is being moved by another command");
-    }
+    lock_tenant_data(&tx, &tenant).await?;
     let at = tenant.placement.clone();
     let data = targets.connect(&at.database()).await?;
     let mut rows = BTreeMap::new();
@@ -782,17 +760,7 @@ pub async fn move_tenant(
         bail!("tenant {slug:?} is already in {to}");
     }
     let from = tenant.placement.clone();
-    // One move per tenant at a time: released when this connection closes.
-    let locked: bool = control
-        .query_one(
-            "SELECT pg_try_advisory_lock(hashtext('tenantgate move'), hashtext($1))",
-            &[&tenant.id.to_string()],
-        )
-        .await?
-        .get(0);
-    if !locked {
-        bail!("tenant {slug:?} is being moved by another command");
-    }
+    lock_tenant_data(&control, &tenant).await?;
     ensure_free(&control, to, Some(tenant.id)).await?;
     prepare(targets, migrations, &control, to).await?;
 
@@ -888,6 +856,61 @@ pub async fn move_tenant(
         tables: copied,
         cleanup_error,
     })
+}
+
+/// A tenant's lifecycle fields.
+struct LifecycleState {
+    id: Uuid,
+    status: String,
+    /// Deleted and past its grace period.
+    grace_over: bool,
+    /// When its grace period ends, UTC.
+    purge_after: Option<String>,
+}
+
+/// Reads tenant `slug`'s lifecycle fields, its row locked until `tx` ends.
+async fn lifecycle_state(
+    tx: &tokio_postgres::Transaction<'_>,
+    slug: &str,
+) -> anyhow::Result<LifecycleState> {
+    let row = tx
+        .query_opt(
+            "SELECT id, status, purge_after IS NOT NULL AND purge_after <= now(), \
+             to_char(purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') \
+             FROM tenantgate.tenants WHERE slug = $1 FOR UPDATE",
+            &[&slug],
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("reading tenant {slug:?}: {}", describe(&e)))?
+        .with_context(|| format!("no tenant with slug {slug:?}"))?;
+    Ok(LifecycleState {
+        id: row.get(0),
+        status: row.get(1),
+        grace_over: row.get(2),
+        purge_after: row.get(3),
+    })
+}
+
+/// Takes the lock a move or a purge holds on a tenant's data for its whole run (a session-level
+/// advisory lock, released when the connection closes); refused while another command has it.
+async fn lock_tenant_data(
+    client: &impl tokio_postgres::GenericClient,
+    tenant: &Tenant,
+) -> anyhow::Result<()> {
+    let locked: bool = client
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtext('tenantgate move'), hashtext($1))",
+            &[&tenant.id.to_string()],
+        )
+        .await?
+        .get(0);
+    if !locked {
+        bail!(
+            "tenant {:?} is being moved or purged by another command",
+            tenant.slug
+        );
+    }
+    Ok(())
 }
 
 async fn set_read_only(
