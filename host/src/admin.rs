@@ -270,6 +270,12 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Applies a lifecycle change to tenant `slug` on the control plane `conn` names.
+async fn lifecycle(conn: &Conn, slug: &str, change: Lifecycle) -> anyhow::Result<tenants::Tenant> {
+    let mut control = conn.targets()?.connect(&Database::Control).await?;
+    tenants::set_lifecycle(&mut control, slug, &change).await
+}
+
 pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TenantCommand::Create {
@@ -347,17 +353,14 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             }
         }
         TenantCommand::Suspend { conn, slug, reason } => {
-            let mut control = conn.targets()?.connect(&Database::Control).await?;
-            let t =
-                tenants::set_lifecycle(&mut control, &slug, &Lifecycle::Suspend { reason }).await?;
+            let t = lifecycle(&conn, &slug, Lifecycle::Suspend { reason }).await?;
             println!(
                 "suspended tenant {} ({}): gateways refuse it with 403 tenant_suspended within 5 s; its data is kept",
                 t.slug, t.id
             );
         }
         TenantCommand::Reactivate { conn, slug } => {
-            let mut control = conn.targets()?.connect(&Database::Control).await?;
-            let t = tenants::set_lifecycle(&mut control, &slug, &Lifecycle::Reactivate).await?;
+            let t = lifecycle(&conn, &slug, Lifecycle::Reactivate).await?;
             println!(
                 "reactivated tenant {} ({}): gateways serve it again within 5 s",
                 t.slug, t.id
@@ -368,9 +371,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             slug,
             grace_days,
         } => {
-            let mut control = conn.targets()?.connect(&Database::Control).await?;
-            let t = tenants::set_lifecycle(&mut control, &slug, &Lifecycle::Delete { grace_days })
-                .await?;
+            let t = lifecycle(&conn, &slug, Lifecycle::Delete { grace_days }).await?;
             println!(
                 "deleted tenant {} ({}): its hosts answer 404 within 5 s; its data is kept until {}, \
                  until then `tenantgate tenant restore {}` brings it back",
@@ -381,8 +382,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             );
         }
         TenantCommand::Restore { conn, slug } => {
-            let mut control = conn.targets()?.connect(&Database::Control).await?;
-            let t = tenants::set_lifecycle(&mut control, &slug, &Lifecycle::Restore).await?;
+            let t = lifecycle(&conn, &slug, Lifecycle::Restore).await?;
             println!(
                 "restored tenant {} ({}): {} again within 5 s",
                 t.slug,

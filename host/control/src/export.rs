@@ -152,21 +152,16 @@ pub async fn export(targets: &Targets, slug: &str, out: &Path) -> anyhow::Result
         serde_json::to_vec_pretty(&manifest)?,
     )
     .with_context(|| format!("writing {}", out.join("manifest.json").display()))?;
-    control
-        .execute(
-            "INSERT INTO tenantgate.audit_log (tenant_id, actor_kind, action, target, detail) \
-             VALUES ($1, 'platform_admin', 'tenant.exported', $2, $3)",
-            &[
-                &tenant.id,
-                &tenant.id.to_string(),
-                &serde_json::json!({
-                    "slug": tenant.slug,
-                    "rows": files.iter().map(|f| (f.path.clone(), f.rows)).collect::<std::collections::BTreeMap<_, _>>(),
-                }),
-            ],
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("audit log: {}", describe(&e)))?;
+    tenants::audit(
+        &control,
+        tenant.id,
+        "tenant.exported",
+        serde_json::json!({
+            "slug": tenant.slug,
+            "rows": files.iter().map(|f| (f.path.clone(), f.rows)).collect::<std::collections::BTreeMap<_, _>>(),
+        }),
+    )
+    .await?;
     Ok(ExportReport {
         slug: tenant.slug,
         id: tenant.id,

@@ -159,11 +159,20 @@ pub struct Tenant {
     pub purge_after: Option<String>,
 }
 
-const TENANT_SELECT: &str =
-    "SELECT t.id, t.slug, t.name, t.status, t.plan, p.placement, p.database_target, \
-    p.schema_name, p.read_only, \
-    to_char(t.purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') FROM tenantgate.tenants AS t JOIN tenantgate.tenant_placements AS p \
-    ON p.tenant_id = t.id";
+/// The columns [`tenant_from_row`] reads (`t` the tenant, `p` its placement).
+macro_rules! tenant_columns {
+    () => {
+        "t.id, t.slug, t.name, t.status, t.plan, p.placement, p.database_target, p.schema_name, \
+         p.read_only, to_char(t.purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"')"
+    };
+}
+/// The tenants with their placements, for a `WHERE` to follow.
+macro_rules! tenant_from {
+    () => {
+        " FROM tenantgate.tenants AS t JOIN tenantgate.tenant_placements AS p ON p.tenant_id = t.id"
+    };
+}
+const TENANT_SELECT: &str = concat!("SELECT ", tenant_columns!(), tenant_from!());
 
 fn tenant_from_row(r: &tokio_postgres::Row) -> anyhow::Result<Tenant> {
     Ok(Tenant {
@@ -309,20 +318,22 @@ fn friendly(e: &tokio_postgres::Error, slug: &str) -> String {
     }
 }
 
-/// Appends a platform-admin event about `tenant` to the audit log, inside `tx`.
+/// Appends a platform-admin event about `tenant` to the audit log, on `client` (inside the
+/// caller's transaction when it is one).
 pub(crate) async fn audit(
-    tx: &tokio_postgres::Transaction<'_>,
+    client: &impl tokio_postgres::GenericClient,
     tenant: Uuid,
     action: &str,
     detail: serde_json::Value,
 ) -> anyhow::Result<()> {
-    tx.execute(
-        "INSERT INTO tenantgate.audit_log (tenant_id, actor_kind, action, target, detail) \
-         VALUES ($1, 'platform_admin', $2, $3, $4)",
-        &[&tenant, &action, &tenant.to_string(), &detail],
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("audit log: {}", describe(&e)))?;
+    client
+        .execute(
+            "INSERT INTO tenantgate.audit_log (tenant_id, actor_kind, action, target, detail) \
+             VALUES ($1, 'platform_admin', $2, $3, $4)",
+            &[&tenant, &action, &tenant.to_string(), &detail],
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("audit log: {}", describe(&e)))?;
     Ok(())
 }
 
@@ -537,12 +548,15 @@ pub async fn set_lifecycle(
         .transaction()
         .await
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-    let LifecycleState {
-        id,
-        status,
+    let (
+        Tenant {
+            id,
+            status,
+            purge_after,
+            ..
+        },
         grace_over,
-        purge_after,
-    } = lifecycle_state(&tx, slug).await?;
+    ) = locked_tenant(&tx, slug).await?;
     let (from, action, verb) = change.rule();
     if !from.contains(&status.as_str()) {
         bail!(
@@ -622,48 +636,23 @@ pub async fn purge(targets: &Targets, slug: &str) -> anyhow::Result<PurgeReport>
         .transaction()
         .await
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-    let LifecycleState {
-        status,
-        grace_over: due,
-        purge_after,
-        ..
-    } = lifecycle_state(&tx, slug).await?;
+    let (tenant, due) = locked_tenant(&tx, slug).await?;
+    let status = &tenant.status;
     if status != "deleted" {
         bail!("tenant {slug:?} is {status}: only a deleted tenant is purged (`tenantgate tenant delete` first); nothing changed");
     }
     if !due {
         bail!(
             "tenant {slug:?} is within its grace period until {}: it is purged only after that; nothing changed",
-            purge_after.unwrap_or_default()
+            tenant.purge_after.as_deref().unwrap_or_default()
         );
     }
-    let tenant = tenant_from_row(
-        &tx.query_one(&format!("{TENANT_SELECT} WHERE t.slug = $1"), &[&slug])
-            .await
-            .map_err(|e| anyhow::anyhow!("reading tenant {slug:?}: {}", describe(&e)))?,
-    )?;
     lock_tenant_data(&tx, &tenant).await?;
     let at = tenant.placement.clone();
     let data = targets.connect(&at.database()).await?;
     let mut rows = BTreeMap::new();
-    let tables = match at {
-        // Its schema may already be gone (a purge that stopped after dropping it).
-        PlacementSpec::Schema { ref schema, .. } => {
-            let exists: bool = data
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-                    &[schema],
-                )
-                .await?
-                .get(0);
-            if exists {
-                tenant_tables(&data, schema).await?
-            } else {
-                Vec::new()
-            }
-        }
-        _ => tenant_tables(&data, at.schema()).await?,
-    };
+    // A schema dropped by a purge that stopped before the end has no tables: nothing to delete.
+    let tables = tenant_tables(&data, at.schema()).await?;
     for t in &tables {
         let n: i64 = data
             .query_one(
@@ -820,7 +809,7 @@ pub async fn move_tenant(
         let _ = src.batch_execute("ROLLBACK").await;
         return Err(abort(&control, &dst, to, &tables, tenant.id, e).await);
     }
-    audit_standalone(
+    audit(
         &control,
         tenant.id,
         "tenant.moved",
@@ -858,37 +847,27 @@ pub async fn move_tenant(
     })
 }
 
-/// A tenant's lifecycle fields.
-struct LifecycleState {
-    id: Uuid,
-    status: String,
-    /// Deleted and past its grace period.
-    grace_over: bool,
-    /// When its grace period ends, UTC.
-    purge_after: Option<String>,
-}
-
-/// Reads tenant `slug`'s lifecycle fields, its row locked until `tx` ends.
-async fn lifecycle_state(
+/// Tenant `slug`, its row locked until `tx` ends, and whether it is deleted and past its grace
+/// period.
+async fn locked_tenant(
     tx: &tokio_postgres::Transaction<'_>,
     slug: &str,
-) -> anyhow::Result<LifecycleState> {
+) -> anyhow::Result<(Tenant, bool)> {
     let row = tx
         .query_opt(
-            "SELECT id, status, purge_after IS NOT NULL AND purge_after <= now(), \
-             to_char(purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') \
-             FROM tenantgate.tenants WHERE slug = $1 FOR UPDATE",
+            concat!(
+                "SELECT ",
+                tenant_columns!(),
+                ", t.purge_after IS NOT NULL AND t.purge_after <= now()",
+                tenant_from!(),
+                " WHERE t.slug = $1 FOR UPDATE OF t"
+            ),
             &[&slug],
         )
         .await
         .map_err(|e| anyhow::anyhow!("reading tenant {slug:?}: {}", describe(&e)))?
         .with_context(|| format!("no tenant with slug {slug:?}"))?;
-    Ok(LifecycleState {
-        id: row.get(0),
-        status: row.get(1),
-        grace_over: row.get(2),
-        purge_after: row.get(3),
-    })
+    Ok((tenant_from_row(&row)?, row.get(10)))
 }
 
 /// Takes the lock a move or a purge holds on a tenant's data for its whole run (a session-level
@@ -928,30 +907,13 @@ async fn set_read_only(
         )
         .await
         .map_err(|e| anyhow::anyhow!("setting read-only: {}", describe(&e)))?;
-    audit_standalone(
+    audit(
         control,
         tenant,
         action,
         serde_json::json!({ "from": from.to_string(), "to": to.to_string() }),
     )
     .await
-}
-
-async fn audit_standalone(
-    control: &Client,
-    tenant: Uuid,
-    action: &str,
-    detail: serde_json::Value,
-) -> anyhow::Result<()> {
-    control
-        .execute(
-            "INSERT INTO tenantgate.audit_log (tenant_id, actor_kind, action, target, detail) \
-             VALUES ($1, 'platform_admin', $2, $3, $4)",
-            &[&tenant, &action, &tenant.to_string(), &detail],
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("audit log: {}", describe(&e)))?;
-    Ok(())
 }
 
 /// Undoes a move that failed before its flip: the copy is deleted, read-only lifted.
@@ -972,7 +934,7 @@ async fn abort(
             &[&tenant],
         )
         .await;
-    let _ = audit_standalone(
+    let _ = audit(
         control,
         tenant,
         "tenant.move_failed",
