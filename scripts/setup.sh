@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the run and test commands need on a fresh Debian machine, skipping
-# whatever is already present: the wasm32-wasip2 target, PostgreSQL, Redis, and dnsmasq (the DNS
-# server the custom-domain tests start on loopback).
+# whatever is already present: the wasm32-wasip2 target, PostgreSQL, Redis, dnsmasq (the DNS
+# server the custom-domain tests start on loopback), curl and python3.
 # Safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,9 @@ need_pkgs=()
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || need_pkgs+=(postgresql postgresql-contrib)
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+# curl and python3: scripts/spin-conformance.sh (which the test suite runs against the host).
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 # dnsmasq-base: the binary alone, without a system service that would start on port 53.
 [ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null 2>&1 || need_pkgs+=(dnsmasq-base)
 

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use gateway_core::prelude::*;
 use spin_sdk::key_value::Store;
-use spin_sdk::pg4::{Connection, Decode, ParameterValue};
+use spin_sdk::pg4::{Connection, DbValue, Decode, ParameterValue};
 
 /// Now, read once per request.
 pub fn now() -> UnixMillis {
@@ -55,19 +55,25 @@ impl PgDirectory {
             *slot = Some(Connection::open(&self.address).map_err(|e| unavailable(&e))?);
         }
         let conn = slot.as_ref().expect("opened above");
+        // Always exactly one row (Spin 4.0.0-4.0.2 never answers a query with none, Spin
+        // #3671): the lookup is the inner side of a left join on one constant row, and a NULL
+        // tenant id is "no such tenant".
         let rows = conn
             .query(
                 &format!(
-                    "SELECT tenant_id::text, slug, name, status, plan, placement, database_target, \
-                     schema_name, read_only FROM tenantgate.{function}($1)"
+                    "SELECT r.tenant_id::text, r.slug, r.name, r.status, r.plan, r.placement, \
+                     r.database_target, r.schema_name, r.read_only \
+                     FROM (VALUES (1)) AS one (x) LEFT JOIN tenantgate.{function}($1) AS r ON true"
                 ),
                 &[arg],
             )
             .map_err(|e| unavailable(&e))?;
-        let Some(row) = rows.rows.first() else {
-            return Ok(None);
-        };
-        record(row).map(Some).map_err(DirectoryUnavailable)
+        match rows.rows.first() {
+            Some(row) if !matches!(row.first(), None | Some(DbValue::DbNull)) => {
+                record(row).map(Some).map_err(DirectoryUnavailable)
+            }
+            _ => Ok(None),
+        }
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Limits {
     pub max_instances: u32,
     /// Connections per Postgres connection string.
     pub pg_pool_size: usize,
+    /// Which released Spin's known defects to reproduce (default: none).
+    pub spin_compat: crate::spin_compat::SpinCompat,
 }
 
 impl Default for Limits {
@@ -42,6 +44,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             max_instances: 1000,
             pg_pool_size: crate::pg::DEFAULT_POOL_SIZE,
+            spin_compat: crate::spin_compat::SpinCompat::Latest,
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod runtime;
 pub mod runtime_config;
 pub mod server;
 pub mod services;
+pub mod spin_compat;
 pub mod state;
 pub mod variables;
 pub mod variables_host;

@@ -72,6 +72,11 @@ struct UpArgs {
     /// Connections per Postgres connection string.
     #[arg(long, default_value_t = tenantgate_host::pg::DEFAULT_POOL_SIZE)]
     pg_pool_size: usize,
+    /// Reproduce a released Spin's known defects, so components that would misbehave there
+    /// fail here: `4.0` refuses a Postgres query that returns no row, as Spin 4.0.0-4.0.2
+    /// never answers one (Spin #3671). `latest` (the default) reproduces none.
+    #[arg(long, env = "TENANTGATE_SPIN_COMPAT", default_value = "latest")]
+    spin_compat: tenantgate_host::spin_compat::SpinCompat,
 }
 
 fn main() -> std::process::ExitCode {
@@ -141,6 +146,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             max_instances: args.max_instances,
             pg_pool_size: args.pg_pool_size,
+            spin_compat: args.spin_compat,
         },
         cache_dir,
         env: None,

@@ -21,6 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use wasmtime::component::{HasSelf, Linker, Resource};
 
 use crate::bindings::spin::postgres::postgres::{self as wit, Error, ParameterValue, RowSet};
+use crate::spin_compat::{SpinCompat, ZERO_ROW_MESSAGE};
 use crate::state::HostState;
 
 mod types;
@@ -32,6 +33,7 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 pub struct PgPools {
     pools: Mutex<HashMap<String, Pool>>,
     max_size: usize,
+    compat: SpinCompat,
 }
 
 impl Default for PgPools {
@@ -57,7 +59,14 @@ impl PgPools {
         PgPools {
             pools: Mutex::new(HashMap::new()),
             max_size: max_size.max(1),
+            compat: SpinCompat::Latest,
         }
+    }
+
+    /// Reproduces `compat`'s Postgres defects (see [`crate::spin_compat`]).
+    pub fn with_spin_compat(mut self, compat: SpinCompat) -> PgPools {
+        self.compat = compat;
+        self
     }
 
     fn pool(&self, address: &str, config: tokio_postgres::Config) -> Result<Pool, String> {
@@ -173,38 +182,9 @@ impl HostState {
         let conn = self.table.get(c)?;
         Ok(conn.obj.as_ref().expect("present until dropped"))
     }
-}
 
-impl wit::Host for HostState {}
-
-impl wit::HostConnection for HostState {
-    async fn open(
-        &mut self,
-        address: String,
-    ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
-        let config = match tokio_postgres::Config::from_str(&address) {
-            Ok(c) => c,
-            Err(e) => {
-                return Ok(Err(Error::ConnectionFailed(format!(
-                    "invalid connection string: {e}"
-                ))))
-            }
-        };
-        if let Err(msg) = config_allowed(&self.component.allowed_hosts, &config) {
-            tracing::warn!(component = %self.component.id, "postgres address denied by allowed_outbound_hosts");
-            return Ok(Err(Error::ConnectionFailed(msg)));
-        }
-        let pool = match self.services.pg.pool(&address, config) {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(Error::ConnectionFailed(e))),
-        };
-        match pool.get().await {
-            Ok(obj) => Ok(Ok(self.table.push(PgConnection { obj: Some(obj) })?)),
-            Err(e) => Ok(Err(Error::ConnectionFailed(e.to_string()))),
-        }
-    }
-
-    async fn query(
+    /// `query` as Spin answers it, before any [`SpinCompat`] quirk is applied.
+    async fn pg_query(
         &mut self,
         c: Resource<PgConnection>,
         statement: String,
@@ -243,6 +223,52 @@ impl wit::HostConnection for HostState {
             Err(e) => return Ok(Err(query_error(e))),
         };
         Ok(types::row_set(stmt.columns(), &rows).map_err(query_error))
+    }
+}
+
+impl wit::Host for HostState {}
+
+impl wit::HostConnection for HostState {
+    async fn open(
+        &mut self,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+        let config = match tokio_postgres::Config::from_str(&address) {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Err(Error::ConnectionFailed(format!(
+                    "invalid connection string: {e}"
+                ))))
+            }
+        };
+        if let Err(msg) = config_allowed(&self.component.allowed_hosts, &config) {
+            tracing::warn!(component = %self.component.id, "postgres address denied by allowed_outbound_hosts");
+            return Ok(Err(Error::ConnectionFailed(msg)));
+        }
+        let pool = match self.services.pg.pool(&address, config) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(Error::ConnectionFailed(e))),
+        };
+        match pool.get().await {
+            Ok(obj) => Ok(Ok(self.table.push(PgConnection { obj: Some(obj) })?)),
+            Err(e) => Ok(Err(Error::ConnectionFailed(e.to_string()))),
+        }
+    }
+
+    async fn query(
+        &mut self,
+        c: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<RowSet, Error>> {
+        let result = self.pg_query(c, statement, params).await?;
+        if self.services.pg.compat.refuses_zero_row_queries()
+            && result.as_ref().is_ok_and(|rs| rs.rows.is_empty())
+        {
+            tracing::warn!(component = %self.component.id, "spin-compat 4.0: a Postgres query returned no row (Spin #3671)");
+            return Ok(Err(Error::Other(ZERO_ROW_MESSAGE.to_owned())));
+        }
+        Ok(result)
     }
 
     async fn execute(

@@ -96,8 +96,7 @@ impl AppRuntime {
             Some(path) => RuntimeConfig::load(path)?,
             None => RuntimeConfig::default(),
         };
-        let services =
-            Arc::new(Services::new(&app, &runtime_config, opts.limits.pg_pool_size).await?);
+        let services = Arc::new(Services::new(&app, &runtime_config, &opts.limits).await?);
         let engine = HostEngine::new(&opts.limits, opts.cache_dir.as_deref())?;
         let linker = build_linker(engine.engine())?;
 

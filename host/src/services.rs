@@ -28,7 +28,7 @@ impl Services {
     pub async fn new(
         app: &App,
         rc: &RuntimeConfig,
-        pg_pool_size: usize,
+        limits: &crate::engine::Limits,
     ) -> anyhow::Result<Services> {
         let mut kv = HashMap::new();
         let mut sqlite_files = HashMap::new();
@@ -77,7 +77,7 @@ impl Services {
         }
         Ok(Services {
             kv,
-            pg: PgPools::new(pg_pool_size),
+            pg: PgPools::new(limits.pg_pool_size).with_spin_compat(limits.spin_compat),
             redis: RedisClients::default(),
         })
     }

@@ -5,5 +5,6 @@
 
 mod app;
 mod attacks;
+mod conformance;
 mod lifecycle;
 mod tokens;

@@ -9,4 +9,5 @@ mod limits;
 mod postgres;
 mod redis;
 mod routing;
+mod spin_compat;
 mod variables;

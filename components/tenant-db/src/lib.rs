@@ -28,6 +28,7 @@
 //! ```
 
 mod context;
+pub mod envelope;
 mod error;
 mod placement;
 mod tx;

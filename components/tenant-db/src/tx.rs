@@ -161,9 +161,12 @@ impl Tx<'_> {
         let _ = self.conn.execute("ROLLBACK", &[]);
     }
 
-    /// Runs a statement that returns rows.
+    /// Runs a statement that returns rows (`SELECT`, `VALUES`, `WITH …`, or a data change
+    /// with `RETURNING`) and returns them, none when nothing matched. The statement goes to
+    /// Postgres in the one-row [`crate::envelope`], so it gets an answer on Spin 4.0.0–4.0.2
+    /// too (Spin #3671); statements that return no rows belong in [`Tx::execute`].
     pub fn query(&self, sql: &str, params: &[ParameterValue]) -> Result<RowSet, DbError> {
-        self.conn.query(sql, params).map_err(DbError::from)
+        crate::envelope::query(self.conn, sql, params)
     }
 
     /// Runs a statement and returns the number of rows it affected.

@@ -1,0 +1,38 @@
+# Sourced, not run: prepares the demo database and exports the environment the app runs
+# with, for scripts/run.sh and scripts/spin-conformance.sh (the same variables whichever
+# runtime serves spin.toml).
+#
+# Uses $DATABASE_URL (a superuser URL, for the migrations) or starts the project's own
+# local PostgreSQL; applies the migrations; seeds acme (shared) and globex (schema
+# tenant_globex); stores the context key (generated once, kept in .tenantgate/); and
+# exports ADMIN_URL, PSQL and the SPIN_VARIABLE_* settings. Needs $TENANTGATE, the path of
+# the tenantgate binary (for `tenantgate migrate`).
+
+demo_log() { printf '[demo] %s\n' "$*" >&2; }
+
+# The database: yours, or the project's own.
+ADMIN_URL="${DATABASE_URL:-$(./scripts/dev-postgres.sh)}"
+PSQL="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)/psql"
+[ -x "$PSQL" ] || PSQL=psql
+# The components connect as the application role (no superuser, no BYPASSRLS).
+APP_URL="${TENANTGATE_APP_DATABASE_URL:-$(printf '%s' "$ADMIN_URL" | sed -E 's#^(postgres(ql)?://)[^@/]*@#\1tenantgate_app@#')}"
+HOSTPORT="$(printf '%s' "$ADMIN_URL" | sed -E 's#^postgres(ql)?://([^@/]*@)?([^/?]*).*#\3#')"
+case "$HOSTPORT" in *:*) ;; *) HOSTPORT="$HOSTPORT:5432" ;; esac
+
+demo_log "applying migrations (tenantgate migrate) and seeding the demo tenants acme and globex"
+./scripts/demo/seed.sh "$ADMIN_URL" "$TENANTGATE" "$PSQL"
+
+# The context key: generated once, kept beside the data, stored in the database.
+mkdir -p .tenantgate
+[ -s .tenantgate/context.key ] || (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > .tenantgate/context.key)
+DEMO_KEY="$(cat .tenantgate/context.key)"
+"$PSQL" "$ADMIN_URL" -X -q -v ON_ERROR_STOP=1 -c \
+  "INSERT INTO tenantgate_private.context_keys (kid, key) VALUES ('demo', '\\x$DEMO_KEY') ON CONFLICT (kid) DO UPDATE SET key = EXCLUDED.key" >/dev/null
+
+export ADMIN_URL PSQL
+export SPIN_VARIABLE_DATABASE_URL="$APP_URL"
+export SPIN_VARIABLE_DATABASE_HOST="$HOSTPORT"
+export SPIN_VARIABLE_DEDICATED_DATABASE_HOST="$HOSTPORT"
+export SPIN_VARIABLE_CONTEXT_KEY="$DEMO_KEY"
+export SPIN_VARIABLE_CONTEXT_KID="demo"
+export SPIN_VARIABLE_ANONYMOUS_PERMISSIONS="${SPIN_VARIABLE_ANONYMOUS_PERMISSIONS:-tasks.read}"
