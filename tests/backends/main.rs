@@ -7,6 +7,7 @@
 //! nothing, fails here.
 
 mod api;
+mod envelope;
 mod hostile;
 mod matrix;
 mod world;
