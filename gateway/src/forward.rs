@@ -115,24 +115,12 @@ pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: 
     }
 }
 
-/// Response headers never relayed: hop-by-hop ones.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
 async fn relay(resp: IncomingResponse, out: ResponseOutparam, rid: &RequestId) {
     let mut headers: Vec<(String, Vec<u8>)> = resp
         .headers()
         .entries()
         .into_iter()
-        .filter(|(k, _)| !HOP_BY_HOP.contains(&k.to_ascii_lowercase().as_str()))
+        .filter(|(k, _)| !tenant_contract::headers::is_hop_by_hop(k))
         .collect();
     if !headers
         .iter()

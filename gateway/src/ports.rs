@@ -80,15 +80,8 @@ fn record(row: &[spin_sdk::pg4::DbValue]) -> Result<TenantRecord, String> {
         "deleted" => TenantStatus::Deleted,
         other => return Err(format!("status {other:?}")),
     };
-    let placement = match (text(5)?.as_str(), opt(6)?, opt(7)?) {
-        ("shared", _, _) => Placement::Shared,
-        ("schema", database_target, Some(schema)) => Placement::Schema {
-            database_target,
-            schema,
-        },
-        ("dedicated", Some(database_target), _) => Placement::Dedicated { database_target },
-        (other, ..) => return Err(format!("placement {other:?}")),
-    };
+    let placement = Placement::from_columns(&text(5)?, opt(6)?.as_deref(), opt(7)?.as_deref())
+        .map_err(|e| e.to_string())?;
     Ok(TenantRecord {
         id: text(0)?.parse().map_err(|e| format!("tenant id: {e}"))?,
         slug: text(1)?.parse().map_err(|e| format!("slug: {e}"))?,

@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use gateway_core::cache::{TenantCache, TenantCacheConfig};
-use gateway_core::context::{ContextClaims, ContextSigner, PlacementKind};
+use gateway_core::context::{ContextClaims, ContextSigner};
 use gateway_core::fakes::{sample_tenant, MemoryDirectory, MemoryKv};
 use gateway_core::headers::sanitise;
 use gateway_core::host::{normalise_host, HostConfig, RequestTarget};
@@ -18,6 +18,7 @@ use gateway_core::jwt::{IssuerConfig, JwtVerifier};
 use gateway_core::kv::UnixMillis;
 use gateway_core::prelude::*;
 use gateway_core::resolve::{classify, resolve};
+use gateway_core::tenant::Placement;
 use gateway_core::tenant::TenantRecord;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 
@@ -100,9 +101,7 @@ fn claims() -> ContextClaims {
     ContextClaims {
         tid: t.id,
         slug: t.slug,
-        plc: PlacementKind::Shared,
-        db: None,
-        sch: None,
+        placement: Placement::Shared,
         uid: Some(uuid::Uuid::nil()),
         roles: vec!["member".parse().unwrap()],
         perms: vec![

@@ -6,7 +6,7 @@
 //! strings chosen here, never an internal error's text (that goes to logs through
 //! `Display`). All the ways of not finding a tenant share one response, byte for byte.
 
-use serde::Serialize;
+use tenant_contract::ErrorCode;
 
 use crate::auth::AuthError;
 use crate::context::ContextError;
@@ -85,24 +85,24 @@ pub struct ErrorResponse {
     /// HTTP status.
     pub status: u16,
     /// Stable machine-readable code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Client-safe message.
     pub message: &'static str,
 }
 
 const UNKNOWN_TENANT: ErrorResponse = ErrorResponse {
     status: 404,
-    code: "unknown_tenant",
+    code: ErrorCode::UnknownTenant,
     message: "No tenant is served here.",
 };
 const UNAVAILABLE: ErrorResponse = ErrorResponse {
     status: 503,
-    code: "dependency_unavailable",
+    code: ErrorCode::DependencyUnavailable,
     message: "A service this request depends on is unavailable. Try again shortly.",
 };
 const INVALID_TOKEN: ErrorResponse = ErrorResponse {
     status: 401,
-    code: "invalid_token",
+    code: ErrorCode::InvalidToken,
     message: "The bearer token was not accepted.",
 };
 
@@ -116,76 +116,71 @@ impl GatewayError {
             message,
         };
         match self {
-            G::Host(_) => r(400, "invalid_host", "The request's host is not valid."),
+            G::Host(_) => r(
+                400,
+                ErrorCode::InvalidHost,
+                "The request's host is not valid.",
+            ),
             G::BadRequest(_) | G::Limit(LimitError::BadContentLength) => {
-                r(400, "bad_request", "The request is malformed.")
+                r(400, ErrorCode::BadRequest, "The request is malformed.")
             }
-            G::Route(RouteError::BadPath) => r(400, "bad_request", "The request is malformed."),
+            G::Route(RouteError::BadPath) => {
+                r(400, ErrorCode::BadRequest, "The request is malformed.")
+            }
             G::Limit(LimitError::HeadersTooLarge) => r(
                 431,
-                "headers_too_large",
+                ErrorCode::HeadersTooLarge,
                 "The request headers are too large.",
             ),
-            G::Limit(LimitError::PayloadTooLarge) => {
-                r(413, "payload_too_large", "The request body is too large.")
-            }
+            G::Limit(LimitError::PayloadTooLarge) => r(
+                413,
+                ErrorCode::PayloadTooLarge,
+                "The request body is too large.",
+            ),
             G::Resolve(ResolveError::UnknownTenant) | G::Lifecycle(LifecycleError::Unknown(_)) => {
                 UNKNOWN_TENANT
             }
             G::Resolve(ResolveError::OrganisationRequired) => r(
                 401,
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "A bearer token naming an organisation is required on this host.",
             ),
             G::Resolve(ResolveError::Unavailable(_)) | G::Route(RouteError::Misconfigured) => {
                 UNAVAILABLE
             }
             G::Lifecycle(LifecycleError::Suspended) => {
-                r(403, "tenant_suspended", "This tenant is suspended.")
+                r(403, ErrorCode::TenantSuspended, "This tenant is suspended.")
             }
             G::Auth(AuthError::Token(_)) => INVALID_TOKEN,
             G::Auth(AuthError::TenantMismatch) => r(
                 421,
-                "tenant_mismatch",
+                ErrorCode::TenantMismatch,
                 "The token was issued for a different tenant.",
             ),
-            G::Route(RouteError::NotFound) => r(404, "not_found", "No such resource."),
-            G::Context(_) => r(500, "internal_error", "The request could not be processed."),
+            G::Route(RouteError::NotFound) => r(404, ErrorCode::NotFound, "No such resource."),
+            G::Context(_) => r(
+                500,
+                ErrorCode::InternalError,
+                "The request could not be processed.",
+            ),
             G::Backend(BackendError::Unreachable) => r(
                 502,
-                "backend_unavailable",
+                ErrorCode::BackendUnavailable,
                 "The service behind this route did not answer.",
             ),
             G::Backend(BackendError::Unavailable) => r(
                 503,
-                "backend_unavailable",
+                ErrorCode::BackendUnavailable,
                 "The service behind this route is unavailable.",
             ),
         }
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
-    request_id: &'a str,
-}
-
 impl ErrorResponse {
-    /// The JSON body, `{"error":{"code","message","request_id"}}`.
+    /// The JSON body, `{"error":{"code","message","request_id"}}` (the contract's).
     pub fn body(&self, request_id: &RequestId) -> String {
-        let inner = Inner {
-            code: self.code,
-            message: self.message,
-            request_id: request_id.as_str(),
-        };
-        serde_json::to_string(&Body { error: inner }).expect("static strings serialise")
+        tenant_contract::error_body(self.code, self.message, request_id.as_str())
     }
 
     /// Extra response headers this status needs (`WWW-Authenticate` on 401).

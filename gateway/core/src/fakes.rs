@@ -160,7 +160,7 @@ pub fn sample_tenant(slug: &str) -> TenantRecord {
     let digest = Sha256::digest(slug.as_bytes());
     let bytes: [u8; 16] = digest[..16].try_into().expect("16 bytes");
     TenantRecord {
-        id: TenantId(uuid::Builder::from_random_bytes(bytes).into_uuid()),
+        id: TenantId::from(uuid::Builder::from_random_bytes(bytes).into_uuid()),
         slug: slug.parse().expect("sample_tenant: valid slug"),
         name: slug.to_owned(),
         status: crate::tenant::TenantStatus::Active,

@@ -15,18 +15,8 @@
 //!
 //! [`Limits`] caps the total header bytes (431) and the body, declared or streamed (413).
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual legacy ones).
-pub const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+/// Hop-by-hop headers: the contract's one list.
+pub use tenant_contract::headers::HOP_BY_HOP;
 
 const ALSO_STRIPPED: &[&str] = &["host", "authorization", "x-request-id"];
 

@@ -61,13 +61,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use tenant_contract::{context, host};
+
 pub mod auth;
 pub mod cache;
-pub mod context;
 pub mod error;
 pub mod fakes;
 pub mod headers;
-pub mod host;
 pub mod ids;
 pub mod jwt;
 mod jwt_config;

@@ -11,7 +11,7 @@
 
 use crate::auth::{apex_organisation, authenticate, bearer_token, Credentials};
 use crate::cache::{TenantCache, TenantCacheConfig};
-use crate::context::{ContextClaims, ContextSigner, PlacementKind, SignedContext};
+use crate::context::{ContextClaims, ContextSigner, SignedContext};
 use crate::error::{BadRequest, GatewayError};
 use crate::headers::{sanitise, Limits};
 use crate::host::{normalise_host, HostConfig, RequestTarget};
@@ -155,9 +155,7 @@ pub fn sign_context(
     signer.sign(&ContextClaims {
         tid: tenant.id,
         slug: tenant.slug.clone(),
-        plc: PlacementKind::from(&tenant.placement),
-        db: tenant.placement.database_target().map(str::to_owned),
-        sch: tenant.placement.schema().map(str::to_owned),
+        placement: tenant.placement.clone(),
         uid: principal.user_id(),
         roles: principal.roles().to_vec(),
         perms: principal.permissions().to_vec(),
