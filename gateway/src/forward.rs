@@ -52,7 +52,7 @@ pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: 
     let Ok(headers) = Fields::from_list(&plan.headers) else {
         return respond::error(
             out,
-            &GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed).response(),
+            GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed),
             &rid,
         );
     };
@@ -67,7 +67,7 @@ pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: 
     if !set {
         return respond::error(
             out,
-            &GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed).response(),
+            GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed),
             &rid,
         );
     }
@@ -91,12 +91,12 @@ pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: 
     match (copied, answer) {
         (Err(BodyFailure::TooLarge), _) => respond::error(
             out,
-            &GatewayError::Limit(gateway_core::headers::LimitError::PayloadTooLarge).response(),
+            GatewayError::Limit(gateway_core::headers::LimitError::PayloadTooLarge),
             &rid,
         ),
         (Err(BodyFailure::Client), _) => respond::error(
             out,
-            &GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed).response(),
+            GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed),
             &rid,
         ),
         (Ok(()), Err(e)) => {
@@ -109,7 +109,7 @@ pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: 
                 ) => BackendError::Unreachable,
                 _ => BackendError::Unavailable,
             };
-            respond::error(out, &GatewayError::Backend(failure).response(), &rid)
+            respond::error(out, GatewayError::Backend(failure), &rid)
         }
         (Ok(()), Ok(resp)) => relay(resp, out, &rid).await,
     }

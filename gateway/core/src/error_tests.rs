@@ -1,4 +1,5 @@
 use super::*;
+use crate::ids::RequestId;
 use crate::tenant::DirectoryUnavailable;
 
 #[test]
