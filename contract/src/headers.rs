@@ -18,6 +18,20 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// host's; Spin appends its own after the client's and does not strip forged ones).
 pub const INTERNAL_PREFIXES: &[&str] = &["x-tenant-", "spin-"];
 
+/// The `spin-*` headers Spin (and the project's host) append after the client's own, one
+/// of each per request: the last occurrence of each of these names is the host's, never
+/// the client's. (`spin-path-match-*`, one per route parameter, is not listed: its names
+/// depend on the route, so a client could choose them.)
+pub const HOST_ADDED: &[&str] = &[
+    "spin-path-info",
+    "spin-full-url",
+    "spin-matched-route",
+    "spin-base-path",
+    "spin-raw-component-route",
+    "spin-component-route",
+    "spin-client-addr",
+];
+
 /// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual legacy ones): never forwarded, in
 /// either direction.
 pub const HOP_BY_HOP: &[&str] = &[
