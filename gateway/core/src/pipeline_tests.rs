@@ -371,19 +371,49 @@ fn dependencies_fail_closed_or_fall_back_to_the_source() {
     );
     let p = ports();
     p.cache.set_failing(true);
-    assert!(
-        run(&r, &p).is_ok(),
-        "cache down: answered from the directory"
+    let acme = sample_tenant("acme");
+    let anonymous = run(&r, &p).expect("cache down: answered from the directory");
+    let claims = verify(anonymous.context.as_str(), &[("k1", KEY)], NOW).unwrap();
+    assert_eq!(
+        (anonymous.url(), claims.tid, claims.slug.as_str()),
+        (
+            "http://tasks.spin.internal/api/tasks".to_owned(),
+            acme.id,
+            "acme"
+        )
     );
-    let token = bearer(&sample_tenant("acme").id.to_string());
+    assert_eq!((claims.uid, claims.roles.len()), (None, 0), "anonymous");
+    let calls = p.directory.calls();
+    run(&r, &p).unwrap();
+    assert_eq!(
+        p.directory.calls(),
+        calls + 1,
+        "nothing cached: asked again"
+    );
+    let token = bearer(&acme.id.to_string());
     let with_token = req(
         "acme.app.example",
         "/api/tasks",
         &[("Authorization", &token)],
     );
-    assert!(
-        run(&with_token, &p).is_ok(),
-        "cache down: the token is verified"
+    let authed = run(&with_token, &p).expect("cache down: the token is verified");
+    let claims = verify(authed.context.as_str(), &[("k1", KEY)], NOW).unwrap();
+    assert_eq!((claims.tid, claims.slug.as_str()), (acme.id, "acme"));
+    assert_eq!(
+        claims.roles,
+        vec!["member".parse::<crate::ids::RoleName>().unwrap()],
+        "the token's roles, verified without the cache"
+    );
+    // Control: a token for another tenant is still refused with the cache down.
+    let other = bearer(&sample_tenant("globex").id.to_string());
+    let mismatch = req(
+        "acme.app.example",
+        "/api/tasks",
+        &[("Authorization", &other)],
+    );
+    assert_eq!(
+        run(&mismatch, &p).unwrap_err().response().code,
+        "tenant_mismatch"
     );
 }
 
