@@ -8,6 +8,8 @@ use spin_sdk::http::{
     ResponseOutparam, Scheme,
 };
 
+use tenant_contract::headers::REQUEST_ID_HEADER;
+
 use crate::respond;
 
 /// The method's name as the core reads it.
@@ -124,9 +126,9 @@ async fn relay(resp: IncomingResponse, out: ResponseOutparam, rid: &RequestId) {
         .collect();
     if !headers
         .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("x-request-id"))
+        .any(|(k, _)| k.eq_ignore_ascii_case(REQUEST_ID_HEADER))
     {
-        headers.push(("x-request-id".into(), rid.as_str().as_bytes().to_vec()));
+        headers.push((REQUEST_ID_HEADER.into(), rid.as_str().as_bytes().to_vec()));
     }
     let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
     let outgoing = OutgoingResponse::new(fields);

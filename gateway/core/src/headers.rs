@@ -24,9 +24,9 @@
 pub use tenant_contract::headers::HOP_BY_HOP;
 /// The `spin-*` headers the host appends after the client's.
 pub use tenant_contract::headers::HOST_ADDED;
-use tenant_contract::headers::{is_internal, same_name};
+use tenant_contract::headers::{is_internal, same_name, REQUEST_ID_HEADER};
 
-const ALSO_STRIPPED: &[&str] = &["host", "authorization", "x-request-id"];
+const ALSO_STRIPPED: &[&str] = &["host", "authorization", REQUEST_ID_HEADER];
 
 /// Why a request exceeded a limit or declared its body badly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -28,6 +28,7 @@ use crate::ports::{AtomicCounters, Clock, JwksSource, Ports};
 use crate::resolve::{classify, resolve, HostClass, ResolverConfig};
 use crate::routes::{authorise, Permit, RouteTable};
 use crate::tenant::TenantDirectory;
+use tenant_contract::headers::{CONTEXT_HEADER, REQUEST_ID_HEADER, TENANT_HOST_HEADER};
 
 /// The parts of an incoming request the core looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,12 +202,12 @@ pub fn plan_forward(
         .as_bytes()
         .to_vec();
     out.push((
-        "x-tenant-context".to_owned(),
+        CONTEXT_HEADER.to_owned(),
         context.as_str().as_bytes().to_vec(),
     ));
-    out.push(("x-tenant-host".to_owned(), host));
+    out.push((TENANT_HOST_HEADER.to_owned(), host));
     out.push((
-        "x-request-id".to_owned(),
+        REQUEST_ID_HEADER.to_owned(),
         request_id.as_str().as_bytes().to_vec(),
     ));
     Forward {
