@@ -12,9 +12,9 @@
 //! | `jwt_issuers` | JSON list of `{"issuer","audiences","jwks","org_claim"?,"org_is"?}` | `[]` |
 //! | `max_body_bytes`, `max_header_bytes` | request size caps | 10 MiB, 32 KiB |
 
-use gateway_core::jwt::{ClaimPath, IssuerConfig, JwtVerifier, OrgClaim};
 use gateway_core::prelude::*;
-use serde::Deserialize;
+
+use crate::ports::VariableJwks;
 
 /// The validated configuration.
 pub struct Config {
@@ -22,6 +22,8 @@ pub struct Config {
     pub core: GatewayConfig,
     /// The control-plane connection string.
     pub database_url: String,
+    /// The identity-provider keys.
+    pub keys: VariableJwks,
 }
 
 fn var(name: &str) -> Result<String, String> {
@@ -35,20 +37,6 @@ fn var_or(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IssuerSpec {
-    issuer: String,
-    audiences: Vec<String>,
-    jwks: serde_json::Value,
-    /// Claim path of the organisation (`org_id`, `o.id`, ...).
-    #[serde(default)]
-    org_claim: Option<String>,
-    /// What the claim holds: `id` (default) or `slug`.
-    #[serde(default)]
-    org_is: Option<String>,
-}
-
 fn hex(s: &str) -> Result<Vec<u8>, String> {
     let s = s.trim();
     if !s.len().is_multiple_of(2) {
@@ -60,27 +48,6 @@ fn hex(s: &str) -> Result<Vec<u8>, String> {
             u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| "context_key must be hex".to_owned())
         })
         .collect()
-}
-
-fn issuers(json: &str) -> Result<JwtVerifier, String> {
-    let specs: Vec<IssuerSpec> =
-        serde_json::from_str(json).map_err(|e| format!("jwt_issuers: {e}"))?;
-    let mut out = Vec::new();
-    for s in specs {
-        let auds: Vec<&str> = s.audiences.iter().map(String::as_str).collect();
-        let mut issuer = IssuerConfig::from_jwks(&s.issuer, &auds, &s.jwks.to_string())
-            .map_err(|e| format!("jwt_issuers {}: {e}", s.issuer))?;
-        if let Some(path) = &s.org_claim {
-            let path = ClaimPath::new(path);
-            issuer = issuer.with_org_claim(match s.org_is.as_deref() {
-                None | Some("id") => OrgClaim::TenantId(path),
-                Some("slug") => OrgClaim::TenantSlug(path),
-                Some(other) => return Err(format!("jwt_issuers {}: org_is {other:?}", s.issuer)),
-            });
-        }
-        out.push(issuer);
-    }
-    Ok(JwtVerifier::new(out))
 }
 
 fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
@@ -134,12 +101,12 @@ pub fn load() -> Result<Config, String> {
             host: HostConfig::with_ports(&ports),
             resolver: ResolverConfig::new(apex),
             tenant_cache: TenantCacheConfig::default(),
-            jwt: issuers(&var_or("jwt_issuers", "[]"))?,
             routes,
             limits,
             context,
             anonymous_permissions,
         },
         database_url,
+        keys: VariableJwks::parse(&var_or("jwt_issuers", "[]"))?,
     })
 }

@@ -8,6 +8,8 @@ use spin_sdk::http::{
     ResponseOutparam, Scheme,
 };
 
+use tenant_contract::headers::REQUEST_ID_HEADER;
+
 use crate::respond;
 
 /// The method's name as the core reads it.
@@ -52,7 +54,7 @@ pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: 
     let Ok(headers) = Fields::from_list(&plan.headers) else {
         return respond::error(
             out,
-            &GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed).response(),
+            GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed),
             &rid,
         );
     };
@@ -67,7 +69,7 @@ pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: 
     if !set {
         return respond::error(
             out,
-            &GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed).response(),
+            GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed),
             &rid,
         );
     }
@@ -91,12 +93,12 @@ pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: 
     match (copied, answer) {
         (Err(BodyFailure::TooLarge), _) => respond::error(
             out,
-            &GatewayError::Limit(gateway_core::headers::LimitError::PayloadTooLarge).response(),
+            GatewayError::Limit(gateway_core::headers::LimitError::PayloadTooLarge),
             &rid,
         ),
         (Err(BodyFailure::Client), _) => respond::error(
             out,
-            &GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed).response(),
+            GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed),
             &rid,
         ),
         (Ok(()), Err(e)) => {
@@ -109,36 +111,24 @@ pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: 
                 ) => BackendError::Unreachable,
                 _ => BackendError::Unavailable,
             };
-            respond::error(out, &GatewayError::Backend(failure).response(), &rid)
+            respond::error(out, GatewayError::Backend(failure), &rid)
         }
         (Ok(()), Ok(resp)) => relay(resp, out, &rid).await,
     }
 }
-
-/// Response headers never relayed: hop-by-hop ones.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 async fn relay(resp: IncomingResponse, out: ResponseOutparam, rid: &RequestId) {
     let mut headers: Vec<(String, Vec<u8>)> = resp
         .headers()
         .entries()
         .into_iter()
-        .filter(|(k, _)| !HOP_BY_HOP.contains(&k.to_ascii_lowercase().as_str()))
+        .filter(|(k, _)| !tenant_contract::headers::is_hop_by_hop(k))
         .collect();
     if !headers
         .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("x-request-id"))
+        .any(|(k, _)| k.eq_ignore_ascii_case(REQUEST_ID_HEADER))
     {
-        headers.push(("x-request-id".into(), rid.as_str().as_bytes().to_vec()));
+        headers.push((REQUEST_ID_HEADER.into(), rid.as_str().as_bytes().to_vec()));
     }
     let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
     let outgoing = OutgoingResponse::new(fields);

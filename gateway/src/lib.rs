@@ -1,15 +1,19 @@
 //! `gateway`: the tenantgate front door, a Spin component on `route = "/..."`.
 //!
 //! Every decision is made by `gateway-core` (pure Rust, tested and benchmarked natively);
-//! this crate only connects it to Spin: the tenant directory is the control-plane
-//! Postgres (`tenantgate.resolve_tenant_by_*`), the cache is Spin key-value, the clock is
-//! read once per request, and the permitted request is forwarded to its backend by
-//! service chaining, bodies streamed both ways.
+//! this crate only connects it to Spin, one port per role (`ports.rs`): the tenant
+//! directory is the control-plane Postgres (`tenantgate.resolve_tenant_by_*`), the cache
+//! is Spin key-value, the atomic counters are `wasi:keyvalue` atomics, the
+//! identity-provider keys come from the `jwt_issuers` variable, and the clock is read once
+//! per request.
 //!
-//! The life of a request, in [`serve`]: configuration → the core's stages (normalise
-//! host, resolve tenant, admit lifecycle, authenticate, authorise route, sign context)
-//! → forward. Every refusal is the DESIGN.md section 7 JSON.
+//! The life of a request, in [`serve`]: configuration → the core's decision (normalise
+//! host, resolve tenant, admit lifecycle, authenticate, authorise route, sign context) →
+//! forward to the backend by service chaining, bodies streamed both ways, or answer here
+//! with exactly the status, headers and body the core decided. Every refusal is the
+//! DESIGN.md section 7 JSON.
 
+use gateway_core::ports::Clock as _;
 use gateway_core::prelude::*;
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
@@ -25,9 +29,9 @@ async fn component(req: IncomingRequest, out: ResponseOutparam) {
     serve(req, out).await
 }
 
-/// Serves one request: decide, then forward or refuse.
+/// Serves one request: the core decides, then this forwards or answers.
 pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
-    let now = ports::now();
+    let now = ports::SystemClock.now();
     let rid = ports::request_id(now);
     let config = match config::load() {
         Ok(c) => c,
@@ -43,15 +47,17 @@ pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
     };
     let ports = Ports {
         directory: ports::PgDirectory::new(&config.database_url),
-        kv: ports::SpinKv::open(),
+        cache: ports::SpinKv::open(),
+        counters: ports::KvCounters::new(),
+        keys: &config.keys,
     };
     match handle(&parts, &config.core, &ports, now, &rid) {
-        Ok(plan) => forward::forward(req, plan, &config.core.limits, out).await,
-        Err(e) => {
-            if e.response().status >= 500 {
-                eprintln!("gateway: request {rid}: {e}");
+        Decision::Forward(plan) => forward::forward(req, plan, &config.core.limits, out).await,
+        Decision::Respond(answer) => {
+            if let Some(cause) = answer.cause.as_ref().filter(|_| answer.status >= 500) {
+                eprintln!("gateway: request {rid}: {cause}");
             }
-            respond::error(out, &e.response(), &rid)
+            respond::send(out, answer)
         }
     }
 }

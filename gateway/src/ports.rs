@@ -1,20 +1,30 @@
-//! The core's ports implemented with Spin: the control-plane directory over Postgres, the
-//! cache over Spin key-value, and the clock.
+//! The core's ports implemented with Spin, one per role: the tenant directory over the
+//! control-plane Postgres, the cache over Spin key-value, atomic counters over
+//! `wasi:keyvalue` atomics, the identity-provider keys from the `jwt_issuers` variable,
+//! and the clock.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::hash::{BuildHasher, Hasher};
 
+use gateway_core::jwt::{ClaimPath, IssuerConfig, JwtVerifier, OrgClaim};
+use gateway_core::ports::{AtomicCounters, Clock, CounterUnavailable, JwksSource, KeysUnavailable};
 use gateway_core::prelude::*;
+use serde::Deserialize;
 use spin_sdk::key_value::Store;
 use spin_sdk::pg4::{Connection, DbValue, Decode, ParameterValue};
+use spin_sdk::wit::wasi::keyvalue::{atomics, store};
 
-/// Now, read once per request.
-pub fn now() -> UnixMillis {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    UnixMillis(ms)
+/// The system clock (WASI `wall-clock`).
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> UnixMillis {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        UnixMillis(ms)
+    }
 }
 
 /// A fresh request id: the time and 64 random bits (the standard library's hasher keys
@@ -86,15 +96,8 @@ fn record(row: &[spin_sdk::pg4::DbValue]) -> Result<TenantRecord, String> {
         "deleted" => TenantStatus::Deleted,
         other => return Err(format!("status {other:?}")),
     };
-    let placement = match (text(5)?.as_str(), opt(6)?, opt(7)?) {
-        ("shared", _, _) => Placement::Shared,
-        ("schema", database_target, Some(schema)) => Placement::Schema {
-            database_target,
-            schema,
-        },
-        ("dedicated", Some(database_target), _) => Placement::Dedicated { database_target },
-        (other, ..) => return Err(format!("placement {other:?}")),
-    };
+    let placement = Placement::from_columns(&text(5)?, opt(6)?.as_deref(), opt(7)?.as_deref())
+        .map_err(|e| e.to_string())?;
     Ok(TenantRecord {
         id: text(0)?.parse().map_err(|e| format!("tenant id: {e}"))?,
         slug: text(1)?.parse().map_err(|e| format!("slug: {e}"))?,
@@ -160,5 +163,104 @@ impl KvCache for SpinKv {
         self.store()?
             .delete(key)
             .map_err(|e| CacheUnavailable(e.to_string()))
+    }
+}
+
+/// Atomic counters over `wasi:keyvalue` atomics on the component's `default` store,
+/// opened on first use (no stage uses them yet, so no request pays for them).
+pub struct KvCounters(OnceCell<Result<store::Bucket, String>>);
+
+impl KvCounters {
+    /// Counters on the `default` store.
+    pub fn new() -> KvCounters {
+        KvCounters(OnceCell::new())
+    }
+
+    fn bucket(&self) -> Result<&store::Bucket, CounterUnavailable> {
+        self.0
+            .get_or_init(|| store::open("default").map_err(|e| format!("{e:?}")))
+            .as_ref()
+            .map_err(|e| CounterUnavailable(e.clone()))
+    }
+}
+
+fn counter_error(e: store::Error) -> CounterUnavailable {
+    CounterUnavailable(format!("{e:?}"))
+}
+
+impl AtomicCounters for KvCounters {
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, CounterUnavailable> {
+        atomics::increment(self.bucket()?, key, delta).map_err(counter_error)
+    }
+
+    fn current(&self, key: &str) -> Result<Option<Vec<u8>>, CounterUnavailable> {
+        self.bucket()?.get(key).map_err(counter_error)
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, CounterUnavailable> {
+        let cas = atomics::Cas::new(self.bucket()?, key).map_err(counter_error)?;
+        if cas.current().map_err(counter_error)?.as_deref() != expected {
+            return Ok(false);
+        }
+        match atomics::swap(cas, new) {
+            Ok(()) => Ok(true),
+            Err(atomics::CasError::CasFailed(_)) => Ok(false),
+            Err(atomics::CasError::StoreError(e)) => Err(counter_error(e)),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuerSpec {
+    issuer: String,
+    audiences: Vec<String>,
+    jwks: serde_json::Value,
+    /// Claim path of the organisation (`org_id`, `o.id`, ...).
+    #[serde(default)]
+    org_claim: Option<String>,
+    /// What the claim holds: `id` (default) or `slug`.
+    #[serde(default)]
+    org_is: Option<String>,
+}
+
+/// The identity-provider keys from the `jwt_issuers` variable: a JSON list of
+/// `{"issuer","audiences","jwks","org_claim"?,"org_is"?}`, validated when loaded.
+pub struct VariableJwks(JwtVerifier);
+
+impl VariableJwks {
+    /// Parses and validates `json` (every issuer, every key).
+    pub fn parse(json: &str) -> Result<VariableJwks, String> {
+        let specs: Vec<IssuerSpec> =
+            serde_json::from_str(json).map_err(|e| format!("jwt_issuers: {e}"))?;
+        let mut out = Vec::new();
+        for s in specs {
+            let auds: Vec<&str> = s.audiences.iter().map(String::as_str).collect();
+            let mut issuer = IssuerConfig::from_jwks(&s.issuer, &auds, &s.jwks.to_string())
+                .map_err(|e| format!("jwt_issuers {}: {e}", s.issuer))?;
+            if let Some(path) = &s.org_claim {
+                let path = ClaimPath::new(path);
+                issuer = issuer.with_org_claim(match s.org_is.as_deref() {
+                    None | Some("id") => OrgClaim::TenantId(path),
+                    Some("slug") => OrgClaim::TenantSlug(path),
+                    Some(other) => {
+                        return Err(format!("jwt_issuers {}: org_is {other:?}", s.issuer))
+                    }
+                });
+            }
+            out.push(issuer);
+        }
+        Ok(VariableJwks(JwtVerifier::new(out)))
+    }
+}
+
+impl JwksSource for VariableJwks {
+    fn verifier(&self) -> Result<&JwtVerifier, KeysUnavailable> {
+        Ok(&self.0)
     }
 }

@@ -1,22 +1,13 @@
-//! Synthetic responses: every refusal in the one JSON shape.
+//! Local answers: a [`Response`] the core decided on, sent exactly as it is (status,
+//! headers, body).
 
+use gateway_core::decision::Response;
 use gateway_core::prelude::*;
 use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
-/// Sends `resp` (status, code, message, extra headers) as the DESIGN.md section 7 body.
-pub fn error(out: ResponseOutparam, resp: &ErrorResponse, rid: &RequestId) {
-    let mut headers = vec![
-        ("content-type".to_owned(), b"application/json".to_vec()),
-        ("x-request-id".to_owned(), rid.as_str().as_bytes().to_vec()),
-        ("cache-control".to_owned(), b"no-store".to_vec()),
-    ];
-    for (k, v) in resp.headers() {
-        headers.push((k.to_owned(), v.as_bytes().to_vec()));
-    }
-    if resp.status == 503 {
-        headers.push(("retry-after".to_owned(), b"5".to_vec()));
-    }
-    send(out, resp.status, headers, resp.body(rid).into_bytes());
+/// Sends the refusal for `error` (the DESIGN.md section 7 JSON, with its headers).
+pub fn error(out: ResponseOutparam, error: GatewayError, rid: &RequestId) {
+    send(out, error.response().into_response(rid, Some(error)))
 }
 
 /// The gateway's own configuration is invalid: deny everything, 503.
@@ -25,25 +16,25 @@ pub fn misconfigured(out: ResponseOutparam, rid: &RequestId) {
     // broken setting is refused the same way.
     error(
         out,
-        &GatewayError::Route(gateway_core::routes::RouteError::Misconfigured).response(),
+        GatewayError::Route(gateway_core::routes::RouteError::Misconfigured),
         rid,
     )
 }
 
-/// Sends a complete response.
-pub fn send(out: ResponseOutparam, status: u16, headers: Vec<(String, Vec<u8>)>, body: Vec<u8>) {
-    let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
-    let resp = OutgoingResponse::new(fields);
-    let _ = resp.set_status_code(status);
-    let Ok(outgoing) = resp.body() else { return };
-    out.set(resp);
-    if let Ok(stream) = outgoing.write() {
-        for chunk in body.chunks(4096) {
+/// Sends `resp`: exactly its status, headers and body.
+pub fn send(out: ResponseOutparam, resp: Response) {
+    let fields = Fields::from_list(&resp.headers).unwrap_or_else(|_| Fields::new());
+    let outgoing = OutgoingResponse::new(fields);
+    let _ = outgoing.set_status_code(resp.status);
+    let Ok(body) = outgoing.body() else { return };
+    out.set(outgoing);
+    if let Ok(stream) = body.write() {
+        for chunk in resp.body.chunks(4096) {
             if stream.blocking_write_and_flush(chunk).is_err() {
                 return;
             }
         }
         drop(stream);
     }
-    let _ = OutgoingBody::finish(outgoing, None);
+    let _ = OutgoingBody::finish(body, None);
 }

@@ -63,6 +63,9 @@ async fn forged_headers_from_the_client_change_nothing() {
         ("x-tenant-host", "globex.localhost"),
         ("x-tenant-id", GLOBEX),
         ("spin-full-url", "http://globex.localhost:3000/api/tasks"),
+        ("x_tenant_context", forged.as_str()),
+        ("X_Tenant_Host", "globex.localhost"),
+        ("spin_full_url", "http://globex.localhost:3000/api/tasks"),
         ("x-forwarded-host", "globex.localhost"),
         ("forwarded", "host=globex.localhost"),
     ] {
@@ -234,4 +237,32 @@ async fn raw_targets_that_disagree_with_the_host_or_climb_are_refused() {
             "{target} with Host {host}: {out}"
         );
     }
+}
+
+/// Regression: the host repeats the path in `spin-full-url` and `spin-path-info`, after the
+/// client's headers; a long path used to be refused (431) for bytes the client never sent.
+#[tokio::test]
+async fn a_long_path_is_judged_by_the_clients_own_bytes() {
+    let app = App::start().await;
+    // 2 x 5 KB of host-added spin-* headers, over the 8 KiB budget; the client sent little.
+    let long = format!("/api/tasks/{}", "a".repeat(5_000));
+    let (s, v) = app.get("acme.localhost:3000", &long, &[]).await;
+    assert_eq!(
+        (s, code(&v)),
+        (404, "not_found".to_owned()),
+        "reached tasks: {v}"
+    );
+    // Attack: the client's own copy of a host-added name still counts against the budget.
+    let forged = format!("http://acme.localhost:3000{}", "b".repeat(9_000));
+    let (s, v) = app
+        .get(
+            "acme.localhost:3000",
+            "/api/tasks",
+            &[("spin-full-url", &forged)],
+        )
+        .await;
+    assert_eq!((s, code(&v)), (431, "headers_too_large".to_owned()), "{v}");
+    // Control: a short path is served.
+    let (s, v) = app.get("acme.localhost:3000", "/api/tasks", &[]).await;
+    assert_eq!((s, titles(&v).len()), (200, 2), "{v}");
 }

@@ -69,23 +69,20 @@ pub fn add_context_key(pg: &PgCluster, kid: &str, key: &[u8]) {
     );
 }
 
-/// base64url without padding, as context tokens use it.
+/// base64url without padding, as context tokens use it (the contract's encoding).
 pub fn b64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    tenant_contract::context::encode_payload(bytes)
 }
 
 /// `v1.<kid>.<payload>.<sig>` with `payload` taken as is (even if it is not base64url)
-/// and a valid HMAC-SHA256 signature under `key`.
+/// and a valid HMAC-SHA256 signature under `key`, by the contract's signer (which checks
+/// neither kid nor key here: attack tests need tokens the database must refuse).
 pub fn sign_payload(kid: &str, key: &[u8], payload: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let head = format!("v1.{kid}.{payload}");
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(head.as_bytes());
-    format!("{head}.{}", b64(&mac.finalize().into_bytes()))
+    tenant_contract::context::sign_unchecked(kid, key, payload)
 }
 
-/// A context token for `claims`, signed as the gateway signs it (`migrations/README.md`).
+/// A context token for `claims` (any JSON, so tests can send claims the contract's type
+/// would not build), signed as the gateway signs it.
 pub fn sign_context(kid: &str, key: &[u8], claims: &serde_json::Value) -> String {
     sign_payload(kid, key, &b64(claims.to_string().as_bytes()))
 }

@@ -1,7 +1,7 @@
 //! Every refusal, and the one place that turns it into a response.
 
-use serde_json::json;
 use spin_sdk::http::Response;
+use tenant_contract::{error_body, ErrorCode};
 use tenant_db::DbError;
 
 /// Why a request was not served.
@@ -39,16 +39,17 @@ impl From<DbError> for ApiError {
 
 impl ApiError {
     /// Status, stable code and client-safe message.
-    pub fn parts(&self) -> (u16, &'static str, String) {
+    pub fn parts(&self) -> (u16, ErrorCode, String) {
+        use ErrorCode as C;
         match self {
-            ApiError::BadRequest(m) => (400, "bad_request", m.clone()),
-            ApiError::Forbidden(p) => (403, "forbidden", format!("this needs the {p} permission")),
-            ApiError::NotFound(what) => (404, "not_found", format!("{what} not found")),
-            ApiError::NoRoute => (404, "not_found", "no such route".into()),
+            ApiError::BadRequest(m) => (400, C::BadRequest, m.clone()),
+            ApiError::Forbidden(p) => (403, C::Forbidden, format!("this needs the {p} permission")),
+            ApiError::NotFound(what) => (404, C::NotFound, format!("{what} not found")),
+            ApiError::NoRoute => (404, C::NotFound, "no such route".into()),
             ApiError::MethodNotAllowed => {
-                (405, "method_not_allowed", "method not allowed here".into())
+                (405, C::MethodNotAllowed, "method not allowed here".into())
             }
-            ApiError::Conflict(m) => (409, "conflict", (*m).into()),
+            ApiError::Conflict(m) => (409, C::Conflict, (*m).into()),
             ApiError::Db(e) => (e.status(), e.code(), e.public_message().into()),
         }
     }
@@ -62,14 +63,10 @@ impl ApiError {
         }
         let mut resp = Response::builder();
         resp.status(status)
-            .header("content-type", "application/json");
+            .header("content-type", tenant_contract::error::ERROR_CONTENT_TYPE);
         if status == 503 {
             resp.header("retry-after", "5");
         }
-        resp.body(
-            json!({ "error": { "code": code, "message": message, "request_id": request_id } })
-                .to_string(),
-        )
-        .build()
+        resp.body(error_body(code, &message, request_id)).build()
     }
 }

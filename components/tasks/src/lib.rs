@@ -59,7 +59,7 @@ fn serve(req: &Request) -> Result<Response, ApiError> {
 
 /// The gateway's `x-request-id`, for error bodies.
 fn request_id(req: &Request) -> String {
-    req.header("x-request-id")
+    req.header(tenant_contract::headers::REQUEST_ID_HEADER)
         .and_then(|v| v.as_str())
         .unwrap_or_default()
         .chars()

@@ -1,6 +1,7 @@
 //! What can go wrong between a backend and its tenant's database.
 
 use spin_sdk::pg4::{PgError, QueryError};
+use tenant_contract::ErrorCode;
 
 /// A failure of [`crate::TenantDb`]; [`DbError::status`] and [`DbError::code`] give the
 /// response DESIGN.md section 7 prescribes, and [`DbError::public_message`] a text safe
@@ -57,28 +58,34 @@ impl DbError {
     }
 
     /// The stable reason code for the JSON error body.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            DbError::NoContext => "unauthenticated",
-            DbError::BadContext => "bad_request",
-            DbError::ContextRejected => "invalid_context",
-            DbError::ReadOnly => "tenant_read_only",
-            DbError::Config(_) | DbError::Unavailable(_) => "dependency_unavailable",
-            e if e.status() == 503 => "dependency_unavailable",
-            _ => "internal_error",
+            DbError::NoContext => ErrorCode::Unauthenticated,
+            DbError::BadContext => ErrorCode::BadRequest,
+            DbError::ContextRejected => ErrorCode::InvalidContext,
+            DbError::ReadOnly => ErrorCode::TenantReadOnly,
+            DbError::Config(_) | DbError::Unavailable(_) => ErrorCode::DependencyUnavailable,
+            e if e.status() == 503 => ErrorCode::DependencyUnavailable,
+            _ => ErrorCode::InternalError,
         }
     }
 
     /// A message safe to show a client.
     pub fn public_message(&self) -> &'static str {
         match self.code() {
-            "unauthenticated" => "this route is only reachable through the gateway",
-            "bad_request" => "malformed tenant context",
-            "invalid_context" => "the tenant context is invalid or expired",
-            "tenant_read_only" => "the tenant is being moved; try again shortly",
-            "dependency_unavailable" => "the tenant's database is unavailable",
+            ErrorCode::Unauthenticated => "this route is only reachable through the gateway",
+            ErrorCode::BadRequest => "malformed tenant context",
+            ErrorCode::InvalidContext => "the tenant context is invalid or expired",
+            ErrorCode::TenantReadOnly => "the tenant is being moved; try again shortly",
+            ErrorCode::DependencyUnavailable => "the tenant's database is unavailable",
             _ => "internal error",
         }
+    }
+
+    /// The DESIGN.md section 7 JSON body for this failure (the contract's shape), with
+    /// the client-safe message.
+    pub fn body(&self, request_id: &str) -> String {
+        tenant_contract::error_body(self.code(), self.public_message(), request_id)
     }
 
     /// The SQLSTATE of a failed statement, if any.

@@ -33,9 +33,11 @@ mod error;
 mod placement;
 mod tx;
 
-pub use context::{Claims, PlacementKind, TenantContext, CONTEXT_HEADER};
+pub use context::{TenantContext, CONTEXT_HEADER};
 pub use error::DbError;
 pub use placement::{Databases, Target};
+/// The contract's context claims and placement, as backends read them.
+pub use tenant_contract::{ContextClaims, Placement};
 pub use tx::{Access, TenantDb, Tx};
 
 /// Re-exported so backends name parameter and value types from one place.

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::context::{Claims, PlacementKind};
+use tenant_contract::{ContextClaims, DatabaseTarget};
+
 use crate::DbError;
 
 /// Where one request's statements run.
@@ -19,7 +20,7 @@ pub struct Target {
 #[derive(Debug, Clone)]
 pub struct Databases {
     control: String,
-    targets: BTreeMap<String, String>,
+    targets: BTreeMap<DatabaseTarget, String>,
 }
 
 impl Databases {
@@ -39,12 +40,12 @@ impl Databases {
                 DbError::Config("database_targets entry without '=' (expected name=url)".into())
             })?;
             let (name, url) = (name.trim(), url.trim());
-            if !valid_target_name(name) || url.is_empty() {
-                return Err(DbError::Config(format!(
-                    "invalid database_targets entry {name:?}"
-                )));
+            let invalid = || DbError::Config(format!("invalid database_targets entry {name:?}"));
+            let target: DatabaseTarget = name.parse().map_err(|_| invalid())?;
+            if url.is_empty() {
+                return Err(invalid());
             }
-            if map.insert(name.to_owned(), url.to_owned()).is_some() {
+            if map.insert(target, url.to_owned()).is_some() {
                 return Err(DbError::Config(format!(
                     "database target {name:?} given twice"
                 )));
@@ -67,126 +68,69 @@ impl Databases {
 
     /// Where the context's tenant lives. A `dedicated` or `schema` placement naming a
     /// target this component does not know is a configuration error (503), never a
-    /// fall-back to the shared database.
-    pub fn target(&self, claims: &Claims) -> Result<Target, DbError> {
-        let named = |name: &str| {
-            self.targets
+    /// fall-back to the shared database. (Schema and target names were validated when the
+    /// context was read.)
+    pub fn target(&self, claims: &ContextClaims) -> Result<Target, DbError> {
+        let address = match claims.placement.database_target() {
+            None => self.control.clone(),
+            Some(name) => self
+                .targets
                 .get(name)
                 .cloned()
-                .ok_or_else(|| DbError::Config(format!("unknown database target {name:?}")))
+                .ok_or_else(|| DbError::Config(format!("unknown database target {name:?}")))?,
         };
-        match claims.plc {
-            PlacementKind::Shared => Ok(Target {
-                address: self.control.clone(),
-                schema: "app".into(),
-            }),
-            PlacementKind::Schema => {
-                let schema = claims
-                    .sch
-                    .as_deref()
-                    .filter(|s| valid_tenant_schema(s))
-                    .ok_or(DbError::BadContext)?;
-                let address = match claims.db.as_deref() {
-                    Some(name) => named(name)?,
-                    None => self.control.clone(),
-                };
-                Ok(Target {
-                    address,
-                    schema: schema.to_owned(),
-                })
-            }
-            PlacementKind::Dedicated => {
-                let name = claims.db.as_deref().ok_or(DbError::BadContext)?;
-                Ok(Target {
-                    address: named(name)?,
-                    schema: "app".into(),
-                })
-            }
-        }
+        Ok(Target {
+            address,
+            schema: claims.placement.search_path().to_owned(),
+        })
     }
-}
-
-/// The routing table's target-name format.
-fn valid_target_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
-}
-
-/// `tenant_[a-z0-9_]{1,56}`: the only schema names a `schema` placement may use, which
-/// also makes them safe to splice into `SET LOCAL search_path`.
-pub(crate) fn valid_tenant_schema(name: &str) -> bool {
-    name.strip_prefix("tenant_").is_some_and(|rest| {
-        (1..=56).contains(&rest.len())
-            && rest
-                .bytes()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn claims(plc: PlacementKind, db: Option<&str>, sch: Option<&str>) -> Claims {
-        Claims {
-            tid: "t".into(),
-            slug: "s".into(),
-            plc,
-            db: db.map(Into::into),
-            sch: sch.map(Into::into),
-            uid: None,
-            roles: vec![],
-            perms: vec![],
-            rid: String::new(),
-            exp: 0,
-            ro: false,
-        }
+    /// The target for a context with these placement claims, read as a backend reads it.
+    fn target(
+        dbs: &Databases,
+        plc: &str,
+        db: Option<&str>,
+        sch: Option<&str>,
+    ) -> Result<Target, DbError> {
+        let claims = serde_json::json!({
+            "tid": "a0000000-0000-4000-8000-000000000001", "slug": "s", "plc": plc, "db": db,
+            "sch": sch, "uid": null, "roles": [], "perms": [], "rid": "r", "exp": 0,
+        });
+        let token = crate::context::tests::encode(&claims.to_string());
+        dbs.target(crate::TenantContext::parse(Some(&token))?.claims())
     }
 
     #[test]
     fn each_placement_gets_its_database_and_schema() {
         let dbs = Databases::new("pg://control", " big = pg://big , other=pg://other").unwrap();
-        let t = dbs
-            .target(&claims(PlacementKind::Shared, None, None))
-            .unwrap();
+        let t = target(&dbs, "shared", None, None).unwrap();
         assert_eq!(
             (t.address.as_str(), t.schema.as_str()),
             ("pg://control", "app")
         );
-        let t = dbs
-            .target(&claims(PlacementKind::Schema, None, Some("tenant_acme")))
-            .unwrap();
+        let t = target(&dbs, "schema", None, Some("tenant_acme")).unwrap();
         assert_eq!(
             (t.address.as_str(), t.schema.as_str()),
             ("pg://control", "tenant_acme")
         );
-        let t = dbs
-            .target(&claims(
-                PlacementKind::Schema,
-                Some("other"),
-                Some("tenant_x"),
-            ))
-            .unwrap();
+        let t = target(&dbs, "schema", Some("other"), Some("tenant_x")).unwrap();
         assert_eq!(t.address, "pg://other");
-        let t = dbs
-            .target(&claims(PlacementKind::Dedicated, Some("big"), None))
-            .unwrap();
+        let t = target(&dbs, "dedicated", Some("big"), None).unwrap();
         assert_eq!((t.address.as_str(), t.schema.as_str()), ("pg://big", "app"));
     }
 
     #[test]
     fn an_unknown_target_never_falls_back_to_the_shared_database() {
         let dbs = Databases::new("pg://control", "big=pg://big").unwrap();
-        let err = dbs
-            .target(&claims(PlacementKind::Dedicated, Some("gone"), None))
-            .unwrap_err();
+        let err = target(&dbs, "dedicated", Some("gone"), None).unwrap_err();
         assert_eq!(err.status(), 503);
         assert!(matches!(
-            dbs.target(&claims(PlacementKind::Dedicated, None, None)),
+            target(&dbs, "dedicated", None, None),
             Err(DbError::BadContext)
         ));
     }
@@ -205,7 +149,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    dbs.target(&claims(PlacementKind::Schema, None, Some(bad))),
+                    target(&dbs, "schema", None, Some(bad)),
                     Err(DbError::BadContext)
                 ),
                 "{bad}"

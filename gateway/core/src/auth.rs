@@ -1,27 +1,52 @@
-//! Authentication: binds the request's credentials to the admitted tenant.
+//! Authentication: who is calling, as one stage with typed credentials.
 //!
-//! A bearer token is optional here (anonymous requests get a [`Principal`] with no
-//! subject, roles or permissions). A verified token must name the tenant it is used on:
-//! on a tenant host (subdomain or custom domain), a token whose organisation claim names a
-//! different tenant, or nothing recognisable, is refused with 421 `tenant_mismatch`, and a
-//! token naming no organisation with 401, so a token issued for tenant A never carries its
-//! roles into tenant B. [`Principal`] can only be built here.
+//! - [`credentials`] reads what the request presents, syntax only: [`Credentials`] is a
+//!   bearer token, a session (SSO; uninhabited until it lands) or nothing;
+//! - [`authenticate`] verifies them into an [`Identity`]. It is the one place the JWT
+//!   verifier is entered, once per request;
+//! - [`bind`] binds the identity to the admitted tenant: a verified token must name the
+//!   tenant it is used on. On a tenant host (subdomain or custom domain), a token whose
+//!   organisation claim names a different tenant, or nothing recognisable, is refused with
+//!   421 `tenant_mismatch`, and a token naming no organisation with 401, so a token issued
+//!   for tenant A never carries its roles into tenant B. [`Principal`] is built only here.
+//!
+//! On the apex host the verified token itself names the tenant, so the pipeline
+//! authenticates before resolution there and hands resolution the identity
+//! ([`apex_organisation`]); everywhere else it authenticates after admission, so an
+//! unknown or suspended tenant is answered before any token is looked at.
 
 use crate::ids::{Permission, RoleName};
-use crate::jwt::{JwtVerifier, Organisation, TokenError, VerifiedToken};
+use crate::jwt::{Organisation, TokenError, VerifiedToken};
 use crate::kv::{KvCache, UnixMillis};
 use crate::lifecycle::ActiveTenant;
+use crate::ports::{JwksSource, KeysUnavailable};
 use crate::resolve::{ResolveError, ResolvedVia, TenantRef};
 
-/// What the request presented.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A browser session issued by the gateway after SSO. Uninhabited until SSO lands: no
+/// request can present one yet, and every `match` on it is already written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {}
+
+/// What the request presents, unverified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credentials<'a> {
     /// Nothing.
     Anonymous,
-    /// A bearer token, not yet verified.
+    /// A bearer token (`Authorization: Bearer ...`).
     Bearer(&'a str),
-    /// A bearer token already verified (on the apex, resolution needed it first).
-    Verified(VerifiedToken),
+    /// A session cookie.
+    Session(Session),
+}
+
+/// Verified credentials: who the caller is, before it is bound to a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// No credentials.
+    Anonymous,
+    /// A verified bearer token.
+    Token(VerifiedToken),
+    /// A verified session.
+    Session(Session),
 }
 
 /// Why the credentials were refused.
@@ -33,6 +58,9 @@ pub enum AuthError {
     /// The token names another tenant than the host: 421 `tenant_mismatch`.
     #[error("token names a different tenant than the host")]
     TenantMismatch,
+    /// The identity-provider keys could not be read: 503 `dependency_unavailable`.
+    #[error(transparent)]
+    Keys(#[from] KeysUnavailable),
 }
 
 /// Who is calling, inside which active tenant.
@@ -74,6 +102,13 @@ impl Principal {
     }
 }
 
+/// The request's credentials: a bearer token from its one `Authorization` header, or
+/// anonymous without one or with another scheme. [`TokenError::TokenMalformed`] for several
+/// `Authorization` headers or a bearer value that is not visible ASCII.
+pub fn credentials(headers: &[(String, Vec<u8>)]) -> Result<Credentials<'_>, TokenError> {
+    Ok(bearer_token(headers)?.map_or(Credentials::Anonymous, Credentials::Bearer))
+}
+
 /// The bearer token from `Authorization` headers: `Ok(None)` without one or with another
 /// scheme, [`TokenError::TokenMalformed`] for several `Authorization` headers or a bearer
 /// value that is not visible ASCII.
@@ -101,32 +136,47 @@ pub fn bearer_token(headers: &[(String, Vec<u8>)]) -> Result<Option<&str>, Token
     Ok(Some(token))
 }
 
-/// The tenant a verified token names on the apex: `Ok(None)` without a token or without an
-/// organisation claim (resolution then asks for one), [`ResolveError::UnknownTenant`] for a
-/// claim that names no tenant.
-pub fn apex_organisation(
-    token: Option<&VerifiedToken>,
-) -> Result<Option<&TenantRef>, ResolveError> {
-    match token.map(|t| &t.organisation) {
-        Some(Organisation::Names(r)) => Ok(Some(r)),
-        Some(Organisation::Unrecognised) => Err(ResolveError::UnknownTenant),
-        Some(Organisation::None) | None => Ok(None),
+/// Verifies `credentials`: a bearer token against the identity-provider keys (verified
+/// claims cached in `cache`), nothing for an anonymous request. Fails with
+/// [`AuthError::Token`] (401) or [`AuthError::Keys`] (503).
+pub fn authenticate(
+    credentials: Credentials<'_>,
+    keys: &impl JwksSource,
+    cache: &impl KvCache,
+    now: UnixMillis,
+) -> Result<Identity, AuthError> {
+    match credentials {
+        Credentials::Anonymous => Ok(Identity::Anonymous),
+        Credentials::Bearer(raw) => Ok(Identity::Token(keys.verifier()?.verify(raw, cache, now)?)),
+        Credentials::Session(session) => match session {},
     }
 }
 
-/// Verifies (if needed) the credentials and binds them to `tenant`. An anonymous
-/// request gets `anonymous` as its permissions (the deployment's choice; empty by
-/// default, so anonymous requests can do nothing a permission guards).
-pub fn authenticate(
+/// The tenant a verified token names, for resolution on the apex: `Ok(None)` without a
+/// token or without an organisation claim (resolution then asks for one),
+/// [`ResolveError::UnknownTenant`] for a claim that names no tenant.
+pub fn apex_organisation(identity: Option<&Identity>) -> Result<Option<&TenantRef>, ResolveError> {
+    match identity {
+        Some(Identity::Token(t)) => match &t.organisation {
+            Organisation::Names(r) => Ok(Some(r)),
+            Organisation::Unrecognised => Err(ResolveError::UnknownTenant),
+            Organisation::None => Ok(None),
+        },
+        Some(Identity::Session(s)) => match *s {},
+        Some(Identity::Anonymous) | None => Ok(None),
+    }
+}
+
+/// Binds `identity` to `tenant`. An anonymous request gets `anonymous` as its permissions
+/// (the deployment's choice; empty by default, so anonymous requests can do nothing a
+/// permission guards).
+pub fn bind(
     tenant: ActiveTenant,
-    credentials: Credentials<'_>,
-    verifier: &JwtVerifier,
+    identity: Identity,
     anonymous: &[Permission],
-    kv: &impl KvCache,
-    now: UnixMillis,
 ) -> Result<Principal, AuthError> {
-    let token = match credentials {
-        Credentials::Anonymous => {
+    let token = match identity {
+        Identity::Anonymous => {
             return Ok(Principal {
                 tenant,
                 authenticated: false,
@@ -136,8 +186,8 @@ pub fn authenticate(
                 permissions: anonymous.to_vec(),
             })
         }
-        Credentials::Bearer(raw) => verifier.verify(raw, kv, now)?,
-        Credentials::Verified(token) => token,
+        Identity::Token(token) => token,
+        Identity::Session(session) => match session {},
     };
     match (&token.organisation, tenant.via()) {
         (Organisation::Names(r), _) if r.names(tenant.record()) => {}

@@ -1,18 +1,20 @@
 //! The one place errors become responses (DESIGN §7).
 //!
 //! Every stage's error converts into [`GatewayError`]; [`GatewayError::response`] gives
-//! its status, stable `code` and client-safe message, and [`ErrorResponse::body`] the JSON
+//! its status, stable `code`, client-safe message and headers, and
+//! [`ErrorResponse::into_response`] the response with the contract's JSON body
 //! `{"error":{"code":"...","message":"...","request_id":"..."}}`. Messages are fixed
 //! strings chosen here, never an internal error's text (that goes to logs through
 //! `Display`). All the ways of not finding a tenant share one response, byte for byte.
 
-use serde::Serialize;
+use tenant_contract::ErrorCode;
+
+pub use crate::decision::ErrorResponse;
 
 use crate::auth::AuthError;
 use crate::context::ContextError;
 use crate::headers::LimitError;
 use crate::host::HostError;
-use crate::ids::RequestId;
 use crate::jwt::TokenError;
 use crate::lifecycle::LifecycleError;
 use crate::resolve::ResolveError;
@@ -79,120 +81,69 @@ impl From<TokenError> for GatewayError {
     }
 }
 
-/// Status, stable code and client-safe message of a refusal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ErrorResponse {
-    /// HTTP status.
-    pub status: u16,
-    /// Stable machine-readable code.
-    pub code: &'static str,
-    /// Client-safe message.
-    pub message: &'static str,
-}
-
-const UNKNOWN_TENANT: ErrorResponse = ErrorResponse {
-    status: 404,
-    code: "unknown_tenant",
-    message: "No tenant is served here.",
-};
-const UNAVAILABLE: ErrorResponse = ErrorResponse {
-    status: 503,
-    code: "dependency_unavailable",
-    message: "A service this request depends on is unavailable. Try again shortly.",
-};
-const INVALID_TOKEN: ErrorResponse = ErrorResponse {
-    status: 401,
-    code: "invalid_token",
-    message: "The bearer token was not accepted.",
-};
+const UNAVAILABLE: &str = "A service this request depends on is unavailable. Try again shortly.";
 
 impl GatewayError {
-    /// The response for this error.
+    /// The response for this error: status, stable code, fixed client-safe message, and
+    /// the headers it needs (`WWW-Authenticate: Bearer` on 401, `Retry-After: 5` on 503).
     pub fn response(&self) -> ErrorResponse {
+        use ErrorCode as C;
         use GatewayError as G;
-        let r = |status, code, message| ErrorResponse {
-            status,
-            code,
-            message,
-        };
-        match self {
-            G::Host(_) => r(400, "invalid_host", "The request's host is not valid."),
+        let malformed = "The request is malformed.";
+        let (status, code, message) = match self {
+            G::Host(_) => (400, C::InvalidHost, "The request's host is not valid."),
             G::BadRequest(_) | G::Limit(LimitError::BadContentLength) => {
-                r(400, "bad_request", "The request is malformed.")
+                (400, C::BadRequest, malformed)
             }
-            G::Route(RouteError::BadPath) => r(400, "bad_request", "The request is malformed."),
-            G::Limit(LimitError::HeadersTooLarge) => r(
+            G::Route(RouteError::BadPath) => (400, C::BadRequest, malformed),
+            G::Limit(LimitError::HeadersTooLarge) => (
                 431,
-                "headers_too_large",
+                C::HeadersTooLarge,
                 "The request headers are too large.",
             ),
             G::Limit(LimitError::PayloadTooLarge) => {
-                r(413, "payload_too_large", "The request body is too large.")
+                (413, C::PayloadTooLarge, "The request body is too large.")
             }
             G::Resolve(ResolveError::UnknownTenant) | G::Lifecycle(LifecycleError::Unknown(_)) => {
-                UNKNOWN_TENANT
+                (404, C::UnknownTenant, "No tenant is served here.")
             }
-            G::Resolve(ResolveError::OrganisationRequired) => r(
+            G::Resolve(ResolveError::OrganisationRequired) => (
                 401,
-                "unauthenticated",
+                C::Unauthenticated,
                 "A bearer token naming an organisation is required on this host.",
             ),
-            G::Resolve(ResolveError::Unavailable(_)) | G::Route(RouteError::Misconfigured) => {
-                UNAVAILABLE
-            }
+            G::Resolve(ResolveError::Unavailable(_))
+            | G::Route(RouteError::Misconfigured)
+            | G::Auth(AuthError::Keys(_)) => (503, C::DependencyUnavailable, UNAVAILABLE),
             G::Lifecycle(LifecycleError::Suspended) => {
-                r(403, "tenant_suspended", "This tenant is suspended.")
+                (403, C::TenantSuspended, "This tenant is suspended.")
             }
-            G::Auth(AuthError::Token(_)) => INVALID_TOKEN,
-            G::Auth(AuthError::TenantMismatch) => r(
+            G::Auth(AuthError::Token(_)) => {
+                (401, C::InvalidToken, "The bearer token was not accepted.")
+            }
+            G::Auth(AuthError::TenantMismatch) => (
                 421,
-                "tenant_mismatch",
+                C::TenantMismatch,
                 "The token was issued for a different tenant.",
             ),
-            G::Route(RouteError::NotFound) => r(404, "not_found", "No such resource."),
-            G::Context(_) => r(500, "internal_error", "The request could not be processed."),
-            G::Backend(BackendError::Unreachable) => r(
+            G::Route(RouteError::NotFound) => (404, C::NotFound, "No such resource."),
+            G::Context(_) => (500, C::InternalError, "The request could not be processed."),
+            G::Backend(BackendError::Unreachable) => (
                 502,
-                "backend_unavailable",
+                C::BackendUnavailable,
                 "The service behind this route did not answer.",
             ),
-            G::Backend(BackendError::Unavailable) => r(
+            G::Backend(BackendError::Unavailable) => (
                 503,
-                "backend_unavailable",
+                C::BackendUnavailable,
                 "The service behind this route is unavailable.",
             ),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
-    request_id: &'a str,
-}
-
-impl ErrorResponse {
-    /// The JSON body, `{"error":{"code","message","request_id"}}`.
-    pub fn body(&self, request_id: &RequestId) -> String {
-        let inner = Inner {
-            code: self.code,
-            message: self.message,
-            request_id: request_id.as_str(),
         };
-        serde_json::to_string(&Body { error: inner }).expect("static strings serialise")
-    }
-
-    /// Extra response headers this status needs (`WWW-Authenticate` on 401).
-    pub fn headers(&self) -> Vec<(&'static str, &'static str)> {
-        match self.status {
-            401 => vec![("www-authenticate", "Bearer")],
-            _ => Vec::new(),
+        let response = ErrorResponse::new(status, code, message);
+        match status {
+            401 => response.with_header("www-authenticate", "Bearer"),
+            503 => response.with_header("retry-after", "5"),
+            _ => response,
         }
     }
 }

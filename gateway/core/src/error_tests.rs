@@ -1,4 +1,5 @@
 use super::*;
+use crate::ids::RequestId;
 use crate::tenant::DirectoryUnavailable;
 
 #[test]
@@ -42,7 +43,7 @@ fn every_error_has_its_status_and_code() {
     ];
     for (err, status, code) in cases {
         let r = err.response();
-        assert_eq!((r.status, r.code), (status, code), "{err:?}");
+        assert_eq!((r.status, r.code.as_str()), (status, code), "{err:?}");
     }
 }
 

@@ -1,7 +1,7 @@
 //! In-memory implementations of the ports, for tests, benchmarks and native tools.
 //!
-//! Both can be switched into a failing mode to exercise the fail-closed (directory) and
-//! fail-open-to-the-source (cache) paths, and count the calls they serve.
+//! Each can be switched into a failing mode to exercise the fail-closed (directory,
+//! counters) and fail-open-to-the-source (cache) paths; the directory counts its calls.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use crate::ids::{Hostname, TenantId, TenantSlug};
 use crate::kv::{CacheUnavailable, KvCache};
+use crate::ports::{AtomicCounters, CounterUnavailable};
 use crate::tenant::{DirectoryUnavailable, TenantDirectory, TenantRecord};
 
 /// A [`KvCache`] in a `HashMap`. Unbounded: bounding is [`crate::kv::SlotCache`]'s job.
@@ -61,6 +62,64 @@ impl KvCache for MemoryKv {
         self.check()?;
         self.lock().remove(key);
         Ok(())
+    }
+}
+
+/// [`AtomicCounters`] in a `HashMap`: integers are stored as decimal text, as
+/// `wasi:keyvalue` increments do.
+#[derive(Debug, Default)]
+pub struct MemoryCounters {
+    map: Mutex<HashMap<String, Vec<u8>>>,
+    failing: AtomicBool,
+}
+
+impl MemoryCounters {
+    /// While `failing`, every call returns [`CounterUnavailable`].
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    fn lock(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>>, CounterUnavailable> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(CounterUnavailable("memory counters set to fail".into()));
+        }
+        Ok(self.map.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl AtomicCounters for MemoryCounters {
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, CounterUnavailable> {
+        let mut map = self.lock()?;
+        let current = match map.get(key) {
+            None => 0,
+            Some(v) => std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| CounterUnavailable(format!("{key} is not a counter")))?,
+        };
+        let next = current.saturating_add(delta);
+        map.insert(key.to_owned(), next.to_string().into_bytes());
+        Ok(next)
+    }
+
+    fn current(&self, key: &str) -> Result<Option<Vec<u8>>, CounterUnavailable> {
+        Ok(self.lock()?.get(key).cloned())
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, CounterUnavailable> {
+        let mut map = self.lock()?;
+        if map.get(key).map(Vec::as_slice) != expected {
+            return Ok(false);
+        }
+        map.insert(key.to_owned(), new.to_vec());
+        Ok(true)
     }
 }
 
@@ -160,12 +219,37 @@ pub fn sample_tenant(slug: &str) -> TenantRecord {
     let digest = Sha256::digest(slug.as_bytes());
     let bytes: [u8; 16] = digest[..16].try_into().expect("16 bytes");
     TenantRecord {
-        id: TenantId(uuid::Builder::from_random_bytes(bytes).into_uuid()),
+        id: TenantId::from(uuid::Builder::from_random_bytes(bytes).into_uuid()),
         slug: slug.parse().expect("sample_tenant: valid slug"),
         name: slug.to_owned(),
         status: crate::tenant::TenantStatus::Active,
         plan: "free".to_owned(),
         placement: crate::tenant::Placement::Shared,
         read_only: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_increment_and_swap_atomically() {
+        let c = MemoryCounters::default();
+        assert_eq!(c.increment("a", 2), Ok(2));
+        assert_eq!(c.increment("a", -5), Ok(-3));
+        assert_eq!(c.current("a").unwrap().as_deref(), Some(&b"-3"[..]));
+        assert_eq!(c.compare_and_swap("b", None, b"1"), Ok(true));
+        assert_eq!(
+            c.compare_and_swap("b", None, b"2"),
+            Ok(false),
+            "lost the race"
+        );
+        assert_eq!(c.compare_and_swap("b", Some(b"1"), b"2"), Ok(true));
+        assert!(c.increment("b", 1).is_ok(), "decimal text counts");
+        c.compare_and_swap("x", None, b"tat").unwrap();
+        assert!(c.increment("x", 1).is_err(), "not a counter");
+        c.set_failing(true);
+        assert!(c.current("a").is_err());
     }
 }

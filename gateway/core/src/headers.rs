@@ -1,6 +1,7 @@
 //! Request header sanitising and size limits.
 //!
-//! [`sanitise`] removes, case-insensitively and in every duplicate:
+//! [`sanitise`] removes, case-insensitively, with `_` read as `-` (a backend framework
+//! may fold `x_tenant_context` into `x-tenant-context`), and in every duplicate:
 //! - `x-tenant-*` (ours: the gateway adds `x-tenant-context` and `x-tenant-host`, so a
 //!   client can never forge them) and `spin-*` (Spin adds its own after the client's and
 //!   does not strip forged ones);
@@ -13,22 +14,19 @@
 //!   `x-request-id` (the gateway sets its own), and any header whose name is not an
 //!   RFC 9110 token or whose value holds CR, LF or NUL.
 //!
-//! [`Limits`] caps the total header bytes (431) and the body, declared or streamed (413).
+//! [`Limits`] caps the client's header bytes (431) and the body, declared or streamed
+//! (413). The `spin-*` headers the host appends after the client's (the last occurrence of
+//! each name in [`HOST_ADDED`]) are not the client's bytes and do not count: a long path,
+//! which the host repeats in `spin-full-url` and `spin-path-info`, is judged by what the
+//! client sent. Client copies of those names still count (and are stripped).
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual legacy ones).
-pub const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+/// Hop-by-hop headers: the contract's one list.
+pub use tenant_contract::headers::HOP_BY_HOP;
+/// The `spin-*` headers the host appends after the client's.
+pub use tenant_contract::headers::HOST_ADDED;
+use tenant_contract::headers::{is_internal, same_name, REQUEST_ID_HEADER};
 
-const ALSO_STRIPPED: &[&str] = &["host", "authorization", "x-request-id"];
+const ALSO_STRIPPED: &[&str] = &["host", "authorization", REQUEST_ID_HEADER];
 
 /// Why a request exceeded a limit or declared its body badly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -63,9 +61,20 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Refuses headers whose total size exceeds the cap.
+    /// Refuses headers whose total size exceeds the cap, not counting the last occurrence
+    /// of each name in [`HOST_ADDED`] (the host's own, appended after the client's).
     pub fn check_headers(&self, headers: &[(String, Vec<u8>)]) -> Result<(), LimitError> {
-        let total: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        let size = |(n, v): &(String, Vec<u8>)| n.len() + v.len() + 4;
+        let mut total: usize = headers.iter().map(size).sum();
+        for added in HOST_ADDED {
+            if let Some(last) = headers
+                .iter()
+                .rev()
+                .find(|(n, _)| n.eq_ignore_ascii_case(added))
+            {
+                total -= size(last);
+            }
+        }
         if total > self.max_header_bytes {
             Err(LimitError::HeadersTooLarge)
         } else {
@@ -142,28 +151,23 @@ pub fn sanitise(headers: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
         let v = String::from_utf8_lossy(v);
         named.extend(
             v.split(',')
-                .map(|t| t.trim().to_ascii_lowercase())
+                .map(|t| t.trim().to_ascii_lowercase().replace('_', "-"))
                 .filter(|t| !t.is_empty()),
         );
     }
-    let listed = |list: &[&str], name: &str| list.iter().any(|h| name.eq_ignore_ascii_case(h));
+    let listed = |list: &[&str], name: &str| list.iter().any(|h| same_name(name, h));
     headers
         .iter()
         .filter(|(name, value)| {
             is_token(name)
-                && !starts_with_ci(name, "x-tenant-")
-                && !starts_with_ci(name, "spin-")
+                && !is_internal(name)
                 && !listed(HOP_BY_HOP, name)
                 && !listed(ALSO_STRIPPED, name)
-                && !named.iter().any(|n| name.eq_ignore_ascii_case(n))
+                && !named.iter().any(|n| same_name(name, n))
                 && !value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
         })
         .cloned()
         .collect()
-}
-
-fn starts_with_ci(s: &str, prefix: &str) -> bool {
-    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// An RFC 9110 `token` (header field name).

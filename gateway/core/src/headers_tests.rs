@@ -52,6 +52,71 @@ fn forged_and_hop_by_hop_headers_are_stripped_in_every_case_and_duplicate() {
 }
 
 #[test]
+fn underscore_spellings_of_internal_and_hop_by_hop_headers_are_stripped() {
+    let input = h(&[
+        ("x_tenant_context", "v1.k.forged.sig"),
+        ("X_Tenant_Host", "victim.app.example"),
+        ("x-tenant_context", "v1.k.forged.sig"),
+        ("spin_full_url", "http://victim.app.example/"),
+        ("SPIN_PATH_INFO", "/admin"),
+        ("x_request_id", "client-chosen"),
+        ("proxy_authorization", "Basic x"),
+        ("transfer_encoding", "chunked"),
+        ("Connection", "x_secret_hop"),
+        ("x-secret-hop", "1"),
+        // Controls: names that only look alike are the client's own and are kept.
+        ("x_tenantish", "kept"),
+        ("spin", "kept"),
+        ("x_forwarded_for", "kept"),
+        ("accept", "kept"),
+    ]);
+    assert_eq!(
+        names(&sanitise(&input)),
+        ["x_tenantish", "spin", "x_forwarded_for", "accept"]
+    );
+}
+
+#[test]
+fn the_hosts_own_spin_headers_do_not_count_against_the_budget() {
+    let limits = Limits {
+        max_header_bytes: 100,
+        ..Limits::default()
+    };
+    let long = "x".repeat(1_000);
+    // The host's block, appended after the client's: the last of each listed name.
+    let hosts = h(&[
+        ("a", &"x".repeat(95)),
+        ("spin-full-url", &long),
+        ("spin-path-info", &long),
+        ("spin-client-addr", "127.0.0.1:5555"),
+    ]);
+    assert_eq!(limits.check_headers(&hosts), Ok(()));
+    // Attack: the client's own copies come first and still count (the host's last ones
+    // do not), so a client cannot hide bytes behind the host's names.
+    let forged = h(&[
+        ("a", "x"),
+        ("spin-full-url", &long),
+        ("spin-full-url", "http://h/"),
+    ]);
+    assert_eq!(
+        limits.check_headers(&forged),
+        Err(LimitError::HeadersTooLarge)
+    );
+    // Attack: a spin-* name the host does not add is the client's, and counts.
+    let unlisted = h(&[("spin-path-match-id", &long)]);
+    assert_eq!(
+        limits.check_headers(&unlisted),
+        Err(LimitError::HeadersTooLarge)
+    );
+    // Control: the client's own bytes over the cap are still refused.
+    let over = h(&[("a", &"x".repeat(96)), ("spin-full-url", &long)]);
+    assert_eq!(
+        limits.check_headers(&over),
+        Err(LimitError::HeadersTooLarge)
+    );
+}
+
+#[test]
 fn header_size_is_capped() {
     let limits = Limits {
         max_header_bytes: 100,
@@ -102,7 +167,8 @@ proptest! {
         let out = sanitise(&raw);
         for (name, value) in &out {
             let lower = name.to_ascii_lowercase();
-            prop_assert!(!lower.starts_with("x-tenant-") && !lower.starts_with("spin-"));
+            let folded = lower.replace('_', "-");
+            prop_assert!(!folded.starts_with("x-tenant-") && !folded.starts_with("spin-"));
             prop_assert!(!HOP_BY_HOP.contains(&lower.as_str()));
             prop_assert!(!value.contains(&b'\n') && !value.contains(&b'\r'));
         }

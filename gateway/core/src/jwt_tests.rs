@@ -225,6 +225,15 @@ fn leeway_is_small_and_symmetric() {
         |exp: u64| v.verify_uncached(&rs256(&with(claims_for(&acme()), "exp", json!(exp))), NOW);
     assert!(at(now - 29).is_ok());
     assert_eq!(at(now - 30).map(|_| ()), Err(TokenError::TokenExpired));
+    // nbf: accepted just inside the leeway (30 s ahead of now), refused just outside.
+    let not_before =
+        |nbf: u64| v.verify_uncached(&rs256(&with(claims_for(&acme()), "nbf", json!(nbf))), NOW);
+    assert!(not_before(now + 29).is_ok());
+    assert!(not_before(now + 30).is_ok());
+    assert_eq!(
+        not_before(now + 31).map(|_| ()),
+        Err(TokenError::TokenNotYetValid)
+    );
 }
 
 #[test]

@@ -13,22 +13,9 @@
 
 use sha2::{Digest, Sha256};
 
-/// A time in milliseconds since the Unix epoch. The core never reads a clock: the
-/// component reads it once per request and passes it in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct UnixMillis(pub u64);
-
-impl UnixMillis {
-    /// Whole seconds since the epoch (rounded down).
-    pub fn as_secs(self) -> u64 {
-        self.0 / 1000
-    }
-
-    /// `self + ms`, saturating.
-    pub fn plus_millis(self, ms: u64) -> UnixMillis {
-        UnixMillis(self.0.saturating_add(ms))
-    }
-}
+/// A time in milliseconds since the Unix epoch (the contract's). The core never reads a
+/// clock: the component reads it once per request and passes it in.
+pub use tenant_contract::UnixMillis;
 
 /// The key-value store could not be read or written. Always treated as a cache miss.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,27 +1,34 @@
 //! The life of a request through the core, as one function: [`handle`].
 //!
 //! ```text
-//! RequestParts ─ limits ─ normalise host ─▶ Hostname ─ resolve tenant ─▶ ResolvedTenant
-//!   ─ admit lifecycle ─▶ ActiveTenant ─ authenticate ─▶ Principal ─ authorise route ─▶ Permit
-//!   ─ sign context ─▶ SignedContext ─ forwarding plan ─▶ Forward
+//! RequestParts ─ check request ─ normalise host ─▶ Hostname ─ read credentials ─▶ Credentials
+//!   ─ resolve tenant ─▶ ResolvedTenant ─ admit lifecycle ─▶ ActiveTenant
+//!   ─ authenticate ─▶ Identity ─ bind ─▶ Principal
+//!   ─ (SSO policy) ─ (rate limit) ─ authorise route ─▶ Permit
+//!   ─ sign context ─▶ SignedContext ─ plan ─▶ Decision::Forward(Forward)
+//! any stage: refusal ─▶ Decision::Respond(Response)
 //! ```
 //!
 //! Each stage takes the previous stage's output and returns a narrower type; [`Forward`]
-//! can only be built from a [`Permit`], which only [`authorise`] builds.
+//! can only be built from a [`Permit`], which only [`authorise`] builds. A stage that
+//! answers without a backend (a refusal today; an SSO redirect or a 429 tomorrow) ends the
+//! request with a [`Decision::Respond`] carrying status, headers and body.
 
-use crate::auth::{apex_organisation, authenticate, bearer_token, Credentials};
+use crate::auth::{apex_organisation, authenticate, bind, credentials};
 use crate::cache::{TenantCache, TenantCacheConfig};
-use crate::context::{ContextClaims, ContextSigner, PlacementKind, SignedContext};
+use crate::context::{ContextClaims, ContextSigner, SignedContext};
+use crate::decision::Decision;
 use crate::error::{BadRequest, GatewayError};
 use crate::headers::{sanitise, Limits};
 use crate::host::{normalise_host, HostConfig, RequestTarget};
 use crate::ids::{ComponentId, Permission, RequestId};
-use crate::jwt::JwtVerifier;
 use crate::kv::{KvCache, UnixMillis};
 use crate::lifecycle::admit;
+use crate::ports::{AtomicCounters, Clock, JwksSource, Ports};
 use crate::resolve::{classify, resolve, HostClass, ResolverConfig};
 use crate::routes::{authorise, Permit, RouteTable};
 use crate::tenant::TenantDirectory;
+use tenant_contract::headers::{CONTEXT_HEADER, REQUEST_ID_HEADER, TENANT_HOST_HEADER};
 
 /// The parts of an incoming request the core looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +51,6 @@ pub struct GatewayConfig {
     pub resolver: ResolverConfig,
     /// Tenant cache bounds.
     pub tenant_cache: TenantCacheConfig,
-    /// Token issuers.
-    pub jwt: JwtVerifier,
     /// Routes.
     pub routes: RouteTable,
     /// Size caps.
@@ -54,15 +59,6 @@ pub struct GatewayConfig {
     pub context: ContextSigner,
     /// Permissions granted to requests without credentials (empty: none).
     pub anonymous_permissions: Vec<Permission>,
-}
-
-/// The ports: the tenant directory and the key-value cache.
-#[derive(Debug)]
-pub struct Ports<D, K> {
-    /// Source of truth for tenants.
-    pub directory: D,
-    /// Cache store for tenants and verified tokens.
-    pub kv: K,
 }
 
 /// What the component sends to the backend.
@@ -93,54 +89,78 @@ impl Forward {
     }
 }
 
-/// Runs every stage for one request. `now` is read once by the caller; `request_id` is
-/// the caller's (echoed in the context, the forwarded headers and any error body).
-pub fn handle<D: TenantDirectory, K: KvCache>(
+/// Decides one request: every stage in order, ending in a [`Decision`]. The clock is read
+/// once; `request_id` is the caller's (echoed in the context, the forwarded headers and
+/// any error body). Never panics on input.
+pub fn handle<D, C, N, J>(
     req: &RequestParts,
     config: &GatewayConfig,
-    ports: &Ports<D, K>,
+    ports: &Ports<D, C, N, J>,
+    clock: impl Clock,
+    request_id: &RequestId,
+) -> Decision
+where
+    D: TenantDirectory,
+    C: KvCache,
+    N: AtomicCounters,
+    J: JwksSource,
+{
+    match stages(req, config, ports, clock.now(), request_id) {
+        Ok(decision) => decision,
+        Err(refusal) => {
+            Decision::Respond(refusal.response().into_response(request_id, Some(refusal)))
+        }
+    }
+}
+
+/// The stage list. Each `?` is a refusal; the end is a forwarding plan.
+fn stages<D, C, N, J>(
+    req: &RequestParts,
+    config: &GatewayConfig,
+    ports: &Ports<D, C, N, J>,
     now: UnixMillis,
     request_id: &RequestId,
-) -> Result<Forward, GatewayError> {
-    check_method(&req.method)?;
-    config.limits.check_headers(&req.headers)?;
-    config.limits.check_declared_body(&req.headers)?;
-
+) -> Result<Decision, GatewayError>
+where
+    D: TenantDirectory,
+    C: KvCache,
+    N: AtomicCounters,
+    J: JwksSource,
+{
+    check_request(req, &config.limits)?;
     let target = RequestTarget::parse(&req.target)?;
-    let host_values: Vec<&[u8]> = header_values(&req.headers, "host").collect();
-    let host = normalise_host(&host_values, &target, &config.host)?;
+    let host = normalise_host(&host_values(&req.headers), &target, &config.host)?;
+    let credentials = credentials(&req.headers)?;
 
-    let tenants = TenantCache::new(&ports.directory, &ports.kv, config.tenant_cache);
+    // Resolve tenant. On the apex the tenant is named by a verified token, so
+    // authentication runs first there (and only there).
+    let tenants = TenantCache::new(&ports.directory, &ports.cache, config.tenant_cache);
     let class = classify(&host, &config.resolver);
-    let mut credentials =
-        bearer_token(&req.headers)?.map_or(Credentials::Anonymous, Credentials::Bearer);
-    if let (HostClass::Apex, Credentials::Bearer(raw)) = (&class, &credentials) {
-        credentials = Credentials::Verified(config.jwt.verify(raw, &ports.kv, now)?);
-    }
-    let apex_org = match &credentials {
-        Credentials::Verified(token) => apex_organisation(Some(token))?.cloned(),
+    let apex_identity = match class {
+        HostClass::Apex => Some(authenticate(credentials, &ports.keys, &ports.cache, now)?),
         _ => None,
     };
-    let resolved = resolve(&host, &class, apex_org.as_ref(), &tenants, now)?;
+    let org = apex_organisation(apex_identity.as_ref())?;
+    let resolved = resolve(&host, &class, org, &tenants, now)?;
 
     let active = admit(resolved)?;
-    let principal = authenticate(
-        active,
-        credentials,
-        &config.jwt,
-        &config.anonymous_permissions,
-        &ports.kv,
-        now,
-    )?;
+    let identity = match apex_identity {
+        Some(identity) => identity,
+        None => authenticate(credentials, &ports.keys, &ports.cache, now)?,
+    };
+    let principal = bind(active, identity, &config.anonymous_permissions)?;
+    // SSO policy goes here: a tenant that enforces SSO answers a principal without a
+    // session with `return Ok(Decision::Respond(..))` (302 to its login, Set-Cookie).
+    // Rate limit goes here: `ports.counters`, refusing with 429, Retry-After, RateLimit-*.
     let permit = authorise(principal, &target, &config.routes)?;
     let context = sign_context(&permit, &config.context, request_id, now);
-    Ok(plan_forward(
+    Ok(Decision::Forward(plan_forward(
         permit,
         context,
         &req.method,
         &req.headers,
         request_id,
-    ))
+    )))
 }
 
 /// Signs the tenant context for a permitted request.
@@ -155,9 +175,7 @@ pub fn sign_context(
     signer.sign(&ContextClaims {
         tid: tenant.id,
         slug: tenant.slug.clone(),
-        plc: PlacementKind::from(&tenant.placement),
-        db: tenant.placement.database_target().map(str::to_owned),
-        sch: tenant.placement.schema().map(str::to_owned),
+        placement: tenant.placement.clone(),
         uid: principal.user_id(),
         roles: principal.roles().to_vec(),
         perms: principal.permissions().to_vec(),
@@ -184,12 +202,12 @@ pub fn plan_forward(
         .as_bytes()
         .to_vec();
     out.push((
-        "x-tenant-context".to_owned(),
+        CONTEXT_HEADER.to_owned(),
         context.as_str().as_bytes().to_vec(),
     ));
-    out.push(("x-tenant-host".to_owned(), host));
+    out.push((TENANT_HOST_HEADER.to_owned(), host));
     out.push((
-        "x-request-id".to_owned(),
+        REQUEST_ID_HEADER.to_owned(),
         request_id.as_str().as_bytes().to_vec(),
     ));
     Forward {
@@ -202,14 +220,22 @@ pub fn plan_forward(
     }
 }
 
-fn header_values<'a>(
-    headers: &'a [(String, Vec<u8>)],
-    name: &'a str,
-) -> impl Iterator<Item = &'a [u8]> + 'a {
+/// Every `Host` value, in order.
+fn host_values(headers: &[(String, Vec<u8>)]) -> Vec<&[u8]> {
     headers
         .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
         .map(|(_, v)| v.as_slice())
+        .collect()
+}
+
+/// The request as a whole: an accepted method, headers within their budget, a declared
+/// body within its cap.
+fn check_request(req: &RequestParts, limits: &Limits) -> Result<(), GatewayError> {
+    check_method(&req.method)?;
+    limits.check_headers(&req.headers)?;
+    limits.check_declared_body(&req.headers)?;
+    Ok(())
 }
 
 fn check_method(method: &str) -> Result<(), BadRequest> {

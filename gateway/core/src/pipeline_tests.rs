@@ -1,7 +1,8 @@
 use super::*;
 use crate::context::{decode_unverified, verify};
-use crate::fakes::{sample_tenant, MemoryDirectory, MemoryKv};
+use crate::fakes::{sample_tenant, MemoryCounters, MemoryDirectory, MemoryKv};
 use crate::jwt::tests::{claims_for, rs256, verifier, NOW};
+use crate::jwt::JwtVerifier;
 use crate::tenant::{Placement, TenantStatus};
 use serde_json::json;
 
@@ -12,7 +13,6 @@ fn config() -> GatewayConfig {
         host: HostConfig::with_ports(&[3000]),
         resolver: ResolverConfig::new("app.example".parse().unwrap()),
         tenant_cache: TenantCacheConfig::default(),
-        jwt: verifier(),
         routes: RouteTable::parse("/api/tasks=tasks,/api/projects=tasks").unwrap(),
         limits: crate::headers::Limits {
             max_header_bytes: 8 * 1024,
@@ -23,13 +23,15 @@ fn config() -> GatewayConfig {
     }
 }
 
-fn ports() -> Ports<MemoryDirectory, MemoryKv> {
+type TestPorts = Ports<MemoryDirectory, MemoryKv, MemoryCounters, JwtVerifier>;
+
+fn ports() -> TestPorts {
     let directory = MemoryDirectory::default();
     directory.upsert(sample_tenant("acme"));
     let mut globex = sample_tenant("globex");
     globex.placement = Placement::Schema {
         database_target: None,
-        schema: "tenant_globex".into(),
+        schema: "tenant_globex".parse().unwrap(),
     };
     directory.upsert(globex);
     let mut sleepy = sample_tenant("sleepy");
@@ -41,7 +43,24 @@ fn ports() -> Ports<MemoryDirectory, MemoryKv> {
     directory.add_domain("portal.acme.com".parse().unwrap(), sample_tenant("acme").id);
     Ports {
         directory,
-        kv: MemoryKv::default(),
+        cache: MemoryKv::default(),
+        counters: MemoryCounters::default(),
+        keys: verifier(),
+    }
+}
+
+/// The decision as a result: the forwarding plan, or the refusal's cause (every local
+/// answer today is a refusal).
+fn handle(
+    r: &RequestParts,
+    cfg: &GatewayConfig,
+    p: &TestPorts,
+    now: UnixMillis,
+    rid: &RequestId,
+) -> Result<Forward, GatewayError> {
+    match super::handle(r, cfg, p, now, rid) {
+        Decision::Forward(f) => Ok(f),
+        Decision::Respond(answer) => Err(answer.cause.expect("a refusal carries its cause")),
     }
 }
 
@@ -59,10 +78,7 @@ fn req(host: &str, path: &str, extra: &[(&str, &str)]) -> RequestParts {
     }
 }
 
-fn run(
-    r: &RequestParts,
-    ports: &Ports<MemoryDirectory, MemoryKv>,
-) -> Result<Forward, GatewayError> {
+fn run(r: &RequestParts, ports: &TestPorts) -> Result<Forward, GatewayError> {
     handle(r, &config(), ports, NOW, &"req-1".parse().unwrap())
 }
 
@@ -74,7 +90,7 @@ fn outcome(r: &RequestParts) -> Result<String, &'static str> {
                 .slug
                 .to_string()
         })
-        .map_err(|e| e.response().code)
+        .map_err(|e| e.response().code.as_str())
 }
 
 fn bearer(org: &str) -> String {
@@ -337,8 +353,8 @@ fn the_forward_carries_our_headers_only_and_a_context_postgres_accepts() {
     let claims = verify(f.context.as_str(), &[("k1", KEY)], NOW).unwrap();
     assert_eq!(claims.tid, sample_tenant("globex").id);
     assert_eq!(
-        (claims.db, claims.sch.as_deref()),
-        (None, Some("tenant_globex"))
+        claims.placement.columns(),
+        ("schema", None, Some("tenant_globex"))
     );
     assert_eq!(claims.exp, NOW.as_secs() + 30);
     assert_eq!((claims.uid, claims.roles.len()), (None, 0), "anonymous");
@@ -354,20 +370,50 @@ fn dependencies_fail_closed_or_fall_back_to_the_source() {
         "dependency_unavailable"
     );
     let p = ports();
-    p.kv.set_failing(true);
-    assert!(
-        run(&r, &p).is_ok(),
-        "cache down: answered from the directory"
+    p.cache.set_failing(true);
+    let acme = sample_tenant("acme");
+    let anonymous = run(&r, &p).expect("cache down: answered from the directory");
+    let claims = verify(anonymous.context.as_str(), &[("k1", KEY)], NOW).unwrap();
+    assert_eq!(
+        (anonymous.url(), claims.tid, claims.slug.as_str()),
+        (
+            "http://tasks.spin.internal/api/tasks".to_owned(),
+            acme.id,
+            "acme"
+        )
     );
-    let token = bearer(&sample_tenant("acme").id.to_string());
+    assert_eq!((claims.uid, claims.roles.len()), (None, 0), "anonymous");
+    let calls = p.directory.calls();
+    run(&r, &p).unwrap();
+    assert_eq!(
+        p.directory.calls(),
+        calls + 1,
+        "nothing cached: asked again"
+    );
+    let token = bearer(&acme.id.to_string());
     let with_token = req(
         "acme.app.example",
         "/api/tasks",
         &[("Authorization", &token)],
     );
-    assert!(
-        run(&with_token, &p).is_ok(),
-        "cache down: the token is verified"
+    let authed = run(&with_token, &p).expect("cache down: the token is verified");
+    let claims = verify(authed.context.as_str(), &[("k1", KEY)], NOW).unwrap();
+    assert_eq!((claims.tid, claims.slug.as_str()), (acme.id, "acme"));
+    assert_eq!(
+        claims.roles,
+        vec!["member".parse::<crate::ids::RoleName>().unwrap()],
+        "the token's roles, verified without the cache"
+    );
+    // Control: a token for another tenant is still refused with the cache down.
+    let other = bearer(&sample_tenant("globex").id.to_string());
+    let mismatch = req(
+        "acme.app.example",
+        "/api/tasks",
+        &[("Authorization", &other)],
+    );
+    assert_eq!(
+        run(&mismatch, &p).unwrap_err().response().code,
+        "tenant_mismatch"
     );
 }
 
@@ -453,4 +499,91 @@ fn payload(token: &str) -> String {
             .unwrap(),
     )
     .unwrap()
+}
+
+#[test]
+fn a_refusal_is_answered_here_with_its_status_headers_and_body() {
+    let rid: RequestId = "req-7".parse().unwrap();
+    let token = format!("Bearer {}", "x".repeat(20));
+    let r = req(
+        "acme.app.example",
+        "/api/tasks",
+        &[("Authorization", &token)],
+    );
+    let Decision::Respond(answer) = super::handle(&r, &config(), &ports(), NOW, &rid) else {
+        panic!("a malformed token is refused here")
+    };
+    assert_eq!(answer.status, 401);
+    let names: Vec<&str> = answer.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "content-type",
+            "x-request-id",
+            "cache-control",
+            "www-authenticate"
+        ]
+    );
+    assert_eq!(answer.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(answer.header("x-request-id"), Some("req-7"));
+    assert_eq!(
+        String::from_utf8(answer.body).unwrap(),
+        r#"{"error":{"code":"invalid_token","message":"The bearer token was not accepted.","request_id":"req-7"}}"#
+    );
+    // A dependency that is down asks the client to come back.
+    let p = ports();
+    p.directory.set_failing(true);
+    let Decision::Respond(down) = super::handle(&r, &config(), &p, NOW, &rid) else {
+        panic!("fails closed")
+    };
+    assert_eq!((down.status, down.header("retry-after")), (503, Some("5")));
+    // Control: the same request without the bad token is forwarded.
+    let ok = req("acme.app.example", "/api/tasks", &[]);
+    assert!(matches!(
+        super::handle(&ok, &config(), &ports(), NOW, &rid),
+        Decision::Forward(_)
+    ));
+}
+
+/// A JWKS source that is down: tokens fail closed, anonymous requests do not need it.
+struct KeysDown;
+
+impl JwksSource for KeysDown {
+    fn verifier(&self) -> Result<&JwtVerifier, crate::ports::KeysUnavailable> {
+        Err(crate::ports::KeysUnavailable(
+            "idp keys not refreshed".into(),
+        ))
+    }
+}
+
+#[test]
+fn the_jwt_verifier_is_entered_only_for_a_token_and_fails_closed() {
+    let p = ports();
+    let down = Ports {
+        directory: p.directory,
+        cache: p.cache,
+        counters: p.counters,
+        keys: KeysDown,
+    };
+    let rid: RequestId = "r".parse().unwrap();
+    let token = bearer(&sample_tenant("acme").id.to_string());
+    let with_token = req(
+        "acme.app.example",
+        "/api/tasks",
+        &[("Authorization", &token)],
+    );
+    let Decision::Respond(answer) = super::handle(&with_token, &config(), &down, NOW, &rid) else {
+        panic!("no keys, no token accepted")
+    };
+    assert_eq!(answer.status, 503);
+    assert!(matches!(
+        answer.cause,
+        Some(GatewayError::Auth(crate::auth::AuthError::Keys(_)))
+    ));
+    // Control: an anonymous request never asks for keys.
+    let anon = req("acme.app.example", "/api/tasks", &[]);
+    assert!(matches!(
+        super::handle(&anon, &config(), &down, NOW, &rid),
+        Decision::Forward(_)
+    ));
 }

@@ -11,10 +11,8 @@ use crate::ids::{Hostname, TenantId, TenantSlug};
 use crate::kv::{KvCache, UnixMillis};
 use crate::tenant::{DirectoryUnavailable, TenantDirectory, TenantRecord};
 
-/// Labels under the apex that are never tenant slugs.
-pub const DEFAULT_RESERVED: &[&str] = &[
-    "www", "api", "admin", "app", "auth", "login", "sso", "static", "assets", "status", "mail",
-];
+/// Labels under the apex that are never tenant slugs (the contract's list).
+pub use tenant_contract::ids::RESERVED_LABELS as DEFAULT_RESERVED;
 
 /// The apex and the reserved labels.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -62,7 +62,7 @@ impl World {
 fn each_resolution_path_finds_its_tenant_and_unknowns_are_uniform() {
     let w = World::new();
     let acme_id = TenantRef::Id(sample_tenant("acme").id);
-    let nobody = TenantRef::Id(TenantId(uuid::Uuid::nil()));
+    let nobody = TenantRef::Id(TenantId::from(uuid::Uuid::nil()));
     let ok = |s: &str| Ok(s.to_owned());
     let cases: Vec<(&str, Option<TenantRef>, Result<String, ResolveError>)> = vec![
         ("acme.app.example", None, ok("acme")),

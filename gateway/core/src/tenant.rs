@@ -20,46 +20,8 @@ pub enum TenantStatus {
     Deleted,
 }
 
-/// Where a tenant's data lives (DESIGN §5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Placement {
-    /// The shared database, under RLS.
-    Shared,
-    /// A schema of its own, in `database_target` or (when `None`) the control-plane database.
-    Schema {
-        /// The database holding the schema; `None` means the control-plane database.
-        database_target: Option<String>,
-        /// The schema name (`tenant_[a-z0-9_]{1,56}`).
-        schema: String,
-    },
-    /// A database of its own.
-    Dedicated {
-        /// The connection target's name (resolved to a connection by the backend).
-        database_target: String,
-    },
-}
-
-impl Placement {
-    /// The database target, if the placement names one.
-    pub fn database_target(&self) -> Option<&str> {
-        match self {
-            Placement::Shared => None,
-            Placement::Schema {
-                database_target, ..
-            } => database_target.as_deref(),
-            Placement::Dedicated { database_target } => Some(database_target),
-        }
-    }
-
-    /// The schema name, for the `schema` placement only.
-    pub fn schema(&self) -> Option<&str> {
-        match self {
-            Placement::Schema { schema, .. } => Some(schema),
-            _ => None,
-        }
-    }
-}
+/// Where a tenant's data lives (DESIGN §5): the contract's one placement type.
+pub use tenant_contract::Placement;
 
 /// One tenant as the directory knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

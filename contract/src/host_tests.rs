@@ -167,3 +167,19 @@ proptest! {
         let _ = RequestTarget::parse(&raw);
     }
 }
+
+#[test]
+fn bare_names_normalise_like_hosts_without_a_port() {
+    assert_eq!(
+        normalise_name("Portal.Acme.COM.").unwrap().as_str(),
+        "portal.acme.com"
+    );
+    assert_eq!(
+        normalise_name("bücher.example").unwrap().as_str(),
+        "xn--bcher-kva.example"
+    );
+    assert_eq!(normalise_name("acme.com:443"), Err(HostError::Port));
+    assert_eq!(normalise_name("10.0.0.1"), Err(HostError::IpLiteral));
+    assert_eq!(normalise_name("[::1]"), Err(HostError::IpLiteral));
+    assert_eq!(normalise_name("u@acme.com"), Err(HostError::Userinfo));
+}

@@ -1,5 +1,5 @@
 //! The signed tenant context (`x-tenant-context`), exactly as Postgres verifies it
-//! (`migrations/0001_roles_and_keys.sql`, `tenantgate_private.verify_context`):
+//! (`migrations/0001_roles_and_keys.sql`, `tenantgate.current_context()`):
 //!
 //! ```text
 //! v1.<kid>.<payload>.<sig>
@@ -10,6 +10,10 @@
 //!
 //! `db` and `sch` tell the backend which database and schema to open; Postgres ignores
 //! them. Keys are at least 32 bytes and their `kid` matches `^[A-Za-z0-9_-]{1,64}$`.
+//!
+//! The gateway signs ([`ContextSigner`]); backends read the claims unverified
+//! ([`decode_unverified`]: Postgres verifies on every statement); tools verify
+//! ([`verify`]). Nothing else builds or parses a token.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -18,27 +22,28 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::ids::{Permission, RequestId, RoleName, TenantId, TenantSlug};
-use crate::kv::UnixMillis;
-use crate::tenant::Placement;
+use crate::placement::Placement;
+use crate::time::UnixMillis;
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// The request header the gateway puts the signed context in.
+pub const CONTEXT_HEADER: &str = "x-tenant-context";
 
 /// Tokens longer than this are refused (the database refuses over 4096 bytes too).
 pub const MAX_CONTEXT_BYTES: usize = 4096;
 
-/// The context's claims, in the wire order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The context's claims. On the wire the placement is three claims, `plc`, `db` and
+/// `sch`, and the fields appear in the order `tid, slug, plc, db, sch, uid, roles, perms,
+/// rid, exp[, ro]` (a known-answer test pins it).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextClaims {
-    /// Tenant id.
+    /// Tenant id (`tid`).
     pub tid: TenantId,
     /// Tenant slug.
     pub slug: TenantSlug,
-    /// Placement kind: `shared`, `schema` or `dedicated`.
-    pub plc: PlacementKind,
-    /// The placement's database target, if any.
-    pub db: Option<String>,
-    /// The placement's schema, for `schema` placements.
-    pub sch: Option<String>,
+    /// Where the tenant's data lives (`plc`, `db`, `sch`).
+    pub placement: Placement,
     /// The user id, when known.
     pub uid: Option<uuid::Uuid>,
     /// Roles.
@@ -51,29 +56,93 @@ pub struct ContextClaims {
     pub exp: u64,
     /// The tenant is read-only (moving between placements): backends refuse writes.
     /// Sent only when true.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ro: bool,
 }
 
-/// The `plc` claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PlacementKind {
-    /// The shared database.
-    Shared,
-    /// A schema of its own.
-    Schema,
-    /// A database of its own.
-    Dedicated,
+impl ContextClaims {
+    /// Whether the claims grant `permission` (for example `tasks.write`).
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.perms.iter().any(|p| p.as_str() == permission)
+    }
 }
 
-impl From<&Placement> for PlacementKind {
-    fn from(p: &Placement) -> Self {
-        match p {
-            Placement::Shared => PlacementKind::Shared,
-            Placement::Schema { .. } => PlacementKind::Schema,
-            Placement::Dedicated { .. } => PlacementKind::Dedicated,
+/// The wire shape as signed (borrowed: signing is on every request's path).
+#[derive(Serialize)]
+struct WireOut<'a> {
+    tid: &'a TenantId,
+    slug: &'a str,
+    plc: &'a str,
+    db: Option<&'a str>,
+    sch: Option<&'a str>,
+    uid: &'a Option<uuid::Uuid>,
+    roles: &'a [RoleName],
+    perms: &'a [Permission],
+    rid: &'a RequestId,
+    exp: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ro: bool,
+}
+
+/// The wire shape as read: optional claims may be absent (Postgres reads `db`, `sch` and
+/// `uid` as NULL then).
+#[derive(Deserialize)]
+struct WireIn {
+    tid: TenantId,
+    slug: TenantSlug,
+    plc: String,
+    #[serde(default)]
+    db: Option<String>,
+    #[serde(default)]
+    sch: Option<String>,
+    #[serde(default)]
+    uid: Option<uuid::Uuid>,
+    #[serde(default)]
+    roles: Vec<RoleName>,
+    #[serde(default)]
+    perms: Vec<Permission>,
+    rid: RequestId,
+    exp: u64,
+    #[serde(default)]
+    ro: bool,
+}
+
+impl Serialize for ContextClaims {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (plc, db, sch) = self.placement.columns();
+        WireOut {
+            tid: &self.tid,
+            slug: self.slug.as_str(),
+            plc,
+            db,
+            sch,
+            uid: &self.uid,
+            roles: &self.roles,
+            perms: &self.perms,
+            rid: &self.rid,
+            exp: self.exp,
+            ro: self.ro,
         }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContextClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let w = WireIn::deserialize(d)?;
+        let placement = Placement::from_columns(&w.plc, w.db.as_deref(), w.sch.as_deref())
+            .map_err(D::Error::custom)?;
+        Ok(ContextClaims {
+            tid: w.tid,
+            slug: w.slug,
+            placement,
+            uid: w.uid,
+            roles: w.roles,
+            perms: w.perms,
+            rid: w.rid,
+            exp: w.exp,
+            ro: w.ro,
+        })
     }
 }
 
@@ -105,6 +174,11 @@ impl SignedContext {
     /// The token text, the value of `x-tenant-context`.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The token text, owned.
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 
@@ -162,17 +236,54 @@ impl ContextSigner {
         now.as_secs().saturating_add(self.ttl_secs)
     }
 
+    /// The key id tokens are signed under.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
     /// Signs `claims` as given (the caller sets `exp`, normally [`ContextSigner::expiry`]).
     pub fn sign(&self, claims: &ContextClaims) -> SignedContext {
         let json = serde_json::to_vec(claims).expect("context claims always serialise");
         let mut token = format!("v1.{}.", self.kid);
         URL_SAFE_NO_PAD.encode_string(json, &mut token);
+        self.seal(token)
+    }
+
+    /// Signs `payload` exactly as given (normally [`encode_payload`] of some JSON), even if
+    /// it is not base64url or not claims: for tools and attack tests that need a validly
+    /// signed token with an odd payload. Postgres refuses such a token.
+    pub fn sign_payload(&self, payload: &str) -> SignedContext {
+        self.seal(format!("v1.{}.{payload}", self.kid))
+    }
+
+    /// Appends `.<b64url HMAC-SHA256(key, head)>` to `head` (`v1.<kid>.<payload>`).
+    fn seal(&self, mut token: String) -> SignedContext {
         let mut mac = self.mac.clone();
         mac.update(token.as_bytes());
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(mac.finalize().into_bytes(), &mut token);
         SignedContext(token)
     }
+}
+
+/// `v1.<kid>.<payload>.<sig>` for `payload` as given, signed with `key`, checking neither
+/// the kid's format nor the key's length. Only for attack tests and tools that must make
+/// tokens the database has to refuse (a 65-character kid, a short key); everything else
+/// signs with a [`ContextSigner`].
+pub fn sign_unchecked(kid: &str, key: &[u8], payload: &str) -> String {
+    let mac = HmacSha256::new_from_slice(key).expect("HMAC takes a key of any length");
+    ContextSigner {
+        kid: kid.to_owned(),
+        mac,
+        ttl_secs: 1,
+    }
+    .sign_payload(payload)
+    .into_string()
+}
+
+/// base64url without padding of `json`: the payload part of a token.
+pub fn encode_payload(json: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(json)
 }
 
 /// Splits a token into (kid, payload, sig), checking the shape the database checks.

@@ -1,16 +1,18 @@
 use super::*;
-use crate::fakes::sample_tenant;
+use crate::placement::Placement;
+
+const ACME: &str = "0b3a6f2e-51b7-4c9d-8e1f-0123456789ab";
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 fn claims() -> ContextClaims {
-    let t = sample_tenant("acme");
     ContextClaims {
-        tid: t.id,
-        slug: t.slug,
-        plc: PlacementKind::Schema,
-        db: Some("eu-1".into()),
-        sch: Some("tenant_acme".into()),
+        tid: ACME.parse().unwrap(),
+        slug: "acme".parse().unwrap(),
+        placement: Placement::Schema {
+            database_target: Some("eu-1".parse().unwrap()),
+            schema: "tenant_acme".parse().unwrap(),
+        },
         uid: None,
         roles: vec!["member".parse().unwrap()],
         perms: vec!["tasks.read".parse().unwrap()],
@@ -33,7 +35,7 @@ fn the_wire_format_is_exactly_what_postgres_verifies() {
             r#"{{"tid":"{}","slug":"acme","plc":"schema","db":"eu-1","sch":"tenant_acme","#,
             r#""uid":null,"roles":["member"],"perms":["tasks.read"],"rid":"req-1","exp":1700000030}}"#
         ),
-        sample_tenant("acme").id
+        ACME
     );
     assert_eq!(json, want);
     // The signature is HMAC-SHA256 over "v1.<kid>.<payload>", computed independently here.
@@ -52,9 +54,7 @@ fn a_known_answer_pins_the_format() {
     let c = ContextClaims {
         tid: "00000000-0000-4000-8000-000000000001".parse().unwrap(),
         slug: "acme".parse().unwrap(),
-        plc: PlacementKind::Shared,
-        db: None,
-        sch: None,
+        placement: Placement::Shared,
         uid: Some(uuid::Uuid::nil()),
         roles: vec![],
         perms: vec![],
@@ -126,4 +126,57 @@ fn verification_refuses_tampering_other_keys_and_expiry() {
             "{bad}"
         );
     }
+}
+
+#[test]
+fn sign_payload_signs_exactly_the_given_payload() {
+    let signer = ContextSigner::new("k1", KEY).unwrap();
+    let json = serde_json::to_vec(&claims()).unwrap();
+    assert_eq!(
+        signer.sign_payload(&encode_payload(&json)),
+        signer.sign(&claims())
+    );
+    // Not base64url at all, still signed as given (for attack tests).
+    let odd = signer.sign_payload("eyJ0aWQ*In0");
+    assert!(odd.as_str().starts_with("v1.k1.eyJ0aWQ*In0."));
+}
+
+#[test]
+fn claims_read_what_postgres_reads_and_nothing_it_refuses() {
+    // Optional claims may be absent, as Postgres reads them as NULL.
+    let lean = format!(
+        r#"{{"tid":"{ACME}","slug":"acme","plc":"shared","rid":"r","exp":9,"roles":[],"perms":[]}}"#
+    );
+    let c: ContextClaims = serde_json::from_str(&lean).unwrap();
+    assert_eq!((c.placement, c.uid, c.ro), (Placement::Shared, None, false));
+    for bad in [
+        r#"{"tid":"x","slug":"acme","plc":"shared","rid":"r","exp":9}"#.to_owned(),
+        format!(r#"{{"tid":"{ACME}","slug":"acme","plc":"elsewhere","rid":"r","exp":9}}"#),
+        format!(r#"{{"tid":"{ACME}","slug":"acme","plc":"schema","sch":"app","rid":"r","exp":9}}"#),
+        format!(r#"{{"tid":"{ACME}","slug":"acme","plc":"dedicated","rid":"r","exp":9}}"#),
+        format!(r#"{{"tid":"{ACME}","slug":"ACME","plc":"shared","rid":"r","exp":9}}"#),
+    ] {
+        assert!(
+            serde_json::from_str::<ContextClaims>(&bad).is_err(),
+            "{bad}"
+        );
+    }
+    assert!(claims().has_permission("tasks.read"));
+    assert!(!claims().has_permission("tasks.write"));
+}
+
+#[test]
+fn unchecked_signing_is_the_same_mac_for_any_kid_and_key() {
+    let payload = encode_payload(&serde_json::to_vec(&claims()).unwrap());
+    assert_eq!(
+        sign_unchecked("k1", KEY, &payload),
+        ContextSigner::new("k1", KEY)
+            .unwrap()
+            .sign(&claims())
+            .into_string()
+    );
+    let long_kid = "k".repeat(65);
+    let odd = sign_unchecked(&long_kid, b"short", &payload);
+    assert!(odd.starts_with(&format!("v1.{long_kid}.")));
+    assert_eq!(decode_unverified(&odd), Err(ContextError::Malformed));
 }

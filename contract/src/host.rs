@@ -171,6 +171,19 @@ pub fn normalise_host(
     }
 }
 
+/// Normalises a bare host name, such as a custom domain as a person types it
+/// (`Portal.Acme.com.`, `bücher.example`): the rules of a `Host` value, with no port
+/// accepted. The control plane stores custom domains in this form, so a stored domain and
+/// a request's host compare equal exactly when the gateway would route one to the other.
+pub fn normalise_name(name: &str) -> Result<Hostname, HostError> {
+    normalise_authority(
+        name.as_bytes(),
+        &HostConfig {
+            accepted_ports: Vec::new(),
+        },
+    )
+}
+
 /// Normalises one authority (`name[:port]`) to a [`Hostname`].
 pub fn normalise_authority(raw: &[u8], config: &HostConfig) -> Result<Hostname, HostError> {
     if raw.is_empty() {

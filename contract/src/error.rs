@@ -1,0 +1,162 @@
+//! The JSON error body every tenantgate component answers a refusal with (DESIGN §7):
+//!
+//! ```text
+//! {"error":{"code":"tenant_suspended","message":"...","request_id":"..."}}
+//! ```
+//!
+//! [`ErrorCode`] lists every stable code any component returns (the README's error table
+//! lists the same, and a test checks it); [`error_body`] builds the body. The message is
+//! always a fixed, client-safe text chosen by the caller, never an internal error's text.
+
+use std::fmt;
+
+use serde::Serialize;
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)*) => {
+        /// A stable, machine-readable reason for a refusal.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the README table's order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as it appears in the body.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// 400: the request's `Host` (or absolute-form authority) is not acceptable.
+    InvalidHost = "invalid_host",
+    /// 400: the request is malformed (method, path, headers, body, parameters).
+    BadRequest = "bad_request",
+    /// 401: credentials are needed (on the apex, a token naming an organisation; at a
+    /// backend, a request that did not come through the gateway).
+    Unauthenticated = "unauthenticated",
+    /// 401: the bearer token was refused.
+    InvalidToken = "invalid_token",
+    /// 401: the tenant context was refused by the database (forged, expired, unknown key).
+    InvalidContext = "invalid_context",
+    /// 403: the tenant is suspended.
+    TenantSuspended = "tenant_suspended",
+    /// 403: the context lacks a permission.
+    Forbidden = "forbidden",
+    /// 404: no tenant is served at this host (the same for every way of not finding one).
+    UnknownTenant = "unknown_tenant",
+    /// 404: no such route or resource.
+    NotFound = "not_found",
+    /// 405: the path exists, the method does not.
+    MethodNotAllowed = "method_not_allowed",
+    /// 409: the write conflicts with an existing row.
+    Conflict = "conflict",
+    /// 413: the body is over the cap.
+    PayloadTooLarge = "payload_too_large",
+    /// 421: the token names another tenant than the host.
+    TenantMismatch = "tenant_mismatch",
+    /// 431: the headers are over the cap.
+    HeadersTooLarge = "headers_too_large",
+    /// 500: a bug or an unexpected failure; details only in the logs.
+    InternalError = "internal_error",
+    /// 502 / 503: the backend behind the route did not answer, or failed.
+    BackendUnavailable = "backend_unavailable",
+    /// 503: a dependency the decision needs is down (directory, database, configuration).
+    DependencyUnavailable = "dependency_unavailable",
+    /// 503: the tenant is moving between placements; writes wait.
+    TenantReadOnly = "tenant_read_only",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// The body `{"error":{"code","message","request_id"}}`, as compact JSON.
+pub fn error_body(code: ErrorCode, message: &str, request_id: &str) -> String {
+    let inner = Inner {
+        code: code.as_str(),
+        message,
+        request_id,
+    };
+    serde_json::to_string(&Body { error: inner }).expect("strings always serialise")
+}
+
+/// The media type of [`error_body`].
+pub const ERROR_CONTENT_TYPE: &str = "application/json";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_has_exactly_the_documented_shape() {
+        let body = error_body(ErrorCode::NotFound, "task \"x\" not found", "r-1");
+        assert_eq!(
+            body,
+            r#"{"error":{"code":"not_found","message":"task \"x\" not found","request_id":"r-1"}}"#
+        );
+    }
+
+    #[test]
+    fn codes_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "{c} twice");
+            assert!(c
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'));
+        }
+    }
+
+    #[test]
+    fn the_readme_error_table_lists_every_code() {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("| status | code |")
+            .nth(1)
+            .expect("README has the error table");
+        for c in ErrorCode::ALL {
+            assert!(table.contains(&format!("`{c}`")), "README lacks `{c}`");
+        }
+    }
+}

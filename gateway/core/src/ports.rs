@@ -1,0 +1,112 @@
+//! The ports: how the core reaches the world, one small trait per role.
+//!
+//! | port | role | component (Spin) | tests |
+//! |---|---|---|---|
+//! | [`TenantDirectory`] | the source of truth for tenants | control-plane Postgres | [`crate::fakes::MemoryDirectory`] |
+//! | [`KvCache`] | a byte cache (tenants, verified tokens) | Spin key-value | [`crate::fakes::MemoryKv`] |
+//! | [`AtomicCounters`] | increment / compare-and-swap, for rate limits | `wasi:keyvalue` atomics | [`crate::fakes::MemoryCounters`] |
+//! | [`JwksSource`] | identity-provider keys | the `jwt_issuers` variable | a [`JwtVerifier`] itself |
+//! | [`Clock`] | now, read once per request | the system clock | a fixed [`UnixMillis`] |
+//!
+//! [`Ports`] bundles the first four; the clock is passed on its own.
+
+use crate::jwt::JwtVerifier;
+pub use crate::kv::{CacheUnavailable, KvCache, UnixMillis};
+pub use crate::tenant::{DirectoryUnavailable, TenantDirectory};
+
+/// The ports a request may use.
+#[derive(Debug)]
+pub struct Ports<D, C, N, J> {
+    /// Source of truth for tenants.
+    pub directory: D,
+    /// Cache store for tenants and verified tokens.
+    pub cache: C,
+    /// Atomic counters (rate limits; no stage uses them yet).
+    pub counters: N,
+    /// Identity-provider keys.
+    pub keys: J,
+}
+
+/// The clock. The core reads it once per request ([`crate::pipeline::handle`]) and passes
+/// the instant to every stage.
+pub trait Clock {
+    /// Now.
+    fn now(&self) -> UnixMillis;
+}
+
+/// A fixed instant is a clock that never moves (tests, benches, replays).
+impl Clock for UnixMillis {
+    fn now(&self) -> UnixMillis {
+        *self
+    }
+}
+
+impl<T: Clock + ?Sized> Clock for &T {
+    fn now(&self) -> UnixMillis {
+        (**self).now()
+    }
+}
+
+/// The counter store could not answer. A stage that needs it decides whether to fail
+/// closed (503) or open; the text is for logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("counter store unavailable: {0}")]
+pub struct CounterUnavailable(pub String);
+
+/// Atomic counters and values, shared by every gateway instance that shares the store.
+pub trait AtomicCounters {
+    /// Adds `delta` to the integer under `key` (absent counts as 0) and returns the new value.
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, CounterUnavailable>;
+    /// The bytes under `key`, `None` when absent.
+    fn current(&self, key: &str) -> Result<Option<Vec<u8>>, CounterUnavailable>;
+    /// Stores `new` under `key` only if the value is still `expected` (`None`: absent).
+    /// `Ok(false)` when another writer got there first.
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, CounterUnavailable>;
+}
+
+impl<T: AtomicCounters + ?Sized> AtomicCounters for &T {
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, CounterUnavailable> {
+        (**self).increment(key, delta)
+    }
+    fn current(&self, key: &str) -> Result<Option<Vec<u8>>, CounterUnavailable> {
+        (**self).current(key)
+    }
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, CounterUnavailable> {
+        (**self).compare_and_swap(key, expected, new)
+    }
+}
+
+/// The identity-provider keys could not be read: requests with a token fail closed (503).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("identity-provider keys unavailable: {0}")]
+pub struct KeysUnavailable(pub String);
+
+/// The identity-provider keys port: the issuers tokens are accepted from, with their keys
+/// (JWKS) pinned. Asked only when a request carries a bearer token.
+pub trait JwksSource {
+    /// The verifier holding every accepted issuer and its keys.
+    fn verifier(&self) -> Result<&JwtVerifier, KeysUnavailable>;
+}
+
+/// Static keys: the verifier is its own source.
+impl JwksSource for JwtVerifier {
+    fn verifier(&self) -> Result<&JwtVerifier, KeysUnavailable> {
+        Ok(self)
+    }
+}
+
+impl<T: JwksSource + ?Sized> JwksSource for &T {
+    fn verifier(&self) -> Result<&JwtVerifier, KeysUnavailable> {
+        (**self).verifier()
+    }
+}
