@@ -157,6 +157,10 @@ pub enum TenantCommand {
         /// Seconds gateways may serve a cached routing entry (their cache bound plus a margin).
         #[arg(long, default_value_t = 6)]
         settle_secs: u64,
+        /// Test only: pause at each named point of the move until the test releases it
+        /// (`MoveOptions::pause`). Never set in production.
+        #[arg(long, hide = true)]
+        test_pause_dir: Option<PathBuf>,
     },
 }
 
@@ -468,6 +472,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             slug,
             placement,
             settle_secs,
+            test_pause_dir,
         } => {
             let to = placement.spec(&slug)?;
             let r = moves::move_tenant(
@@ -477,6 +482,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
                 &to,
                 MoveOptions {
                     settle: Duration::from_secs(settle_secs),
+                    pause: test_pause_dir,
                 },
             )
             .await?;

@@ -1,10 +1,10 @@
 //! The control plane's one error type: each variant says what it stopped, with the values an operator
 //! needs to act on it, and Postgres, I/O and DNS errors kept as sources.
 //!
-//! A variant's `Display` is the operator-facing sentence without its source; [`crate::report`]
-//! renders an error with its whole chain the way the `tenantgate` CLI prints it (a Postgres error as
-//! its server message, detail and hint). Refusals say "nothing changed" where the command
-//! guarantees it.
+//! A variant's `Display` is the operator-facing sentence without its source;
+//! [`report()`](crate::report()) renders an error with its whole chain the way the `tenantgate` CLI
+//! prints it (a Postgres error as its server message, detail and hint). Refusals say "nothing
+//! changed" where the command guarantees it.
 
 use std::path::PathBuf;
 
@@ -214,6 +214,10 @@ pub enum Error {
         #[source]
         cause: Box<Error>,
     },
+    /// The test-only pause hook (`MoveOptions::pause`) was not released in time.
+    #[error("test pause {0} was not released in time")]
+    PauseTimedOut(PathBuf),
+
     // Export.
     /// An export would write over something.
     #[error("{} is not empty: an export goes into a new or empty directory and never overwrites", .0.display())]

@@ -4,15 +4,21 @@
 //! `settle` (the gateway's 5-second cache bound plus a margin) so that no gateway still routes
 //! writes, copies its rows with binary COPY from one snapshot, verifies counts and checksums per
 //! table, then re-checks the source under `LOCK ... IN SHARE MODE` (writers wait, readers do not)
-//! and flips the routing entry only if nothing changed ([`copy`]). After another settle period it
+//! and flips the routing entry only if nothing changed (`copy.rs`). After another settle period it
 //! deletes the old rows (and drops an emptied tenant schema). Until the flip the old placement is
 //! authoritative: every failure before it deletes what was copied and lifts read-only. One move or
 //! purge of a tenant runs at a time (`tenant_data::lock_data`).
+//!
+//! Test hook: with [`MoveOptions::pause`] set, the move stops at the named point
+//! [`PAUSE_READ_ONLY`] (read-only set and settled, nothing copied yet) until the test releases it,
+//! so that a test can observe the read-only window for as long as it needs. Production runs never
+//! set it (the CLI's hidden `--test-pause-dir`).
 
 mod copy;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::db::{Database, Targets};
 use crate::error::{Error, Result};
@@ -20,8 +26,14 @@ use crate::events;
 use crate::migrate::Migration;
 use crate::placement::{ensure_free, forget_migrations, prepare, PlacementSpec};
 use crate::report;
+use crate::report::Doing as _;
 use crate::tenant::find;
 use crate::tenant_data::{columns, delete_rows, lock_data, tenant_tables};
+
+/// The pause point after read-only is set and the settle period has passed, before the copy.
+pub const PAUSE_READ_ONLY: &str = "move-read-only";
+/// How long a paused move waits to be released before it fails (and is undone).
+const PAUSE_LIMIT: Duration = Duration::from_secs(120);
 
 /// Options of a move.
 #[derive(Debug, Clone)]
@@ -29,6 +41,10 @@ pub struct MoveOptions {
     /// How long gateways may keep serving a cached routing entry (their cache bound plus a margin):
     /// waited after setting read-only and again after the flip.
     pub settle: Duration,
+    /// Test only: a directory where the move announces each pause point `P` by creating
+    /// `P.reached`, then waits until `P.resume` exists (at most two minutes, else the move fails
+    /// and is undone). `None` (always, outside tests) never pauses.
+    pub pause: Option<PathBuf>,
 }
 
 /// What a move did.
@@ -102,6 +118,7 @@ pub async fn move_tenant(
     mv.set_read_only().await?;
     tokio::time::sleep(opts.settle).await;
     let copied = async {
+        pause_at(opts.pause.as_deref(), PAUSE_READ_ONLY).await?;
         let copied = mv.copy().await?;
         mv.flip(&copied).await?;
         Ok(copied)
@@ -138,4 +155,23 @@ pub async fn move_tenant(
         tables: copied,
         cleanup_error,
     })
+}
+
+/// The test hook: with a pause directory, announces `point` (`<dir>/<point>.reached`) and waits
+/// until `<dir>/<point>.resume` exists.
+async fn pause_at(dir: Option<&Path>, point: &str) -> Result<()> {
+    let Some(dir) = dir else {
+        return Ok(());
+    };
+    let reached = dir.join(format!("{point}.reached"));
+    std::fs::write(&reached, b"").doing(format_args!("writing {}", reached.display()))?;
+    let resume = dir.join(format!("{point}.resume"));
+    let deadline = Instant::now() + PAUSE_LIMIT;
+    while !resume.exists() {
+        if Instant::now() > deadline {
+            return Err(Error::PauseTimedOut(resume));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
 }
