@@ -1,9 +1,9 @@
 //! Placements: where a tenant's data lives (shared, a schema of its own, a dedicated database),
 //! parsed from the command line and the routing table, and prepared for a tenant.
 //!
-//! A new placement is prepared before any routing entry names it ([`prepare`]: its database and
+//! A new placement is prepared before any routing entry names it (`prepare`: its database and
 //! schema migrated, the context keys copied), and a schema or dedicated database holds one tenant
-//! only ([`ensure_free`]). `tenant create` and `tenant move` both go through these two.
+//! only (`ensure_free`). `tenant create` and `tenant move` both go through these two.
 
 use std::fmt;
 

@@ -1,6 +1,6 @@
 //! Tenant lookup: the one place a tenant and its routing entry are read from the control plane.
 //!
-//! [`find`] and [`list`] read without locks; [`find_locked`] locks the tenant's row until the
+//! [`find`] and [`list`] read without locks; `find_locked` locks the tenant's row until the
 //! caller's transaction ends, so a lifecycle change or a purge decides on a status nobody else can
 //! change underneath it.
 
