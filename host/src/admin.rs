@@ -1,6 +1,9 @@
 //! The control-plane subcommands: `migrate`, `tenant ...`, `domain ...`, `audit isolation`. Each connects as the
 //! migration superuser given by `--database-url` (or `DATABASE_URL`); named database targets (dedicated
 //! placements, schemas in other databases) come from `--target name=url` or `TENANTGATE_TARGETS`.
+//!
+//! The work is done by the `tenantgate-control` library, which returns its typed `Error`; this is the
+//! binary edge, where errors become `anyhow` and are printed with their causes (`finish`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,9 +11,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use tenantgate_control::create::{self, NewTenant};
 use tenantgate_control::domains::{self, VerifyOptions};
-use tenantgate_control::tenants::{self, Lifecycle, MoveOptions, NewTenant, PlacementSpec};
-use tenantgate_control::{audit, migrate, Database, Targets};
+use tenantgate_control::lifecycle::{self, Lifecycle};
+use tenantgate_control::moves::{self, MoveOptions};
+use tenantgate_control::{export, isolation, migrate, purge, tenant};
+use tenantgate_control::{Database, Placement, Targets, Tenant};
 
 #[derive(Args)]
 pub struct Conn {
@@ -32,11 +38,11 @@ pub struct Conn {
 
 impl Conn {
     fn targets(&self) -> anyhow::Result<Targets> {
-        Targets::new(&self.database_url, &self.targets)
+        Ok(Targets::new(&self.database_url, &self.targets)?)
     }
 
     fn migrations(&self) -> anyhow::Result<Vec<migrate::Migration>> {
-        migrate::load(&self.migrations)
+        Ok(migrate::load(&self.migrations)?)
     }
 }
 
@@ -151,6 +157,10 @@ pub enum TenantCommand {
         /// Seconds gateways may serve a cached routing entry (their cache bound plus a margin).
         #[arg(long, default_value_t = 6)]
         settle_secs: u64,
+        /// Test only: pause at each named point of the move until the test releases it
+        /// (`MoveOptions::pause`). Never set in production.
+        #[arg(long, hide = true)]
+        test_pause_dir: Option<PathBuf>,
     },
 }
 
@@ -168,13 +178,13 @@ pub struct PlacementArgs {
 }
 
 impl PlacementArgs {
-    fn spec(&self, slug: &str) -> anyhow::Result<PlacementSpec> {
-        PlacementSpec::parse(
+    fn spec(&self, slug: &str) -> anyhow::Result<Placement> {
+        Ok(tenantgate_control::placement::parse(
             &self.kind,
             self.database.as_deref(),
             self.schema.as_deref(),
             slug,
-        )
+        )?)
     }
 }
 
@@ -244,10 +254,11 @@ pub enum AuditCommand {
     },
 }
 
-/// Prints the error and gives exit code 1, or the command's own code.
+/// Prints the error with its causes (`tenantgate_control::report`) and gives exit code 1, or the
+/// command's own code.
 pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", tenantgate_control::report(e.as_ref()));
         ExitCode::FAILURE
     })
 }
@@ -271,9 +282,9 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Applies a lifecycle change to tenant `slug` on the control plane `conn` names.
-async fn lifecycle(conn: &Conn, slug: &str, change: Lifecycle) -> anyhow::Result<tenants::Tenant> {
+async fn change_lifecycle(conn: &Conn, slug: &str, change: Lifecycle) -> anyhow::Result<Tenant> {
     let mut control = conn.targets()?.connect(&Database::Control).await?;
-    tenants::set_lifecycle(&mut control, slug, &change).await
+    Ok(lifecycle::set_lifecycle(&mut control, slug, &change).await?)
 }
 
 pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
@@ -285,7 +296,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             plan,
             placement,
         } => {
-            let t = tenants::create(
+            let t = create::create(
                 &conn.targets()?,
                 &conn.migrations()?,
                 &NewTenant {
@@ -300,7 +311,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
         }
         TenantCommand::List { conn } => {
             let control = conn.targets()?.connect(&Database::Control).await?;
-            let all = tenants::list(&control).await?;
+            let all = tenant::list(&control).await?;
             let w = all.iter().map(|t| t.slug.len()).max().unwrap_or(4).max(4);
             println!(
                 "{:w$}  {:36}  {:9}  {:10}  placement",
@@ -319,7 +330,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             }
         }
         TenantCommand::Show { conn, slug } => {
-            let d = tenants::show(&conn.targets()?, &slug).await?;
+            let d = create::show(&conn.targets()?, &slug).await?;
             let t = &d.tenant;
             println!(
                 "slug:      {}\nid:        {}\nname:      {}\nstatus:    {}\nplan:      {}",
@@ -353,14 +364,14 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             }
         }
         TenantCommand::Suspend { conn, slug, reason } => {
-            let t = lifecycle(&conn, &slug, Lifecycle::Suspend { reason }).await?;
+            let t = change_lifecycle(&conn, &slug, Lifecycle::Suspend { reason }).await?;
             println!(
                 "suspended tenant {} ({}): gateways refuse it with 403 tenant_suspended within 5 s; its data is kept",
                 t.slug, t.id
             );
         }
         TenantCommand::Reactivate { conn, slug } => {
-            let t = lifecycle(&conn, &slug, Lifecycle::Reactivate).await?;
+            let t = change_lifecycle(&conn, &slug, Lifecycle::Reactivate).await?;
             println!(
                 "reactivated tenant {} ({}): gateways serve it again within 5 s",
                 t.slug, t.id
@@ -371,7 +382,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             slug,
             grace_days,
         } => {
-            let t = lifecycle(&conn, &slug, Lifecycle::Delete { grace_days }).await?;
+            let t = change_lifecycle(&conn, &slug, Lifecycle::Delete { grace_days }).await?;
             println!(
                 "deleted tenant {} ({}): its hosts answer 404 within 5 s; its data is kept until {}, \
                  until then `tenantgate tenant restore {}` brings it back",
@@ -382,7 +393,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             );
         }
         TenantCommand::Restore { conn, slug } => {
-            let t = lifecycle(&conn, &slug, Lifecycle::Restore).await?;
+            let t = change_lifecycle(&conn, &slug, Lifecycle::Restore).await?;
             println!(
                 "restored tenant {} ({}): {} again within 5 s",
                 t.slug,
@@ -400,7 +411,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
                 Some(slug) => vec![slug],
                 None => {
                     let control = targets.connect(&Database::Control).await?;
-                    tenants::purge_due(&control).await?
+                    purge::purge_due(&control).await?
                 }
             };
             if due && slugs.is_empty() {
@@ -408,7 +419,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             }
             let mut failed = false;
             for slug in slugs {
-                match tenants::purge(&targets, &slug).await {
+                match purge::purge(&targets, &slug).await {
                     Ok(r) => {
                         let rows = r
                             .rows
@@ -431,10 +442,13 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
                     }
                     // One tenant's failure does not stop the others; it is reported, exit code 1.
                     Err(e) if due => {
-                        eprintln!("error: purging tenant {slug:?}: {e:#}");
+                        eprintln!(
+                            "error: purging tenant {slug:?}: {}",
+                            tenantgate_control::report(&e)
+                        );
                         failed = true;
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
             }
             if failed {
@@ -442,7 +456,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             }
         }
         TenantCommand::Export { conn, slug, out } => {
-            let r = tenantgate_control::export::export(&conn.targets()?, &slug, &out).await?;
+            let r = export::export(&conn.targets()?, &slug, &out).await?;
             println!(
                 "exported tenant {} ({}) to {}",
                 r.slug,
@@ -458,15 +472,17 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
             slug,
             placement,
             settle_secs,
+            test_pause_dir,
         } => {
             let to = placement.spec(&slug)?;
-            let r = tenants::move_tenant(
+            let r = moves::move_tenant(
                 &conn.targets()?,
                 &conn.migrations()?,
                 &slug,
                 &to,
                 MoveOptions {
                     settle: Duration::from_secs(settle_secs),
+                    pause: test_pause_dir,
                 },
             )
             .await?;
@@ -568,7 +584,7 @@ pub async fn domain(cmd: DomainCommand) -> anyhow::Result<ExitCode> {
 
 pub async fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     let AuditCommand::Isolation { conn, others } = cmd;
-    let report = audit::isolation(&conn.targets()?, audit::Options { others }).await?;
+    let report = isolation::isolation(&conn.targets()?, isolation::Options { others }).await?;
     print!("{report}");
     Ok(if report.ok() {
         ExitCode::SUCCESS

@@ -1,9 +1,12 @@
 //! `tenantgate tenant move` shared -> schema -> dedicated -> shared, with the real gateway and tasks
 //! components serving the tenant throughout; failed moves leave the old placement authoritative.
+//! Each move pauses at its read-only point (the test-only `--test-pause-dir` hook), so the refusal
+//! of writes and the byte-for-byte comparison are checked on every move, not in a timing window.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tenantgate_control::moves::PAUSE_READ_ONLY;
 use tenantgate_tests::dataplane;
 use tenantgate_tests::fixtures::{component, target_dir};
 use tenantgate_tests::host::{client, AppBuilder, TestHost};
@@ -65,6 +68,15 @@ async fn call(
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Releases a paused move when dropped, so that a failed assertion does not leave it waiting.
+struct Release(std::path::PathBuf);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, "");
+    }
 }
 
 /// Every task title of the tenant, following the pages.
@@ -141,60 +153,65 @@ async fn tenant_move_round_trip_keeps_the_data_and_the_gateway_follows() {
     let mut before = rows(&w.control, "app", &acme);
     let mut old = (&w.control, "app");
     for (n, (placement, key)) in steps.iter().enumerate() {
-        // The move runs in the background; meanwhile the tenant is read-only (writes 503, reads 200).
+        // The move runs in the background and pauses (its test-only hook) once the tenant is
+        // read-only and the settle period, longer than the gateway's 5 s cache bound, has passed:
+        // from there on every write must be refused and every read served, for as long as the test
+        // looks. Nothing is copied until the test releases it.
+        let pause = tempfile::tempdir().unwrap();
         let args: Vec<String> = ["tenant", "move", "acme"]
             .iter()
             .chain(placement.iter())
-            .chain(["--settle-secs", "6"].iter())
+            .chain(["--settle-secs", "6", "--test-pause-dir"].iter())
             .map(|s| s.to_string())
+            .chain([pause.path().display().to_string()])
             .collect();
-        let mover = {
+        let out = std::thread::scope(|s| {
             let w = &w;
-            let args = args.clone();
-            std::thread::scope(|s| {
-                let handle =
-                    s.spawn(move || w.tg(&args.iter().map(String::as_str).collect::<Vec<_>>()));
-                let rt = tokio::runtime::Handle::current();
-                let mut saw_read_only = false;
-                let mut created = Vec::new();
-                // The CLI prepares the destination, sets read-only, then waits 6 s: the gateway (cache bound
-                // 5 s) must refuse writes in that window.
-                let until = std::time::Instant::now() + Duration::from_secs(15);
-                while std::time::Instant::now() < until && !saw_read_only {
-                    let title = format!("written during move {n} #{}", created.len());
-                    let (status, v) = tokio::task::block_in_place(|| {
-                        rt.block_on(call(
-                            &host,
-                            "POST",
-                            "acme",
-                            "/api/tasks",
-                            Some(serde_json::json!({"project_id": "a1000000-0000-4000-8000-000000000001", "title": title})),
-                        ))
-                    });
-                    match status {
-                        201 => created.push(title),
-                        503 => {
-                            assert_eq!(v["error"]["code"], "tenant_read_only", "{v}");
-                            saw_read_only = true;
-                        }
-                        other => panic!("write during move: {other} {v}"),
-                    }
-                    std::thread::sleep(Duration::from_millis(250));
+            let handle =
+                s.spawn(move || w.tg(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+            let reached = pause.path().join(PAUSE_READ_ONLY.to_string() + ".reached");
+            let until = Instant::now() + Duration::from_secs(120);
+            while !reached.exists() {
+                if handle.is_finished() {
+                    panic!(
+                        "move {n} ended before its read-only pause: {:?}",
+                        handle.join()
+                    );
                 }
-                assert!(saw_read_only, "writes were never refused during the move");
-                let read = tokio::task::block_in_place(|| {
-                    rt.block_on(call(&host, "GET", "acme", "/api/tasks", None))
-                });
-                assert_eq!(read.0, 200, "reads go on during the move: {}", read.1);
-                (handle.join().unwrap(), created)
-            })
-        };
-        let (out, created) = mover;
+                assert!(
+                    Instant::now() < until,
+                    "move {n} never reached its read-only pause"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let release = Release(pause.path().join(PAUSE_READ_ONLY.to_string() + ".resume"));
+            let rt = tokio::runtime::Handle::current();
+            let on_gateway = |method: &str, body: Option<Value>| {
+                tokio::task::block_in_place(|| {
+                    rt.block_on(call(&host, method, "acme", "/api/tasks", body))
+                })
+            };
+            for attempt in 0..3 {
+                let (status, v) = on_gateway(
+                    "POST",
+                    Some(serde_json::json!({
+                        "project_id": "a1000000-0000-4000-8000-000000000001",
+                        "title": format!("written during move {n} #{attempt}"),
+                    })),
+                );
+                assert_eq!(
+                    (status, v["error"]["code"].as_str()),
+                    (503, Some("tenant_read_only")),
+                    "a write during move {n} was not refused: {v}"
+                );
+            }
+            let (status, v) = on_gateway("GET", None);
+            assert_eq!(status, 200, "reads go on during the move: {v}");
+            drop(release);
+            handle.join().unwrap()
+        });
         let out = out.ok();
         assert!(out.stdout.contains(&format!("to {key}")), "{}", out.stdout);
-        let wrote_during_move = !created.is_empty();
-        expected.extend(created);
-        expected.sort();
         // Everything is there, served from the new placement.
         assert_eq!(titles(&host, "acme").await, expected, "after move to {key}");
         let (pg, schema) = match *key {
@@ -202,14 +219,13 @@ async fn tenant_move_round_trip_keeps_the_data_and_the_gateway_follows() {
             "schema:control/tenant_acme" => (&w.control, "tenant_acme"),
             _ => (&w.control, "app"),
         };
+        // No write got through, so the new placement holds exactly the rows the old one had.
         let after = rows(pg, schema, &acme);
         assert!(
             after.starts_with(&format!("{}:", expected.len() + 1)),
             "{after}"
         );
-        if !wrote_during_move {
-            assert_eq!(after, before, "the rows are the same, byte for byte");
-        }
+        assert_eq!(after, before, "the rows are the same, byte for byte");
         // Writes work again, in the new placement.
         let (status, v) = call(
             &host,

@@ -1,4 +1,4 @@
-//! Exporting one tenant's data: everything it owns, as newline-delimited JSON, into a directory.
+//! `tenantgate tenant export`: everything one tenant owns, as newline-delimited JSON, into a directory.
 //!
 //! ```text
 //! <out>/manifest.json              format, tenant, time of the snapshot, every file with rows and sha256
@@ -16,14 +16,18 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
 use futures::{pin_mut, TryStreamExt as _};
 use sha2::{Digest as _, Sha256};
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-use crate::db::{describe, ident, Database, Targets};
-use crate::tenants::{self, tenant_tables};
+use crate::db::{ident, Database, Targets};
+use crate::error::{Error, Result};
+use crate::events;
+use crate::placement::PlacementExt as _;
+use crate::report::Doing as _;
+use crate::tenant::find;
+use crate::tenant_data::tenant_tables;
 
 /// The manifest's `format`.
 pub const FORMAT: &str = "tenantgate-export/1";
@@ -85,23 +89,22 @@ const CONTROL: &[(&str, &str)] = &[
 ];
 
 /// Exports tenant `slug` into `out` (created; it must not exist or be empty).
-pub async fn export(targets: &Targets, slug: &str, out: &Path) -> anyhow::Result<ExportReport> {
+pub async fn export(targets: &Targets, slug: &str, out: &Path) -> Result<ExportReport> {
     if out.exists() {
-        let mut entries = std::fs::read_dir(out)
-            .with_context(|| format!("{} exists and is not a readable directory", out.display()))?;
+        let mut entries = std::fs::read_dir(out).doing(format_args!(
+            "{} exists and is not a readable directory",
+            out.display()
+        ))?;
         if entries.next().is_some() {
-            bail!(
-                "{} is not empty: an export goes into a new or empty directory and never overwrites",
-                out.display()
-            );
+            return Err(Error::ExportDirNotEmpty(out.to_owned()));
         }
     }
     let control = targets.connect(&Database::Control).await?;
-    let tenant = tenants::find(&control, slug).await?;
+    let tenant = find(&control, slug).await?;
     let data = targets.connect(&tenant.placement.database()).await?;
     std::fs::create_dir_all(out.join("control"))
         .and_then(|()| std::fs::create_dir_all(out.join("data")))
-        .with_context(|| format!("creating {}", out.display()))?;
+        .doing(format_args!("creating {}", out.display()))?;
 
     let mut files = Vec::new();
     snapshot(&control).await?;
@@ -110,16 +113,20 @@ pub async fn export(targets: &Targets, slug: &str, out: &Path) -> anyhow::Result
             "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
             &[],
         )
-        .await?
+        .await
+        .doing("reading the snapshot time")?
         .get(0);
     for (name, sql) in CONTROL {
         let path = format!("control/{name}.ndjson");
         files.push(write_rows(&control, sql, tenant.id, out, &path).await?);
     }
-    control.batch_execute("COMMIT").await?;
+    control
+        .batch_execute("COMMIT")
+        .await
+        .doing("ending the control-plane snapshot")?;
 
     snapshot(&data).await?;
-    let schema = tenant.placement.schema().to_owned();
+    let schema = tenant.placement.search_path().to_owned();
     for table in tenant_tables(&data, &schema).await? {
         let order = primary_key(&data, &schema, &table).await?;
         let sql = format!(
@@ -135,7 +142,9 @@ pub async fn export(targets: &Targets, slug: &str, out: &Path) -> anyhow::Result
         let path = format!("data/{table}.ndjson");
         files.push(write_rows(&data, &sql, tenant.id, out, &path).await?);
     }
-    data.batch_execute("COMMIT").await?;
+    data.batch_execute("COMMIT")
+        .await
+        .doing("ending the data snapshot")?;
 
     let manifest = serde_json::json!({
         "format": FORMAT,
@@ -147,12 +156,11 @@ pub async fn export(targets: &Targets, slug: &str, out: &Path) -> anyhow::Result
         "files": files.iter().map(|f| serde_json::json!({ "path": f.path, "rows": f.rows, "sha256": f.sha256 }))
             .collect::<Vec<_>>(),
     });
-    std::fs::write(
-        out.join("manifest.json"),
-        serde_json::to_vec_pretty(&manifest)?,
-    )
-    .with_context(|| format!("writing {}", out.join("manifest.json").display()))?;
-    tenants::audit(
+    let manifest_path = out.join("manifest.json");
+    let text = serde_json::to_vec_pretty(&manifest).expect("a JSON value serialises");
+    std::fs::write(&manifest_path, text)
+        .doing(format_args!("writing {}", manifest_path.display()))?;
+    events::record(
         &control,
         tenant.id,
         "tenant.exported",
@@ -171,15 +179,15 @@ pub async fn export(targets: &Targets, slug: &str, out: &Path) -> anyhow::Result
 }
 
 /// Starts a read-only transaction that sees one snapshot.
-async fn snapshot(client: &Client) -> anyhow::Result<()> {
+async fn snapshot(client: &Client) -> Result<()> {
     client
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
-        .map_err(|e| anyhow::anyhow!("starting the export snapshot: {}", describe(&e)))
+        .doing("starting the export snapshot")
 }
 
 /// The primary key's columns of `schema.table`, quoted and comma-separated ("" if none).
-async fn primary_key(client: &Client, schema: &str, table: &str) -> anyhow::Result<String> {
+async fn primary_key(client: &Client, schema: &str, table: &str) -> Result<String> {
     let row = client
         .query_one(
             "SELECT coalesce(string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord), '') \
@@ -192,7 +200,7 @@ async fn primary_key(client: &Client, schema: &str, table: &str) -> anyhow::Resu
             &[&schema, &table],
         )
         .await
-        .map_err(|e| anyhow::anyhow!("reading the primary key of {table}: {}", describe(&e)))?;
+        .doing(format_args!("reading the primary key of {table}"))?;
     Ok(row.get(0))
 }
 
@@ -203,33 +211,33 @@ async fn write_rows(
     tenant: Uuid,
     out: &Path,
     path: &str,
-) -> anyhow::Result<ExportedFile> {
+) -> Result<ExportedFile> {
     let file_path = out.join(path);
     let file = std::fs::File::create(&file_path)
-        .with_context(|| format!("creating {}", file_path.display()))?;
+        .doing(format_args!("creating {}", file_path.display()))?;
     let mut w = std::io::BufWriter::new(file);
     let mut hash = Sha256::new();
     let mut rows = 0u64;
     let stream = client
         .query_raw(sql, [&tenant])
         .await
-        .map_err(|e| anyhow::anyhow!("exporting {path}: {}", describe(&e)))?;
+        .doing(format_args!("exporting {path}"))?;
     pin_mut!(stream);
     while let Some(row) = stream
         .try_next()
         .await
-        .map_err(|e| anyhow::anyhow!("exporting {path}: {}", describe(&e)))?
+        .doing(format_args!("exporting {path}"))?
     {
         let line: &str = row.get(0);
         for part in [line.as_bytes(), b"\n"] {
             w.write_all(part)
-                .with_context(|| format!("writing {}", file_path.display()))?;
+                .doing(format_args!("writing {}", file_path.display()))?;
             hash.update(part);
         }
         rows += 1;
     }
     w.flush()
-        .with_context(|| format!("writing {}", file_path.display()))?;
+        .doing(format_args!("writing {}", file_path.display()))?;
     Ok(ExportedFile {
         path: path.to_owned(),
         rows,
