@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tenantgate_host::engine::Limits;
 use tenantgate_host::runtime::{AppRuntime, LoadOptions};
-use tenantgate_host::server::Server;
+use tenantgate_host::trigger::server::{Server, ServerOptions};
 use tokio::sync::oneshot;
 
 /// A running host serving one app.
@@ -26,6 +26,7 @@ pub struct AppBuilder {
     runtime_config: Option<String>,
     env: BTreeMap<String, String>,
     limits: Limits,
+    server: ServerOptions,
     cache_dir: Option<PathBuf>,
     dir: Option<PathBuf>,
 }
@@ -45,6 +46,7 @@ impl AppBuilder {
             runtime_config: None,
             env: BTreeMap::new(),
             limits: Limits::default(),
+            server: ServerOptions::default(),
             // Shared across tests and runs: each component compiles once.
             cache_dir: Some(crate::fixtures::target_dir().join("tenantgate-test-cache")),
             dir: None,
@@ -66,6 +68,12 @@ impl AppBuilder {
     /// Replaces the limits.
     pub fn limits(mut self, l: Limits) -> Self {
         self.limits = l;
+        self
+    }
+
+    /// Replaces the server's connection and head limits.
+    pub fn server_options(mut self, o: ServerOptions) -> Self {
+        self.server = o;
         self
     }
 
@@ -117,9 +125,13 @@ impl AppBuilder {
         let rt = AppRuntime::load(self.options(&dir))
             .await
             .expect("app loads");
-        let server = Server::bind(rt.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("bind");
+        let server = Server::bind(
+            rt.clone(),
+            "127.0.0.1:0".parse().unwrap(),
+            self.server.clone(),
+        )
+        .await
+        .expect("bind");
         let base = format!("http://{}", server.local_addr());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
