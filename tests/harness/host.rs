@@ -46,7 +46,13 @@ impl AppBuilder {
             runtime_config: None,
             env: BTreeMap::new(),
             limits: Limits::default(),
-            server: ServerOptions::default(),
+            // Idle connections are kept long enough that no test's pooled client meets
+            // a server closing one as it sends; the edge tests set their own timeouts.
+            server: ServerOptions {
+                header_read_timeout: std::time::Duration::from_secs(120),
+                keep_alive_timeout: std::time::Duration::from_secs(120),
+                ..ServerOptions::default()
+            },
             // Shared across tests and runs: each component compiles once.
             cache_dir: Some(crate::fixtures::target_dir().join("tenantgate-test-cache")),
             dir: None,

@@ -49,7 +49,7 @@ pub enum Refusal {
     NoRoute,
     /// A `/.well-known/spin/*` path the host does not serve.
     UnknownReserved,
-    /// The dispatch failed (see [`DispatchError`]).
+    /// `--max-instances` guest instances are already running.
     AtCapacity,
     /// The request ran past its deadline.
     Timeout,

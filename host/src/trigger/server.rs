@@ -2,6 +2,8 @@
 //! every request to the [`HttpTrigger`].
 //!
 //! The edge is bounded ([`ServerOptions`]):
+//! - **the listen backlog** is [`LISTEN_BACKLOG`], so a burst of connections waits in
+//!   the kernel rather than in SYN-ACK retransmission;
 //! - **open connections** are capped: at the cap the server stops accepting (new
 //!   connections wait in the kernel's backlog) until one closes. The cap is lowered to
 //!   fit the process's file-descriptor limit, keeping [`RESERVED_FDS`] for everything
@@ -11,7 +13,10 @@
 //!   for it (a new connection, or the end of the previous response);
 //! - **idle keep-alive**: a connection with no request in flight is closed after the
 //!   keep-alive timeout (hyper's `graceful_shutdown`, which closes an idle connection
-//!   at once);
+//!   at once). hyper's header timer also runs while a connection waits for its next
+//!   request, so an idle connection lasts at most the shorter of the two; one still
+//!   open a second after the longer of the two, with no request in flight, is
+//!   dropped (a backstop: hyper can leave a timed-out connection waiting for a wake-up);
 //! - **heads**: hyper parses at most [`HYPER_MAX_HEADERS`] fields and twice the head
 //!   byte budget; within that, the trigger judges the client's own head
 //!   ([`HeadLimits`]) and answers with a JSON 431.
@@ -31,7 +36,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use wasmtime_wasi_http::WasiBody;
 
@@ -41,6 +46,9 @@ use crate::runtime::AppRuntime;
 /// Descriptors kept free of connections for everything else the host opens: Postgres
 /// and Redis connections, SQLite files, the compilation cache, logs.
 pub const RESERVED_FDS: u64 = 64;
+
+/// Connections the kernel may hold completed but not yet accepted.
+pub const LISTEN_BACKLOG: u32 = 1024;
 
 /// Header fields hyper parses before refusing a head on its own (with a bare 431); the
 /// host's own, lower limit answers in JSON first.
@@ -85,9 +93,7 @@ impl Server {
         addr: SocketAddr,
         mut options: ServerOptions,
     ) -> anyhow::Result<Server> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        let listener = listen(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let addr = listener.local_addr()?;
         if let Some(fit) = connections_that_fit() {
             if options.max_connections > fit {
@@ -152,6 +158,7 @@ impl Server {
                 trigger: self.trigger.clone(),
                 builder: builder.clone(),
                 keep_alive: self.options.keep_alive_timeout,
+                header_read: self.options.header_read_timeout,
                 stop: stop_rx.clone(),
             };
             tokio::spawn(async move {
@@ -178,6 +185,7 @@ struct Conn {
     trigger: Arc<HttpTrigger>,
     builder: hyper::server::conn::http1::Builder,
     keep_alive: Duration,
+    header_read: Duration,
     stop: watch::Receiver<bool>,
 }
 
@@ -187,6 +195,7 @@ impl Conn {
             trigger,
             builder,
             keep_alive,
+            header_read,
             mut stop,
         } = self;
         let activity = Arc::new(Activity::new());
@@ -201,6 +210,9 @@ impl Conn {
         });
         let conn = builder.serve_connection(TokioIo::new(stream), svc);
         tokio::pin!(conn);
+        // Past this much time with no request in flight, both of hyper's closes should
+        // have happened; a connection still open is dropped.
+        let backstop = keep_alive.max(header_read) + Duration::from_secs(1);
         let mut closing = false;
         let idle_check = tokio::time::sleep(keep_alive);
         tokio::pin!(idle_check);
@@ -216,13 +228,24 @@ impl Conn {
                     conn.as_mut().graceful_shutdown();
                     closing = true;
                 }
-                () = &mut idle_check, if !closing => match activity.idle_until(keep_alive) {
-                    None => {
-                        conn.as_mut().graceful_shutdown();
-                        closing = true;
-                    }
-                    Some(next) => idle_check.as_mut().reset(next.into()),
-                },
+                () = &mut idle_check => {
+                    let now = Instant::now();
+                    let next = match activity.idle_since() {
+                        None => now + keep_alive,
+                        Some(since) if now >= since + backstop => {
+                            tracing::debug!("dropping a connection from {peer} idle past every timeout");
+                            return;
+                        }
+                        Some(since) if now >= since + keep_alive && !closing => {
+                            conn.as_mut().graceful_shutdown();
+                            closing = true;
+                            since + backstop
+                        }
+                        Some(since) if closing => since + backstop,
+                        Some(since) => since + keep_alive,
+                    };
+                    idle_check.as_mut().reset(next.into());
+                }
             }
         }
     }
@@ -247,15 +270,12 @@ impl Activity {
         Busy(self.clone())
     }
 
-    /// `None` when the connection has been idle for `keep_alive`; otherwise when to
-    /// look again.
-    fn idle_until(&self, keep_alive: Duration) -> Option<Instant> {
+    /// Since when no request has been in flight; `None` while one is.
+    fn idle_since(&self) -> Option<Instant> {
         if self.in_flight.load(Ordering::SeqCst) > 0 {
-            return Some(Instant::now() + keep_alive);
+            return None;
         }
-        let since = *self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
-        let until = since + keep_alive;
-        (until > Instant::now()).then_some(until)
+        Some(*self.idle_since.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -293,6 +313,21 @@ impl Body for Tracked {
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
+}
+
+/// Binds `addr` with a listen backlog of [`LISTEN_BACKLOG`] (the kernel caps it at
+/// `net.core.somaxconn`). The default of `TcpListener::bind`, 128, overflows under a
+/// burst of connections: the kernel then drops their handshakes' last packet and they
+/// are accepted only after seconds of SYN-ACK retransmission.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Connections that fit the soft `RLIMIT_NOFILE`, keeping [`RESERVED_FDS`] free.
