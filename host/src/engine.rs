@@ -43,7 +43,7 @@ impl Default for Limits {
             max_memory_bytes: 128 << 20,
             request_timeout: Duration::from_secs(30),
             max_instances: 1000,
-            pg_pool_size: crate::pg::DEFAULT_POOL_SIZE,
+            pg_pool_size: crate::outbound_pg::DEFAULT_POOL_SIZE,
             spin_compat: crate::spin_compat::SpinCompat::Latest,
         }
     }

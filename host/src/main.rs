@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use tenantgate_host::engine::Limits;
 use tenantgate_host::runtime::{AppRuntime, LoadOptions};
-use tenantgate_host::server::{shutdown_signal, Server};
+use tenantgate_host::trigger::server::{shutdown_signal, Server, ServerOptions};
 
 #[derive(Parser)]
 #[command(
@@ -70,8 +70,19 @@ struct UpArgs {
     #[arg(long, default_value_t = 1000)]
     max_instances: u32,
     /// Connections per Postgres connection string.
-    #[arg(long, default_value_t = tenantgate_host::pg::DEFAULT_POOL_SIZE)]
+    #[arg(long, default_value_t = tenantgate_host::outbound_pg::DEFAULT_POOL_SIZE)]
     pg_pool_size: usize,
+    /// Seconds a client has to send a complete request head, from connecting or from
+    /// the end of its previous response.
+    #[arg(long, default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request in flight.
+    #[arg(long, default_value_t = 5)]
+    keep_alive_timeout_secs: u64,
+    /// Connections open at once; beyond this, new connections wait to be accepted.
+    /// Lowered to fit the file-descriptor limit (keeping 64 descriptors free).
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
     /// Reproduce a released Spin's known defects, so components that would misbehave there
     /// fail here: `4.0` refuses a Postgres query that returns no row, as Spin 4.0.0-4.0.2
     /// never answers one (Spin #3671). `latest` (the default) reproduces none.
@@ -153,7 +164,17 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     })
     .await
     .with_context(|| format!("loading {}", manifest.display()))?;
-    let server = Server::bind(rt.clone(), args.listen).await?;
+    let server = Server::bind(
+        rt.clone(),
+        args.listen,
+        ServerOptions {
+            header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
+            keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout_secs.max(1)),
+            max_connections: args.max_connections,
+            ..ServerOptions::default()
+        },
+    )
+    .await?;
     let addr = server.local_addr();
     println!("Serving http://{addr}");
     println!("Available Routes:");

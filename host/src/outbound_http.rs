@@ -1,27 +1,48 @@
-//! Outbound HTTP from guests (`wasi:http/outgoing-handler`).
+//! Outbound HTTP from guests (`wasi:http/outgoing-handler`), as the store's
+//! [`WasiHttpHooks`].
 //!
 //! Every request is checked against the calling component's `allowed_outbound_hosts`
 //! before anything is sent; a refused request fails with `HTTP-request-denied`, an
 //! error the guest sees. Requests to `http://<component>.spin.internal/...` are
-//! service chaining: they never touch the network but run component `<component>`
-//! in-process (private routes included), sharing the caller's deadline.
+//! service chaining: they never touch the network but go to a [`ServiceChain`] (the
+//! HTTP trigger runs component `<component>` in-process, private routes included),
+//! sharing the caller's deadline. This module does not know how chaining runs a
+//! component; it only decides where a request goes.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::runtime::{AppRuntime, DispatchError, LoadedComponent};
+use crate::allowed_hosts::AllowedHosts;
 
 /// Suffix of service-chaining hosts.
 pub const INTERNAL_SUFFIX: &str = ".spin.internal";
 
+/// The result of a chained request.
+pub type ChainFuture =
+    Pin<Box<dyn Future<Output = Result<http::Response<WasiBody>, Error>> + Send + 'static>>;
+
+/// Runs a request a guest sent to `http://<component>.spin.internal/...`.
+pub trait ServiceChain: Send + Sync + 'static {
+    /// Runs `request` in `component`, finishing by `deadline`. An unknown component is
+    /// [`Error::DestinationNotFound`].
+    fn call(
+        self: Arc<Self>,
+        component: String,
+        request: http::Request<WasiBody>,
+        deadline: Instant,
+    ) -> ChainFuture;
+}
+
 /// The [`WasiHttpHooks`] of one request's store.
 pub struct OutboundHttp {
-    runtime: Arc<AppRuntime>,
-    component: Arc<LoadedComponent>,
+    component: String,
+    allowed: Arc<AllowedHosts>,
+    chain: Arc<dyn ServiceChain>,
     deadline: Instant,
 }
 
@@ -35,14 +56,18 @@ type SendFuture = Box<
 >;
 
 impl OutboundHttp {
-    pub(crate) fn new(
-        runtime: Arc<AppRuntime>,
-        component: Arc<LoadedComponent>,
+    /// Outbound HTTP for `component`, allowed what `allowed` lists, chaining through
+    /// `chain`, with every request bounded by `deadline`.
+    pub fn new(
+        component: &str,
+        allowed: Arc<AllowedHosts>,
+        chain: Arc<dyn ServiceChain>,
         deadline: Instant,
     ) -> OutboundHttp {
         OutboundHttp {
-            runtime,
-            component,
+            component: component.to_owned(),
+            allowed,
+            chain,
             deadline,
         }
     }
@@ -58,10 +83,7 @@ pub(crate) enum Destination {
 }
 
 /// Decides whether `uri` may be requested under `allowed`, and where it goes.
-pub(crate) fn classify(
-    allowed: &crate::allowed_hosts::AllowedHosts,
-    uri: &http::Uri,
-) -> Result<Destination, Error> {
+pub(crate) fn classify(allowed: &AllowedHosts, uri: &http::Uri) -> Result<Destination, Error> {
     let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
     let host = uri
         .host()
@@ -88,10 +110,10 @@ impl WasiHttpHooks for OutboundHttp {
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> SendFuture {
         drop(fut);
-        let decision = classify(&self.component.allowed_hosts, request.uri());
-        let runtime = self.runtime.clone();
+        let decision = classify(&self.allowed, request.uri());
+        let chain = self.chain.clone();
         let deadline = self.deadline;
-        let caller = self.component.id.clone();
+        let caller = self.component.clone();
         Box::new(async move {
             match decision {
                 Err(e) => {
@@ -103,15 +125,7 @@ impl WasiHttpHooks for OutboundHttp {
                     Err(e)
                 }
                 Ok(Destination::Component(id)) => {
-                    let resp = runtime
-                        .dispatch_chained(&id, request, deadline)
-                        .await
-                        .map_err(|e| match e {
-                            DispatchError::NoSuchComponent(_) => Error::DestinationNotFound,
-                            DispatchError::Timeout => Error::HttpResponseTimeout,
-                            DispatchError::AtCapacity => Error::ConnectionLimitReached,
-                            other => Error::InternalError(Some(other.to_string())),
-                        })?;
+                    let resp = chain.call(id, request, deadline).await?;
                     let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
                         Box::new(async { Ok(()) });
                     Ok((resp, done))

@@ -1,29 +1,35 @@
-//! The loaded application: compiled components, their pre-instances and the shared
-//! services they reach. [`AppRuntime::dispatch`] runs one request through one
-//! component in a fresh instance; the HTTP server and service chaining both use it.
+//! The loaded application: compiled components, their pre-instances and what each
+//! may reach. [`AppRuntime::dispatch`] runs one request through one component in a
+//! fresh instance; the HTTP trigger calls it for requests from outside and for
+//! service chaining (it passes itself as the [`ServiceChain`]), so this module knows
+//! nothing of HTTP routing or of the `spin-*` headers.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use tokio::sync::oneshot;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::Component;
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpView};
+use wasmtime_wasi_http::{WasiBody, WasiHttpView};
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::engine::{HostEngine, Limits};
+use crate::key_value::KeyValue;
 use crate::manifest::App;
-use crate::outbound_http::OutboundHttp;
+use crate::outbound_http::{OutboundHttp, ServiceChain};
+use crate::outbound_pg::OutboundPg;
+use crate::outbound_redis::OutboundRedis;
 use crate::runtime_config::RuntimeConfig;
 use crate::services::Services;
-use crate::state::HostState;
-use crate::variables::ResolvedVariables;
+use crate::state::{Capabilities, HostState, LiveInstance};
+use crate::variables::{ResolvedVariables, Variables};
 
 /// Everything needed to load an app.
 #[derive(Debug, Clone, Default)]
@@ -45,10 +51,9 @@ pub struct LoadedComponent {
     /// The component id from the manifest.
     pub id: String,
     pub(crate) pre: ProxyPre<HostState>,
-    pub(crate) variables: HashMap<String, String>,
     pub(crate) environment: Vec<(String, String)>,
-    pub(crate) allowed_hosts: AllowedHosts,
-    pub(crate) kv_labels: HashSet<String>,
+    pub(crate) allowed_hosts: Arc<AllowedHosts>,
+    pub(crate) caps: Arc<Capabilities>,
 }
 
 /// The running application.
@@ -56,8 +61,8 @@ pub struct AppRuntime {
     engine: HostEngine,
     app: App,
     components: HashMap<String, Arc<LoadedComponent>>,
-    services: Arc<Services>,
     limits: Limits,
+    live_instances: Arc<AtomicUsize>,
 }
 
 /// Why a dispatched request produced no response from the guest.
@@ -72,6 +77,10 @@ pub enum DispatchError {
     /// The request ran past its deadline.
     #[error("the request timed out")]
     Timeout,
+    /// The guest trapped after its linear memory reached the cap
+    /// ([`Limits::max_memory_bytes`]): it asked for more and was refused.
+    #[error("the component ran out of memory: {0:#}")]
+    MemoryLimit(anyhow::Error),
     /// The guest trapped or instantiation failed.
     #[error("the component failed: {0:#}")]
     Trap(anyhow::Error),
@@ -96,9 +105,9 @@ impl AppRuntime {
             Some(path) => RuntimeConfig::load(path)?,
             None => RuntimeConfig::default(),
         };
-        let services = Arc::new(Services::new(&app, &runtime_config, &opts.limits).await?);
+        let services = Services::new(&app, &runtime_config, &opts.limits)?;
         let engine = HostEngine::new(&opts.limits, opts.cache_dir.as_deref())?;
-        let linker = build_linker(engine.engine())?;
+        let linker = crate::state::linker(engine.engine())?;
 
         let mut components = HashMap::new();
         for (id, spec) in &app.components {
@@ -109,10 +118,17 @@ impl AppRuntime {
                     .map_err(|e| anyhow::anyhow!("component `{id}` variable `{name}`: {e}"))?;
                 variables.insert(name.clone(), value);
             }
-            let allowed_hosts =
+            let allowed_hosts = Arc::new(
                 AllowedHosts::parse(&spec.allowed_outbound_hosts, &vars).map_err(|e| {
                     anyhow::anyhow!("component `{id}`: `allowed_outbound_hosts` is malformed: {e}")
-                })?;
+                })?,
+            );
+            let caps = Arc::new(Capabilities {
+                key_value: KeyValue::new(&spec.key_value_stores, &services.kv),
+                postgres: OutboundPg::new(id, allowed_hosts.clone(), services.pg.clone()),
+                redis: OutboundRedis::new(id, allowed_hosts.clone(), services.redis.clone()),
+                variables: Variables::new(id, variables),
+            });
             let engine_ref = engine.engine().clone();
             let path = spec.source.clone();
             let component = tokio::task::spawn_blocking(move || {
@@ -137,14 +153,13 @@ impl AppRuntime {
                 Arc::new(LoadedComponent {
                     id: id.clone(),
                     pre,
-                    variables,
                     environment: spec
                         .environment
                         .iter()
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
                     allowed_hosts,
-                    kv_labels: spec.key_value_stores.iter().cloned().collect(),
+                    caps,
                 }),
             );
         }
@@ -152,8 +167,8 @@ impl AppRuntime {
             engine,
             app,
             components,
-            services,
             limits: opts.limits,
+            live_instances: Arc::new(AtomicUsize::new(0)),
         }))
     }
 
@@ -177,9 +192,16 @@ impl AppRuntime {
         &self.engine
     }
 
+    /// Guest instances alive now: pool slots held by requests in flight (a response
+    /// body still streaming from its guest holds its slot).
+    pub fn live_instances(&self) -> usize {
+        self.live_instances.load(Ordering::SeqCst)
+    }
+
     fn new_store(
-        self: &Arc<Self>,
+        &self,
         component: &Arc<LoadedComponent>,
+        chain: Arc<dyn ServiceChain>,
         deadline: Instant,
     ) -> Store<HostState> {
         let mut wasi = WasiCtx::builder();
@@ -189,15 +211,20 @@ impl AppRuntime {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        let state = HostState {
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            outbound: OutboundHttp::new(self.clone(), component.clone(), deadline),
-            component: component.clone(),
-            services: self.services.clone(),
-        };
+        let outbound = OutboundHttp::new(
+            &component.id,
+            component.allowed_hosts.clone(),
+            chain,
+            deadline,
+        );
+        let state = HostState::new(
+            wasi.build(),
+            component.caps.clone(),
+            outbound,
+            self.limits.max_memory_bytes,
+        );
         let mut store = Store::new(self.engine.engine(), state);
+        store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
@@ -209,20 +236,23 @@ impl AppRuntime {
         store
     }
 
-    /// Runs `req` through component `id` in a fresh instance. The returned response's
-    /// body keeps streaming from the guest until it finishes or `deadline` passes.
+    /// Runs `req` through component `id` in a fresh instance; the guest's requests to
+    /// `*.spin.internal` go to `chain`. The returned response's body keeps streaming
+    /// from the guest until it finishes or `deadline` passes.
     pub async fn dispatch(
-        self: &Arc<Self>,
+        &self,
         id: &str,
         req: http::Request<WasiBody>,
         deadline: Instant,
+        chain: Arc<dyn ServiceChain>,
     ) -> Result<http::Response<WasiBody>, DispatchError> {
         let component = self
             .components
             .get(id)
             .ok_or_else(|| DispatchError::NoSuchComponent(id.to_owned()))?
             .clone();
-        let mut store = self.new_store(&component, deadline);
+        let mut store = self.new_store(&component, chain, deadline);
+        let live = self.live_instances.clone();
         let (tx, rx) = oneshot::channel();
         let mut http = store.data_mut().http();
         let request = http
@@ -241,17 +271,20 @@ impl AppRuntime {
                         DispatchError::Trap(e.into())
                     }
                 })?;
-                proxy
+                store.data_mut().instance = Some(LiveInstance::new(live));
+                let called = proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, request, outparam)
-                    .await
-                    .map_err(|e| {
-                        if Instant::now() >= deadline {
-                            DispatchError::Timeout
-                        } else {
-                            DispatchError::Trap(e.into())
-                        }
-                    })
+                    .await;
+                called.map_err(|e| {
+                    if Instant::now() >= deadline {
+                        DispatchError::Timeout
+                    } else if store.data().limiter.exhausted() {
+                        DispatchError::MemoryLimit(e.into())
+                    } else {
+                        DispatchError::Trap(e.into())
+                    }
+                })
             };
             match tokio::time::timeout_at(deadline.into(), run).await {
                 Ok(r) => r,
@@ -286,51 +319,4 @@ impl AppRuntime {
             Err(_) => Err(finished.err().unwrap_or(DispatchError::NoResponse)),
         }
     }
-}
-
-impl AppRuntime {
-    /// Service chaining: runs a request a guest sent to `http://<id>.spin.internal/...`
-    /// in component `id` (private routes included), with the headers Spin gives a
-    /// chained request: no `Host`, the synthetic route `/...`, `spin-full-url` on
-    /// `localhost`, client address `0.0.0.0:0`.
-    pub async fn dispatch_chained(
-        self: &Arc<Self>,
-        id: &str,
-        req: http::Request<WasiBody>,
-        deadline: Instant,
-    ) -> Result<http::Response<WasiBody>, DispatchError> {
-        let (mut parts, body) = req.into_parts();
-        parts.headers.remove(http::header::HOST);
-        let path = parts.uri.path().to_owned();
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| "/".into());
-        crate::server::append_spin_headers(
-            &mut parts.headers,
-            &crate::server::SpinHeaders {
-                path_info: &path,
-                full_url: format!("http://localhost{path_and_query}"),
-                matched_route: "/...",
-                raw_component_route: "/...",
-                component_route: "",
-                client_addr: "0.0.0.0:0".into(),
-                params: &[],
-            },
-        );
-        self.dispatch(id, http::Request::from_parts(parts, body), deadline)
-            .await
-    }
-}
-
-fn build_linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<HostState>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    crate::variables_host::add_to_linker(&mut linker)?;
-    crate::kv::add_to_linker(&mut linker)?;
-    crate::pg::add_to_linker(&mut linker)?;
-    crate::redis_host::add_to_linker(&mut linker)?;
-    Ok(linker)
 }

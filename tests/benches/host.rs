@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::{BodyExt, Empty};
+use tenantgate_host::trigger::HttpTrigger;
 use tenantgate_tests::host::AppBuilder;
 
 const APP: &str = r#"
@@ -51,9 +52,10 @@ fn bench(c: &mut Criterion) {
     .enable_all()
     .build()
     .unwrap();
-    let app = rt
-        .block_on(AppBuilder::new(APP).load())
-        .expect("bench app loads");
+    let app = HttpTrigger::new(
+        rt.block_on(AppBuilder::new(APP).load())
+            .expect("bench app loads"),
+    );
     let mut group = c.benchmark_group("host");
     for (id, component) in [
         ("hello/dispatch", "hello"),

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tenantgate_host::engine::Limits;
 use tenantgate_host::runtime::{AppRuntime, LoadOptions};
-use tenantgate_host::server::Server;
 pub use tenantgate_host::spin_compat::SpinCompat;
+use tenantgate_host::trigger::server::{Server, ServerOptions};
 use tokio::sync::oneshot;
 
 /// A running host serving one app.
@@ -28,6 +28,7 @@ pub struct AppBuilder {
     env: BTreeMap<String, String>,
     limits: Limits,
     spin_compat: SpinCompat,
+    server: ServerOptions,
     cache_dir: Option<PathBuf>,
     dir: Option<PathBuf>,
 }
@@ -48,6 +49,13 @@ impl AppBuilder {
             env: BTreeMap::new(),
             limits: Limits::default(),
             spin_compat: SpinCompat::V4_0,
+            // Idle connections are kept long enough that no test's pooled client meets
+            // a server closing one as it sends; the edge tests set their own timeouts.
+            server: ServerOptions {
+                header_read_timeout: std::time::Duration::from_secs(120),
+                keep_alive_timeout: std::time::Duration::from_secs(120),
+                ..ServerOptions::default()
+            },
             // Shared across tests and runs: each component compiles once.
             cache_dir: Some(crate::fixtures::target_dir().join("tenantgate-test-cache")),
             dir: None,
@@ -78,6 +86,12 @@ impl AppBuilder {
     /// capability on later Spins turn it off.
     pub fn spin_compat(mut self, compat: SpinCompat) -> Self {
         self.spin_compat = compat;
+        self
+    }
+
+    /// Replaces the server's connection and head limits.
+    pub fn server_options(mut self, o: ServerOptions) -> Self {
+        self.server = o;
         self
     }
 
@@ -132,9 +146,13 @@ impl AppBuilder {
         let rt = AppRuntime::load(self.options(&dir))
             .await
             .expect("app loads");
-        let server = Server::bind(rt.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("bind");
+        let server = Server::bind(
+            rt.clone(),
+            "127.0.0.1:0".parse().unwrap(),
+            self.server.clone(),
+        )
+        .await
+        .expect("bind");
         let base = format!("http://{}", server.local_addr());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {

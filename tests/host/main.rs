@@ -3,6 +3,7 @@
 
 mod chaining;
 mod cli;
+mod edge;
 mod fixtures_covered;
 mod kv;
 mod limits;

@@ -546,7 +546,9 @@ async fn a_pooled_connection_carries_nothing_to_the_next_request() {
     );
 
     // State left at session level, outside any transaction, which `ROLLBACK` cannot undo:
-    // the host's session reset must clear every piece of it.
+    // the host's session reset must clear every piece of it. Each step is checked right
+    // after it, in the same request, so a step that silently failed cannot make the
+    // clean round below pass.
     let dirty = run(
         &host,
         "/db",
@@ -557,20 +559,59 @@ async fn a_pooled_connection_carries_nothing_to_the_next_request() {
                 "SELECT set_config('tenantgate.context', 'leaked', false)",
                 json!([])
             ),
+            q("SELECT current_setting('tenantgate.context')", json!([])),
             x("SET statement_timeout = 4242"),
+            q("SELECT current_setting('statement_timeout')", json!([])),
             x("CREATE TEMP TABLE scratch (y int)"),
+            q("SELECT to_regclass('pg_temp.scratch') IS NOT NULL", json!([])),
             x("LISTEN leftover_channel"),
+            q(
+                "SELECT count(*)::int4 FROM pg_listening_channels() AS c WHERE c = 'leftover_channel'",
+                json!([])
+            ),
             x("DECLARE held CURSOR WITH HOLD FOR SELECT 1"),
+            q(
+                "SELECT count(*)::int4 FROM pg_cursors WHERE name = 'held' AND is_holdable",
+                json!([])
+            ),
             q("SELECT nextval('hyg_seq')::int4", json!([])),
+            q("SELECT currval('hyg_seq')::int4", json!([])),
             q("SELECT pg_advisory_lock(43)", json!([])),
+            q(
+                "SELECT count(*)::int4 FROM pg_locks WHERE locktype = 'advisory' \
+                 AND objid = 43 AND granted AND pid = pg_backend_pid()",
+                json!([])
+            ),
             x("SET ROLE app"),
             q("SELECT current_user::text", json!([])),
+            q("SELECT pg_current_xact_id_if_assigned() IS NULL", json!([])),
         ]),
     )
     .await;
-    let r = &dirty["results"];
-    assert_eq!(r[9]["rows"][0][0], t("str", json!("app")), "{dirty}");
-    assert_eq!(r[0]["rows"][0][0], pid, "{dirty}");
+    let r = dirty["results"].as_array().expect("results");
+    assert_eq!(r.len(), 18, "{dirty}");
+    for (i, step) in r.iter().enumerate() {
+        assert!(step["error"].is_null(), "dirtying step {i} failed: {dirty}");
+    }
+    assert_eq!(
+        r[0]["rows"][0][0], pid,
+        "the same pooled connection: {dirty}"
+    );
+    let took_effect = [
+        (2, t("str", json!("leaked")), "session setting set"),
+        (4, t("str", json!("4242ms")), "statement_timeout set"),
+        (6, t("boolean", json!(true)), "temp table created"),
+        (8, t("int32", json!(1)), "LISTEN in force"),
+        (10, t("int32", json!(1)), "held cursor open"),
+        (11, t("int32", json!(1)), "sequence advanced"),
+        (12, t("int32", json!(1)), "sequence state in the session"),
+        (14, t("int32", json!(1)), "advisory lock held"),
+        (16, t("str", json!("app")), "role switched"),
+        (17, t("boolean", json!(true)), "outside any transaction"),
+    ];
+    for (i, want, what) in took_effect {
+        assert_eq!(r[i]["rows"][0][0], want, "{what}: {dirty}");
+    }
     let clean = run(
         &host,
         "/db",

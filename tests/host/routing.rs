@@ -57,14 +57,23 @@ async fn routes_exact_wildcard_params_and_private() {
         404
     );
 
-    // The private component has no route from outside, whatever the path.
+    // The private component has no route from outside, whatever the path: the host's
+    // own 404, the same for every path (nothing tells a private route from none).
     for path in ["/backend", "/backend/info", "/info", "/"] {
         let r = c.get(host.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        let mut body: Value = r.json().await.unwrap();
+        assert!(body["error"]["request_id"].is_string(), "{path}: {body}");
+        body["error"]["request_id"] = Value::Null;
         assert_eq!(
-            r.text().await.unwrap(),
-            "",
-            "{path}: Spin's 404 has an empty body"
+            body,
+            serde_json::json!({"error": {
+                "code": "not_found",
+                "message": "Nothing is served here.",
+                "request_id": null,
+            }}),
+            "{path}"
         );
     }
 

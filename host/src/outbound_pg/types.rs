@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
 use tokio_postgres::{Column, Row};
 
-use crate::bindings::spin::postgres::postgres::{
+use super::bindings::spin::postgres::postgres::{
     Column as WitColumn, DbDataType, DbError, DbValue, Interval, ParameterValue, QueryError,
     RangeBoundKind, RowSet,
 };

@@ -3,43 +3,86 @@
 //! - `open` checks every host of the connection string against the component's
 //!   `allowed_outbound_hosts` (scheme `postgres`) before connecting; Unix sockets are
 //!   refused.
-//! - One pool per connection string. A connection goes back to its pool only after
-//!   `ROLLBACK` and [`RESET_SESSION`] succeed on it, so no transaction, session setting,
-//!   role, prepared statement, cursor, temp table, sequence state, advisory lock or
-//!   `LISTEN` of one request reaches the next; a connection that cannot be cleaned is
-//!   closed instead.
+//! - One pool per connection string, shared by every component ([`PgPools`]); a
+//!   connection returns to its pool only once cleaned ([`RESET_SESSION`]).
 //! - A statement whose parameters all name their Postgres type ([`types::declared_types`])
 //!   runs in one round trip on the unnamed statement; otherwise it is prepared first, so the
 //!   server infers the types.
 //! - Errors are WIT error values; a Postgres error keeps its SQLSTATE and fields.
+//!
+//! Each component gets an [`OutboundPg`]; [`add_to_linker`] adds the interface, reached
+//! through a [`PgView`] of the store's data.
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::Arc;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use wasmtime::component::{HasSelf, Linker, Resource};
+use deadpool_postgres::Object;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
-use crate::bindings::spin::postgres::postgres::{self as wit, Error, ParameterValue, RowSet};
-use crate::spin_compat::{SpinCompat, ZERO_ROW_MESSAGE};
-use crate::state::HostState;
+use crate::allowed_hosts::AllowedHosts;
+use crate::spin_compat::ZERO_ROW_MESSAGE;
+use bindings::spin::postgres::postgres::{self as wit, Error, ParameterValue, RowSet};
 
+mod pool;
 mod types;
 
-/// Default number of connections per connection string.
-pub const DEFAULT_POOL_SIZE: usize = 16;
+pub use pool::{PgPools, DEFAULT_POOL_SIZE, RESET_SESSION};
 
-/// Postgres pools, one per connection string.
-pub struct PgPools {
-    pools: Mutex<HashMap<String, Pool>>,
-    max_size: usize,
-    compat: SpinCompat,
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        inline: "
+            package tenantgate:outbound-pg;
+            world outbound-pg {
+                import spin:postgres/postgres@4.0.0;
+            }
+        ",
+        imports: { default: async | trappable },
+        with: {
+            "spin:postgres/postgres.connection": crate::outbound_pg::PgConnection,
+        },
+    });
 }
 
-impl Default for PgPools {
-    fn default() -> Self {
-        PgPools::new(DEFAULT_POOL_SIZE)
+/// What one component may reach: the shared pools, through its allow-list.
+pub struct OutboundPg {
+    component: String,
+    allowed: Arc<AllowedHosts>,
+    pools: Arc<PgPools>,
+}
+
+impl OutboundPg {
+    /// Postgres for component `component`, allowed to reach what `allowed` lists.
+    pub fn new(component: &str, allowed: Arc<AllowedHosts>, pools: Arc<PgPools>) -> OutboundPg {
+        OutboundPg {
+            component: component.to_owned(),
+            allowed,
+            pools,
+        }
     }
+}
+
+/// The Postgres part of one store's data.
+pub struct PgView<'a> {
+    /// The component's Postgres access.
+    pub ctx: &'a OutboundPg,
+    /// The store's resource table (open connections live there).
+    pub table: &'a mut ResourceTable,
+}
+
+struct PgData;
+
+impl HasData for PgData {
+    type Data<'a> = PgView<'a>;
+}
+
+/// Adds `spin:postgres/postgres@4.0.0` to `linker`; `get` finds the view in a store's data.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> PgView<'_>,
+) -> anyhow::Result<()> {
+    wit::add_to_linker::<T, PgData>(linker, get)?;
+    Ok(())
 }
 
 /// `spin:postgres/postgres.connection`: a pooled client, cleaned when dropped.
@@ -47,55 +90,17 @@ pub struct PgConnection {
     obj: Option<Object>,
 }
 
-/// Adds `spin:postgres/postgres@4.0.0` to `linker`.
-pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
-    wit::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
-    Ok(())
-}
-
-impl PgPools {
-    /// Pools of at most `max_size` connections each.
-    pub fn new(max_size: usize) -> PgPools {
-        PgPools {
-            pools: Mutex::new(HashMap::new()),
-            max_size: max_size.max(1),
-            compat: SpinCompat::Latest,
+impl Drop for PgConnection {
+    fn drop(&mut self) {
+        if let Some(obj) = self.obj.take() {
+            pool::release(obj);
         }
-    }
-
-    /// Reproduces `compat`'s Postgres defects (see [`crate::spin_compat`]).
-    pub fn with_spin_compat(mut self, compat: SpinCompat) -> PgPools {
-        self.compat = compat;
-        self
-    }
-
-    fn pool(&self, address: &str, config: tokio_postgres::Config) -> Result<Pool, String> {
-        let mut pools = self.pools.lock().unwrap();
-        if let Some(p) = pools.get(address) {
-            return Ok(p.clone());
-        }
-        let mgr = Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(mgr)
-            .max_size(self.max_size)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(std::time::Duration::from_secs(10)))
-            .create_timeout(Some(std::time::Duration::from_secs(5)))
-            .build()
-            .map_err(|e| e.to_string())?;
-        pools.insert(address.to_owned(), pool.clone());
-        Ok(pool)
     }
 }
 
 /// Checks every host of `config` against `allowed` (scheme `postgres`).
 pub(crate) fn config_allowed(
-    allowed: &crate::allowed_hosts::AllowedHosts,
+    allowed: &AllowedHosts,
     config: &tokio_postgres::Config,
 ) -> Result<(), String> {
     let hosts = config.get_hosts();
@@ -125,56 +130,11 @@ pub(crate) fn config_allowed(
     Ok(())
 }
 
-/// What `DISCARD ALL` does, in its documented order, except `DISCARD PLANS`: every piece
-/// of session state a request can leave behind is reset, but the backend keeps its cached
-/// plans. Those are not state a request can observe (they are re-validated against the
-/// current role, `search_path` and schema on every use), and dropping them made the next
-/// request re-plan every statement of the functions it calls: for the tenant-context
-/// verification behind every row-level-security policy, about 0.5 ms a request
-/// (BENCHMARKS.md, "Postgres connection hygiene"). One round trip (simple protocol).
-pub const RESET_SESSION: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; \
-    DEALLOCATE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES";
-
-/// A guard that closes the connection unless cleaning finished.
-struct Dirty(Option<Object>);
-
-impl Drop for Dirty {
-    fn drop(&mut self) {
-        if let Some(obj) = self.0.take() {
-            drop(Object::take(obj));
-        }
-    }
-}
-
-async fn clean_and_return(obj: Object) {
-    let mut guard = Dirty(Some(obj));
-    let client = guard.0.as_ref().expect("present until returned");
-    let ok = !client.is_closed()
-        && client.simple_query("ROLLBACK").await.is_ok()
-        && client.simple_query(RESET_SESSION).await.is_ok();
-    if ok {
-        // Back to the pool.
-        drop(guard.0.take());
-    }
-}
-
-impl Drop for PgConnection {
-    fn drop(&mut self) {
-        let Some(obj) = self.obj.take() else { return };
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
-                h.spawn(clean_and_return(obj));
-            }
-            Err(_) => drop(Object::take(obj)),
-        }
-    }
-}
-
 fn query_error(e: tokio_postgres::Error) -> Error {
     Error::QueryFailed(types::query_error(&e))
 }
 
-impl HostState {
+impl PgView<'_> {
     fn pg_client(
         &self,
         c: &Resource<PgConnection>,
@@ -183,7 +143,7 @@ impl HostState {
         Ok(conn.obj.as_ref().expect("present until dropped"))
     }
 
-    /// `query` as Spin answers it, before any [`SpinCompat`] quirk is applied.
+    /// `query` as Spin answers it, before any [`crate::spin_compat::SpinCompat`] quirk.
     async fn pg_query(
         &mut self,
         c: Resource<PgConnection>,
@@ -226,9 +186,9 @@ impl HostState {
     }
 }
 
-impl wit::Host for HostState {}
+impl wit::Host for PgView<'_> {}
 
-impl wit::HostConnection for HostState {
+impl wit::HostConnection for PgView<'_> {
     async fn open(
         &mut self,
         address: String,
@@ -241,11 +201,11 @@ impl wit::HostConnection for HostState {
                 ))))
             }
         };
-        if let Err(msg) = config_allowed(&self.component.allowed_hosts, &config) {
-            tracing::warn!(component = %self.component.id, "postgres address denied by allowed_outbound_hosts");
+        if let Err(msg) = config_allowed(&self.ctx.allowed, &config) {
+            tracing::warn!(component = %self.ctx.component, "postgres address denied by allowed_outbound_hosts");
             return Ok(Err(Error::ConnectionFailed(msg)));
         }
-        let pool = match self.services.pg.pool(&address, config) {
+        let pool = match self.ctx.pools.pool(&address, config) {
             Ok(p) => p,
             Err(e) => return Ok(Err(Error::ConnectionFailed(e))),
         };
@@ -262,10 +222,10 @@ impl wit::HostConnection for HostState {
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, Error>> {
         let result = self.pg_query(c, statement, params).await?;
-        if self.services.pg.compat.refuses_zero_row_queries()
+        if self.ctx.pools.compat().refuses_zero_row_queries()
             && result.as_ref().is_ok_and(|rs| rs.rows.is_empty())
         {
-            tracing::warn!(component = %self.component.id, "spin-compat 4.0: a Postgres query returned no row (Spin #3671)");
+            tracing::warn!(component = %self.ctx.component, "spin-compat 4.0: a Postgres query returned no row (Spin #3671)");
             return Ok(Err(Error::Other(ZERO_ROW_MESSAGE.to_owned())));
         }
         Ok(result)

@@ -1,15 +1,35 @@
 //! Outbound Redis (`fermyon:spin/redis`): `open` checks the address against the
 //! component's `allowed_outbound_hosts` (scheme `redis`, host, port) before any
-//! connection is made. Connections are multiplexed and shared per address.
+//! connection is made. Connections are multiplexed and shared per address
+//! ([`RedisClients`]).
+//!
+//! Each component gets an [`OutboundRedis`]; [`add_to_linker`] adds the interface,
+//! reached through a [`RedisView`] of the store's data.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use redis::aio::MultiplexedConnection;
-use wasmtime::component::{HasSelf, Linker, Resource};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
-use crate::bindings::fermyon::spin::redis::{self as wit, Error, RedisParameter, RedisResult};
-use crate::state::HostState;
+use crate::allowed_hosts::AllowedHosts;
+use bindings::fermyon::spin::redis::{self as wit, Error, RedisParameter, RedisResult};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        inline: "
+            package tenantgate:outbound-redis;
+            world outbound-redis {
+                import fermyon:spin/redis@2.0.0;
+            }
+        ",
+        imports: { default: async | trappable },
+        with: {
+            "fermyon:spin/redis.connection": crate::outbound_redis::RedisConnection,
+        },
+    });
+}
 
 /// Shared Redis clients, one per address.
 #[derive(Default)]
@@ -17,14 +37,53 @@ pub struct RedisClients {
     clients: Mutex<HashMap<String, redis::Client>>,
 }
 
+/// What one component may reach: the shared clients, through its allow-list.
+pub struct OutboundRedis {
+    component: String,
+    allowed: Arc<AllowedHosts>,
+    clients: Arc<RedisClients>,
+}
+
+impl OutboundRedis {
+    /// Redis for component `component`, allowed to reach what `allowed` lists.
+    pub fn new(
+        component: &str,
+        allowed: Arc<AllowedHosts>,
+        clients: Arc<RedisClients>,
+    ) -> OutboundRedis {
+        OutboundRedis {
+            component: component.to_owned(),
+            allowed,
+            clients,
+        }
+    }
+}
+
+/// The Redis part of one store's data.
+pub struct RedisView<'a> {
+    /// The component's Redis access.
+    pub ctx: &'a OutboundRedis,
+    /// The store's resource table (open connections live there).
+    pub table: &'a mut ResourceTable,
+}
+
+struct RedisData;
+
+impl HasData for RedisData {
+    type Data<'a> = RedisView<'a>;
+}
+
 /// `fermyon:spin/redis.connection`.
 pub struct RedisConnection {
     conn: MultiplexedConnection,
 }
 
-/// Adds `fermyon:spin/redis` to `linker`.
-pub fn add_to_linker(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
-    wit::add_to_linker::<_, HasSelf<HostState>>(linker, |s| s)?;
+/// Adds `fermyon:spin/redis` to `linker`; `get` finds the view in a store's data.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> RedisView<'_>,
+) -> anyhow::Result<()> {
+    wit::add_to_linker::<T, RedisData>(linker, get)?;
     Ok(())
 }
 
@@ -33,7 +92,7 @@ fn other(e: redis::RedisError) -> Error {
 }
 
 /// Checks `address` (`redis://host[:port][/db]`) against `allowed`.
-pub(crate) fn address_allowed(allowed: &crate::allowed_hosts::AllowedHosts, address: &str) -> bool {
+pub(crate) fn address_allowed(allowed: &AllowedHosts, address: &str) -> bool {
     let Ok(url) = address.parse::<http::Uri>() else {
         return false;
     };
@@ -49,7 +108,7 @@ pub(crate) fn address_allowed(allowed: &crate::allowed_hosts::AllowedHosts, addr
 
 impl RedisClients {
     fn client(&self, address: &str) -> Result<redis::Client, Error> {
-        let mut map = self.clients.lock().unwrap();
+        let mut map = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = map.get(address) {
             return Ok(c.clone());
         }
@@ -83,25 +142,25 @@ fn convert(value: redis::Value, out: &mut Vec<RedisResult>) -> Result<(), Error>
     Ok(())
 }
 
-impl wit::Host for HostState {}
+impl wit::Host for RedisView<'_> {}
 
-impl HostState {
+impl RedisView<'_> {
     fn redis_conn(&self, c: &Resource<RedisConnection>) -> wasmtime::Result<MultiplexedConnection> {
         Ok(self.table.get(c)?.conn.clone())
     }
 }
 
-impl wit::HostConnection for HostState {
+impl wit::HostConnection for RedisView<'_> {
     async fn open(
         &mut self,
         address: String,
     ) -> wasmtime::Result<Result<Resource<RedisConnection>, Error>> {
-        if !address_allowed(&self.component.allowed_hosts, &address) {
-            tracing::warn!(component = %self.component.id, "redis address denied by allowed_outbound_hosts");
+        if !address_allowed(&self.ctx.allowed, &address) {
+            tracing::warn!(component = %self.ctx.component, "redis address denied by allowed_outbound_hosts");
             // Spin reports a refused address as `invalid-address`.
             return Ok(Err(Error::InvalidAddress));
         }
-        let client = match self.services.redis.client(&address) {
+        let client = match self.ctx.clients.client(&address) {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };

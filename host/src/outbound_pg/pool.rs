@@ -1,0 +1,122 @@
+//! Postgres pools, one per connection string, and the clean-up that decides whether a
+//! connection may go back to its pool.
+//!
+//! A connection goes back only after `ROLLBACK` and [`RESET_SESSION`] succeed on it, so
+//! no transaction, session setting, role, prepared statement, cursor, temp table,
+//! sequence state, advisory lock or `LISTEN` of one request reaches the next; a
+//! connection that cannot be cleaned is closed instead.
+
+use crate::spin_compat::SpinCompat;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+
+/// Default number of connections per connection string.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+/// Postgres pools, one per connection string.
+pub struct PgPools {
+    pools: Mutex<HashMap<String, Pool>>,
+    max_size: usize,
+    compat: SpinCompat,
+}
+
+impl Default for PgPools {
+    fn default() -> Self {
+        PgPools::new(DEFAULT_POOL_SIZE)
+    }
+}
+
+impl PgPools {
+    /// Pools of at most `max_size` connections each.
+    pub fn new(max_size: usize) -> PgPools {
+        PgPools {
+            pools: Mutex::new(HashMap::new()),
+            max_size: max_size.max(1),
+            compat: SpinCompat::Latest,
+        }
+    }
+
+    /// Reproduces `compat`'s Postgres defects (see [`crate::spin_compat`]).
+    pub fn with_spin_compat(mut self, compat: SpinCompat) -> PgPools {
+        self.compat = compat;
+        self
+    }
+
+    /// Which Spin's Postgres defects these pools' connections reproduce.
+    pub fn compat(&self) -> SpinCompat {
+        self.compat
+    }
+
+    /// The pool for `address`, made on first use from `config`.
+    pub(crate) fn pool(
+        &self,
+        address: &str,
+        config: tokio_postgres::Config,
+    ) -> Result<Pool, String> {
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = pools.get(address) {
+            return Ok(p.clone());
+        }
+        let mgr = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(self.max_size)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(std::time::Duration::from_secs(10)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .build()
+            .map_err(|e| e.to_string())?;
+        pools.insert(address.to_owned(), pool.clone());
+        Ok(pool)
+    }
+}
+
+/// What `DISCARD ALL` does, in its documented order, except `DISCARD PLANS`: every piece
+/// of session state a request can leave behind is reset, but the backend keeps its cached
+/// plans. Those are not state a request can observe (they are re-validated against the
+/// current role, `search_path` and schema on every use), and dropping them made the next
+/// request re-plan every statement of the functions it calls: for the tenant-context
+/// verification behind every row-level-security policy, about 0.5 ms a request
+/// (BENCHMARKS.md, "Postgres connection hygiene"). One round trip (simple protocol).
+pub const RESET_SESSION: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; \
+    DEALLOCATE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES";
+
+/// A guard that closes the connection unless cleaning finished.
+struct Dirty(Option<Object>);
+
+impl Drop for Dirty {
+    fn drop(&mut self) {
+        if let Some(obj) = self.0.take() {
+            drop(Object::take(obj));
+        }
+    }
+}
+
+async fn clean_and_return(obj: Object) {
+    let mut guard = Dirty(Some(obj));
+    let client = guard.0.as_ref().expect("present until returned");
+    let ok = !client.is_closed()
+        && client.simple_query("ROLLBACK").await.is_ok()
+        && client.simple_query(RESET_SESSION).await.is_ok();
+    if ok {
+        // Back to the pool.
+        drop(guard.0.take());
+    }
+}
+
+/// Cleans `obj` in the background and returns it to its pool, or closes it.
+pub(crate) fn release(obj: Object) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn(clean_and_return(obj));
+        }
+        Err(_) => drop(Object::take(obj)),
+    }
+}
