@@ -18,6 +18,7 @@ use std::str::FromStr;
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
+pub use crate::ids::looks_like_ipv4;
 use crate::ids::Hostname;
 
 /// Which ports a `Host` may name. A port in this set is stripped; any other port is refused.
@@ -272,18 +273,6 @@ fn to_ascii(name: &str) -> Result<Cow<'_, str>, HostError> {
             DnsLength::Ignore,
         )
         .map_err(|_| HostError::InvalidCharacter)
-}
-
-/// True when a URL parser would read `name` as an IPv4 address: its last label is all
-/// decimal digits, or `0x` followed by hex digits (WHATWG "ends in a number"). This
-/// catches `127.0.0.1`, `127.1`, `2130706433`, `0x7f.0.0.1` and `0177.0.0.1`.
-pub fn looks_like_ipv4(name: &str) -> bool {
-    let name = name.strip_suffix('.').unwrap_or(name);
-    let last = name.rsplit('.').next().unwrap_or("");
-    if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
-        return true;
-    }
-    strip_prefix_ci(last, "0x").is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

@@ -189,7 +189,23 @@ fn is_hostname(s: &str) -> bool {
                 && b.iter()
                     .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         })
-        && !crate::host::looks_like_ipv4(s)
+        && !looks_like_ipv4(s)
+}
+
+/// True when a URL parser would read `name` as an IPv4 address: its last label is all
+/// decimal digits, or `0x` followed by hex digits (WHATWG "ends in a number"). This
+/// catches `127.0.0.1`, `127.1`, `2130706433`, `0x7f.0.0.1` and `0177.0.0.1`.
+pub fn looks_like_ipv4(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let last = name.rsplit('.').next().unwrap_or("");
+    if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    let hex = last
+        .get(..2)
+        .filter(|p| p.eq_ignore_ascii_case("0x"))
+        .map(|_| &last[2..]);
+    hex.is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A database target's name, as `tenant_placements.database_target` requires:

@@ -18,10 +18,11 @@ use crate::auth::{apex_organisation, authenticate, bind, credentials};
 use crate::cache::{TenantCache, TenantCacheConfig};
 use crate::context::{ContextClaims, ContextSigner, SignedContext};
 use crate::decision::Decision;
+pub use crate::decision::Forward;
 use crate::error::{BadRequest, GatewayError};
 use crate::headers::{sanitise, Limits};
 use crate::host::{normalise_host, HostConfig, RequestTarget};
-use crate::ids::{ComponentId, Permission, RequestId};
+use crate::ids::{Permission, RequestId};
 use crate::kv::{KvCache, UnixMillis};
 use crate::lifecycle::admit;
 use crate::ports::{AtomicCounters, Clock, JwksSource, Ports};
@@ -59,34 +60,6 @@ pub struct GatewayConfig {
     pub context: ContextSigner,
     /// Permissions granted to requests without credentials (empty: none).
     pub anonymous_permissions: Vec<Permission>,
-}
-
-/// What the component sends to the backend.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Forward {
-    /// The backend component.
-    pub component: ComponentId,
-    /// The method, unchanged.
-    pub method: String,
-    /// The path and query, unchanged.
-    pub path_and_query: String,
-    /// The sanitised request headers plus `x-tenant-context`, `x-tenant-host` and
-    /// `x-request-id`.
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// The signed tenant context (also in `headers`).
-    pub context: SignedContext,
-    /// The request id (also in `headers`).
-    pub request_id: RequestId,
-}
-
-impl Forward {
-    /// `http://<component>.spin.internal<path_and_query>`.
-    pub fn url(&self) -> String {
-        format!(
-            "http://{}.spin.internal{}",
-            self.component, self.path_and_query
-        )
-    }
 }
 
 /// Decides one request: every stage in order, ending in a [`Decision`]. The clock is read

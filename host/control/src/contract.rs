@@ -1,15 +1,12 @@
 //! The control plane's side of the tenant contract (`tenant-contract`, shared with the
 //! gateway, the backends and the tests): names checked by the contract's types, custom
 //! domains normalised by the gateway's own host normaliser (with messages for a person
-//! typing one), and contexts signed by the contract's signer.
+//! typing one). The isolation audit signs its contexts with the contract's signer.
 
-use tenant_contract::context::{ContextClaims, ContextSigner};
-use tenant_contract::host::normalise_name;
-use tenant_contract::ids::{DatabaseTarget, RequestId, SchemaName, TenantSlug};
-use tenant_contract::UnixMillis;
+use tenant_contract::host::{looks_like_ipv4, normalise_name};
+use tenant_contract::ids::{DatabaseTarget, SchemaName, TenantSlug};
 
 use crate::error::{Error, Result};
-use crate::tenant::Tenant;
 
 /// A tenant slug is one DNS label (the contract's [`TenantSlug`]).
 pub fn valid_slug(s: &str) -> bool {
@@ -67,11 +64,7 @@ pub fn normalise_domain(input: &str) -> Result<String> {
     if name.is_empty() || name.starts_with('.') || name.ends_with('.') || name.contains("..") {
         return Err(invalid(format!("{raw:?}: a domain has no empty labels")));
     }
-    let last = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
-    let hex = last
-        .strip_prefix("0x")
-        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
-    if last.bytes().all(|b| b.is_ascii_digit()) || hex {
+    if looks_like_ipv4(name) {
         return Err(invalid(format!("{raw:?}: IP addresses are not domains")));
     }
     // Exactly what the gateway makes of the same name in a `Host` header.
@@ -87,30 +80,6 @@ pub fn normalise_domain(input: &str) -> Result<String> {
         )));
     }
     Ok(host.as_str().to_owned())
-}
-
-/// A context for tenant `t` as the gateway would sign it for a request with no user, valid
-/// for the signer's TTL (the isolation audit signs with a temporary key, for five minutes).
-pub fn context_for(signer: &ContextSigner, t: &Tenant) -> Result<String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let inconsistent = |what: &str| Error::Inconsistent(format!("tenant {}: {what}", t.slug));
-    let claims = ContextClaims {
-        tid: t.id.into(),
-        slug: t.slug.parse().map_err(|_| inconsistent("slug"))?,
-        placement: t.placement.clone(),
-        uid: None,
-        roles: Vec::new(),
-        perms: Vec::new(),
-        rid: "audit-isolation"
-            .parse::<RequestId>()
-            .expect("a valid request id"),
-        exp: signer.expiry(UnixMillis(now)),
-        ro: false,
-    };
-    Ok(signer.sign(&claims).into_string())
 }
 
 #[cfg(test)]

@@ -90,7 +90,7 @@ impl Targets {
         connect(self.url(db)?)
             .await
             .map_err(|source| Error::Connect {
-                database: db.clone(),
+                database: db.to_string(),
                 source,
             })
     }

@@ -8,8 +8,6 @@
 
 use std::path::PathBuf;
 
-use crate::db::Database;
-
 /// The result of every control-plane operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -26,8 +24,8 @@ pub enum Error {
     /// A database could not be reached.
     #[error("connecting to database {database}")]
     Connect {
-        /// The database.
-        database: Database,
+        /// The database (`control`, or a target's name).
+        database: String,
         /// Why.
         #[source]
         source: tokio_postgres::Error,

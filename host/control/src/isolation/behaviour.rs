@@ -4,10 +4,12 @@
 
 use tokio_postgres::Client;
 
-use tenant_contract::context::ContextSigner;
+use tenant_contract::context::{ContextClaims, ContextSigner};
+use tenant_contract::ids::RequestId;
+use tenant_contract::UnixMillis;
 
 use crate::db::{ident, Database};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::placement::PlacementExt as _;
 use crate::report::Doing as _;
 use crate::tenant::Tenant;
@@ -68,7 +70,7 @@ pub(super) async fn behaviour(
         }
     }
     for v in viewers {
-        let ctx = crate::contract::context_for(signer, v)?;
+        let ctx = context_for(signer, v)?;
         let own: i64 = client
             .query_one(
                 &format!("SELECT count(*) FROM {q} WHERE tenant_id = $1"),
@@ -183,4 +185,28 @@ async fn in_role(
     .await;
     let _ = client.batch_execute("ROLLBACK").await;
     result.doing(sql)
+}
+
+/// A context for tenant `t` as the gateway would sign it for a request with no user, valid
+/// for the signer's TTL (the isolation audit signs with a temporary key, for five minutes).
+pub fn context_for(signer: &ContextSigner, t: &Tenant) -> Result<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let inconsistent = |what: &str| Error::Inconsistent(format!("tenant {}: {what}", t.slug));
+    let claims = ContextClaims {
+        tid: t.id.into(),
+        slug: t.slug.parse().map_err(|_| inconsistent("slug"))?,
+        placement: t.placement.clone(),
+        uid: None,
+        roles: Vec::new(),
+        perms: Vec::new(),
+        rid: "audit-isolation"
+            .parse::<RequestId>()
+            .expect("a valid request id"),
+        exp: signer.expiry(UnixMillis(now)),
+        ro: false,
+    };
+    Ok(signer.sign(&claims).into_string())
 }
