@@ -131,7 +131,10 @@ impl Tx<'_> {
         // One round trip binds the schema and the context and has Postgres verify the
         // context (signature, expiry, key) at once. `OFFSET 0` keeps the inner SELECT a
         // separate step, so both settings are in place before the outer one reads them.
+        // The statement always returns exactly one row (no WHERE over a one-row sub-query), so
+        // it needs no one-row envelope (Spin #3671) and skips its planning cost.
         let bound = self
+            .conn
             .query(
                 "SELECT tenantgate.current_tenant_id()::text AS tid FROM \
                  (SELECT set_config('search_path', $1, true), \
@@ -141,6 +144,7 @@ impl Tx<'_> {
                     ParameterValue::Str(token.to_owned()),
                 ],
             )
+            .map_err(DbError::from)
             .and_then(|rows| {
                 let verified = rows.rows().next().and_then(|r| r.get::<String>("tid"));
                 if verified.is_some_and(|tid| tid.eq_ignore_ascii_case(expected_tid)) {
