@@ -7,7 +7,8 @@ use tenantgate_host::engine::Limits;
 use tenantgate_tests::host::{client, AppBuilder, SpinCompat, TestHost};
 use tenantgate_tests::postgres::PgCluster;
 
-fn app(port: u16) -> String {
+/// The probe as `db` (allowed to reach `port`) and as `nodb` (allowed nowhere useful).
+pub(crate) fn app(port: u16) -> String {
     format!(
         r#"
 spin_manifest_version = 2
@@ -33,7 +34,8 @@ allowed_outbound_hosts = ["postgres://127.0.0.1:1"]
     )
 }
 
-async fn run(host: &TestHost, prefix: &str, address: &str, ops: Value) -> Value {
+/// Runs `ops` in the probe under `prefix` against `address`.
+pub(crate) async fn run(host: &TestHost, prefix: &str, address: &str, ops: Value) -> Value {
     client()
         .post(host.url(&format!("{prefix}/pg")))
         .body(json!({ "address": address, "ops": ops }).to_string())

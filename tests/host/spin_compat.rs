@@ -4,38 +4,10 @@
 //! `execute`, are untouched.
 
 use serde_json::{json, Value};
-use tenantgate_tests::host::{client, AppBuilder, SpinCompat, TestHost};
+use tenantgate_tests::host::{AppBuilder, SpinCompat};
+
+use crate::postgres::{app, run};
 use tenantgate_tests::postgres::PgCluster;
-
-fn app(port: u16) -> String {
-    format!(
-        r#"
-spin_manifest_version = 2
-[application]
-name = "compat"
-
-[[trigger.http]]
-route = "/db/..."
-component = "db"
-
-[component.db]
-source = "{{probe}}"
-allowed_outbound_hosts = ["postgres://127.0.0.1:{port}"]
-"#
-    )
-}
-
-async fn run(host: &TestHost, address: &str, ops: Value) -> Value {
-    client()
-        .post(host.url("/db/pg"))
-        .body(json!({ "address": address, "ops": ops }).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 fn ops() -> Value {
     json!([
@@ -56,7 +28,7 @@ async fn a_zero_row_query_is_refused_naming_spin_3671_under_compat_4_0() {
         .spin_compat(SpinCompat::V4_0)
         .start()
         .await;
-    let out = run(&host, &url, ops()).await;
+    let out = run(&host, "/db", &url, ops()).await;
     let r = &out["results"];
     assert_eq!(
         r[1]["rows"][0][0]["v"],
@@ -79,7 +51,7 @@ async fn a_zero_row_query_is_refused_naming_spin_3671_under_compat_4_0() {
         .spin_compat(SpinCompat::Latest)
         .start()
         .await;
-    let out = run(&host, &url, ops()).await;
+    let out = run(&host, "/db", &url, ops()).await;
     let r = &out["results"];
     assert_eq!(r[2]["rows"], json!([]), "{out}");
     assert_eq!(r[2]["columns"][0][0], json!("one"), "{out}");

@@ -39,6 +39,11 @@ use spin_sdk::pg4::RowSet;
 /// The name of the marker column [`wrap`] puts first.
 pub const MARKER: &str = "tenantgate_row";
 
+/// What follows the wrapped statement: one constant row, left-joined to the statement's rows
+/// with the [`MARKER`] column in front.
+const TAIL: &str = "SELECT tenantgate_r.* FROM (VALUES (1)) AS tenantgate_one (x) LEFT JOIN \
+     (SELECT true AS tenantgate_row, tenantgate_q.* FROM tenantgate_q) AS tenantgate_r ON true";
+
 /// A statement rewritten to always return at least one row, or `None` when `sql` is
 /// not a statement that returns rows (run it unchanged; prefer `execute`).
 pub fn wrap(sql: &str) -> Option<String> {
@@ -56,10 +61,6 @@ pub fn wrap(sql: &str) -> Option<String> {
         return None;
     }
     let first = tokens.first()?;
-    let tail = format!(
-        "SELECT tenantgate_r.* FROM (VALUES (1)) AS tenantgate_one (x) LEFT JOIN \
-         (SELECT true AS {MARKER}, tenantgate_q.* FROM tenantgate_q) AS tenantgate_r ON true"
-    );
     if first.is_word("with") {
         let main = main_statement(tokens)?;
         if !returns_rows(&tokens[main..]) {
@@ -67,7 +68,7 @@ pub fn wrap(sql: &str) -> Option<String> {
         }
         let (ctes, body) = sql[..end].split_at(tokens[main].start);
         return Some(format!(
-            "{}, tenantgate_q AS ({}) {tail}",
+            "{}, tenantgate_q AS ({}) {TAIL}",
             ctes.trim_end(),
             body
         ));
@@ -76,7 +77,7 @@ pub fn wrap(sql: &str) -> Option<String> {
         return None;
     }
     Some(format!(
-        "WITH tenantgate_q AS ({}) {tail}",
+        "WITH tenantgate_q AS ({}) {TAIL}",
         sql[first.start..end].trim_end()
     ))
 }
@@ -86,13 +87,12 @@ pub fn wrap(sql: &str) -> Option<String> {
 pub fn unwrap(mut rows: RowSet) -> RowSet {
     if rows.columns.first().is_some_and(|c| c.name == MARKER) {
         rows.columns.remove(0);
-        rows.rows.retain_mut(|row| {
-            let present = !row.is_empty() && !matches!(row[0], spin_sdk::pg4::DbValue::DbNull);
-            if !row.is_empty() {
-                row.remove(0);
-            }
-            present
-        });
+        // A row with a NULL marker is the constant row alone: the statement matched nothing.
+        rows.rows
+            .retain(|row| !matches!(row.first(), None | Some(spin_sdk::pg4::DbValue::DbNull)));
+        for row in &mut rows.rows {
+            row.remove(0);
+        }
     }
     rows
 }
