@@ -62,6 +62,11 @@ codes! {
     PayloadTooLarge = "payload_too_large",
     /// 421: the token names another tenant than the host.
     TenantMismatch = "tenant_mismatch",
+    /// 429: a rate limit of the tenant, user or client is spent (`Retry-After` says when to
+    /// try again).
+    RateLimited = "rate_limited",
+    /// 429: the tenant's monthly request quota is spent.
+    QuotaExceeded = "quota_exceeded",
     /// 431: the headers are over the cap.
     HeadersTooLarge = "headers_too_large",
     /// 500: a bug or an unexpected failure; details only in the logs.

@@ -197,6 +197,7 @@ fn pipeline(c: &mut Criterion) {
         limits: Limits::default(),
         context: ContextSigner::new("k1", &[7; 32]).unwrap(),
         anonymous_permissions: Vec::new(),
+        rate_limits: RateLimitConfig::default(),
     };
     let rid: RequestId = "req-1".parse().unwrap();
     let mut headers = vec![

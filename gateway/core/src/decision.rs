@@ -36,6 +36,8 @@ pub struct Forward {
     pub context: SignedContext,
     /// The request id (also in `headers`).
     pub request_id: RequestId,
+    /// Headers the gateway adds to the backend's response (`RateLimit`, `RateLimit-Policy`).
+    pub response_headers: Vec<(String, String)>,
 }
 
 impl Forward {

@@ -19,6 +19,7 @@ use crate::host::HostError;
 use crate::ids::RequestId;
 use crate::jwt::TokenError;
 use crate::lifecycle::LifecycleError;
+use crate::ratelimit::RateLimitError;
 use crate::resolve::ResolveError;
 use crate::routes::RouteError;
 
@@ -72,6 +73,9 @@ pub enum GatewayError {
     /// Signing the context (cannot happen with a validated signer; kept for completeness).
     #[error(transparent)]
     Context(#[from] ContextError),
+    /// Rate limits and quota.
+    #[error(transparent)]
+    RateLimit(#[from] RateLimitError),
     /// After forwarding.
     #[error(transparent)]
     Backend(#[from] BackendError),
@@ -114,7 +118,26 @@ impl GatewayError {
                 C::Unauthenticated,
                 "A bearer token naming an organisation is required on this host.",
             ),
+            G::RateLimit(RateLimitError::Limited { headers, .. }) => {
+                let mut r = ErrorResponse::new(
+                    429,
+                    C::RateLimited,
+                    "Too many requests. Try again after the time in Retry-After.",
+                );
+                r.headers.extend(headers.iter().cloned());
+                return r;
+            }
+            G::RateLimit(RateLimitError::QuotaExceeded { headers, .. }) => {
+                let mut r = ErrorResponse::new(
+                    429,
+                    C::QuotaExceeded,
+                    "This organisation's monthly request quota is used up.",
+                );
+                r.headers.extend(headers.iter().cloned());
+                return r;
+            }
             G::Resolve(ResolveError::Unavailable(_))
+            | G::RateLimit(RateLimitError::Unavailable(_))
             | G::Route(RouteError::Misconfigured)
             | G::Auth(AuthError::Keys(_)) => (503, C::DependencyUnavailable, UNAVAILABLE),
             G::Lifecycle(LifecycleError::Suspended) => {

@@ -226,6 +226,19 @@ pub fn sample_tenant(slug: &str) -> TenantRecord {
         plan: "free".to_owned(),
         placement: crate::tenant::Placement::Shared,
         read_only: false,
+        limits: crate::limits::LimitPolicy::default(),
+        month_usage: 0,
+    }
+}
+
+/// Spends plans over compare-and-swap, as the component's key-value counters do.
+impl crate::ratelimit::RateLimitStore for MemoryCounters {
+    fn apply(
+        &self,
+        plan: &crate::ratelimit::LimitPlan,
+        now_us: u64,
+    ) -> Result<crate::ratelimit::Verdict, CounterUnavailable> {
+        crate::ratelimit::apply_with_counters(self, plan, now_us)
     }
 }
 

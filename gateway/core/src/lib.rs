@@ -43,6 +43,7 @@
 //!     limits: Limits::default(),
 //!     context: ContextSigner::new("k1", &[7; 32]).unwrap(),
 //!     anonymous_permissions: vec!["tasks.read".parse().unwrap()],
+//!     rate_limits: RateLimitConfig::default(),
 //! };
 //! let req = RequestParts {
 //!     method: "GET".into(),
@@ -79,17 +80,22 @@ pub use tenant_contract::{context, host};
 
 pub mod auth;
 pub mod cache;
+pub mod calendar;
 pub mod decision;
 pub mod error;
 pub mod fakes;
+pub mod gcra;
 pub mod headers;
 pub mod ids;
 pub mod jwt;
 mod jwt_config;
 pub mod kv;
 pub mod lifecycle;
+pub mod limits;
+pub mod metering;
 pub mod pipeline;
 pub mod ports;
+pub mod ratelimit;
 pub mod resolve;
 pub mod routes;
 pub mod tenant;
@@ -105,8 +111,11 @@ pub mod prelude {
     pub use crate::ids::{ComponentId, Hostname, RequestId, TenantId, TenantSlug};
     pub use crate::jwt::{ClaimPath, IssuerConfig, JwtVerifier, OrgClaim};
     pub use crate::kv::{CacheUnavailable, KvCache, UnixMillis};
-    pub use crate::pipeline::{handle, Forward, GatewayConfig, RequestParts};
+    pub use crate::limits::{LimitPolicy, Rate, RouteClass};
+    pub use crate::metering::Meter;
+    pub use crate::pipeline::{handle, handle_metered, Forward, GatewayConfig, RequestParts};
     pub use crate::ports::{AtomicCounters, Clock, JwksSource, Ports};
+    pub use crate::ratelimit::{OnUnavailable, RateLimitConfig, RateLimitStore};
     pub use crate::resolve::ResolverConfig;
     pub use crate::routes::RouteTable;
     pub use crate::tenant::{

@@ -4,7 +4,7 @@
 //! RequestParts ─ check request ─ normalise host ─▶ Hostname ─ read credentials ─▶ Credentials
 //!   ─ resolve tenant ─▶ ResolvedTenant ─ admit lifecycle ─▶ ActiveTenant
 //!   ─ authenticate ─▶ Identity ─ bind ─▶ Principal
-//!   ─ (SSO policy) ─ (rate limit) ─ authorise route ─▶ Permit
+//!   ─ (SSO policy) ─ rate limit ─ authorise route ─▶ Permit
 //!   ─ sign context ─▶ SignedContext ─ plan ─▶ Decision::Forward(Forward)
 //! any stage: refusal ─▶ Decision::Respond(Response)
 //! ```
@@ -25,7 +25,10 @@ use crate::host::{normalise_host, HostConfig, RequestTarget};
 use crate::ids::{Permission, RequestId};
 use crate::kv::{KvCache, UnixMillis};
 use crate::lifecycle::admit;
-use crate::ports::{AtomicCounters, Clock, JwksSource, Ports};
+use crate::limits::{client_addr, RouteClass};
+use crate::metering::Meter;
+use crate::ports::{Clock, JwksSource, Ports};
+use crate::ratelimit::{RateLimitConfig, RateLimitStore};
 use crate::resolve::{classify, resolve, HostClass, ResolverConfig};
 use crate::routes::{authorise, Permit, RouteTable};
 use crate::tenant::TenantDirectory;
@@ -60,6 +63,8 @@ pub struct GatewayConfig {
     pub context: ContextSigner,
     /// Permissions granted to requests without credentials (empty: none).
     pub anonymous_permissions: Vec<Permission>,
+    /// The rate-limit stage.
+    pub rate_limits: RateLimitConfig,
 }
 
 /// Decides one request: every stage in order, ending in a [`Decision`]. The clock is read
@@ -75,15 +80,35 @@ pub fn handle<D, C, N, J>(
 where
     D: TenantDirectory,
     C: KvCache,
-    N: AtomicCounters,
+    N: RateLimitStore,
     J: JwksSource,
 {
-    match stages(req, config, ports, clock.now(), request_id) {
+    handle_metered(req, config, ports, clock, request_id).0
+}
+
+/// [`handle`], plus what metering needs once the answer's status is known: `Some` for every
+/// request that reached an admitted tenant (forwarded or refused after that).
+pub fn handle_metered<D, C, N, J>(
+    req: &RequestParts,
+    config: &GatewayConfig,
+    ports: &Ports<D, C, N, J>,
+    clock: impl Clock,
+    request_id: &RequestId,
+) -> (Decision, Option<Meter>)
+where
+    D: TenantDirectory,
+    C: KvCache,
+    N: RateLimitStore,
+    J: JwksSource,
+{
+    let mut meter = None;
+    let decision = match stages(req, config, ports, clock.now(), request_id, &mut meter) {
         Ok(decision) => decision,
         Err(refusal) => {
             Decision::Respond(refusal.response().into_response(request_id, Some(refusal)))
         }
-    }
+    };
+    (decision, meter)
 }
 
 /// The stage list. Each `?` is a refusal; the end is a forwarding plan.
@@ -93,11 +118,12 @@ fn stages<D, C, N, J>(
     ports: &Ports<D, C, N, J>,
     now: UnixMillis,
     request_id: &RequestId,
+    meter: &mut Option<Meter>,
 ) -> Result<Decision, GatewayError>
 where
     D: TenantDirectory,
     C: KvCache,
-    N: AtomicCounters,
+    N: RateLimitStore,
     J: JwksSource,
 {
     check_request(req, &config.limits)?;
@@ -122,18 +148,22 @@ where
         None => authenticate(credentials, &ports.keys, &ports.cache, now)?,
     };
     let principal = bind(active, identity, &config.anonymous_permissions)?;
+    let class = RouteClass::of(&req.method, target.path());
+    *meter = Some(Meter {
+        tenant: principal.tenant().record().id,
+        class,
+        signed_in: principal.is_authenticated(),
+    });
     // SSO policy goes here: a tenant that enforces SSO answers a principal without a
     // session with `return Ok(Decision::Respond(..))` (302 to its login, Set-Cookie).
-    // Rate limit goes here: `ports.counters`, refusing with 429, Retry-After, RateLimit-*.
+    let spend = crate::ratelimit::plan(&principal, class, client_addr(&req.headers), now);
+    let limit_headers =
+        crate::ratelimit::check(&spend, class, &config.rate_limits, &ports.counters, now)?;
     let permit = authorise(principal, &target, &config.routes)?;
     let context = sign_context(&permit, &config.context, request_id, now);
-    Ok(Decision::Forward(plan_forward(
-        permit,
-        context,
-        &req.method,
-        &req.headers,
-        request_id,
-    )))
+    let mut forward = plan_forward(permit, context, &req.method, &req.headers, request_id);
+    forward.response_headers = limit_headers;
+    Ok(Decision::Forward(forward))
 }
 
 /// Signs the tenant context for a permitted request.
@@ -190,6 +220,7 @@ pub fn plan_forward(
         headers: out,
         context,
         request_id: request_id.clone(),
+        response_headers: Vec::new(),
     }
 }
 

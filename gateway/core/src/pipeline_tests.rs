@@ -20,6 +20,7 @@ fn config() -> GatewayConfig {
         },
         context: ContextSigner::new("k1", KEY).unwrap(),
         anonymous_permissions: Vec::new(),
+        rate_limits: crate::ratelimit::RateLimitConfig::default(),
     }
 }
 

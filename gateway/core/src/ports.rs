@@ -21,7 +21,7 @@ pub struct Ports<D, C, N, J> {
     pub directory: D,
     /// Cache store for tenants and verified tokens.
     pub cache: C,
-    /// Atomic counters (rate limits; no stage uses them yet).
+    /// The rate-limit store (atomic counters or a Redis script).
     pub counters: N,
     /// Identity-provider keys.
     pub keys: J,

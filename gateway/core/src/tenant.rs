@@ -40,6 +40,12 @@ pub struct TenantRecord {
     pub placement: Placement,
     /// Writes refused (for example during a move between placements).
     pub read_only: bool,
+    /// Rate limits and quota (the plan's, with the tenant's overrides).
+    #[serde(default)]
+    pub limits: crate::limits::LimitPolicy,
+    /// Signed-in requests counted in the control plane this month, when it was read.
+    #[serde(default)]
+    pub month_usage: u64,
 }
 
 /// The directory could not answer (database down, timeout, malformed row). The request
