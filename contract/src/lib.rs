@@ -61,6 +61,7 @@ pub mod error;
 pub mod headers;
 pub mod host;
 pub mod ids;
+pub mod limits;
 pub mod placement;
 mod time;
 

@@ -11,10 +11,35 @@
 //! | `anonymous_permissions` | permissions of requests without a token | empty |
 //! | `jwt_issuers` | JSON list of `{"issuer","audiences","jwks","org_claim"?,"org_is"?}` | `[]` |
 //! | `max_body_bytes`, `max_header_bytes` | request size caps | 10 MiB, 32 KiB |
+//! | `rate_limits` | `on` or `off` | `on` |
+//! | `rate_limit_store` | `kv` (this instance's key-value store) or `redis` (shared) | `kv` |
+//! | `redis_url` | the shared Redis, `redis://host:port` (with `rate_limit_store = redis`) | empty |
+//! | `rate_limit_unavailable` | store down: `closed` (503) or `local` (this instance at limit / N); the sign-in routes are always closed | `closed` |
+//! | `rate_limit_instances` | N for `local` | `1` |
+//! | `usage_flush_secs` | how often usage counts are written to the control plane | `5` |
 
 use gateway_core::prelude::*;
 
-use crate::ports::VariableJwks;
+use crate::limiter::{Limiter, RedisLimiter};
+use crate::ports::{KvCounters, VariableJwks};
+
+/// Which store limits and metering use.
+pub enum StoreChoice {
+    /// The local key-value store.
+    Kv,
+    /// A shared Redis.
+    Redis(String),
+}
+
+impl StoreChoice {
+    /// Opens (lazily) the chosen store.
+    pub fn limiter(&self) -> Limiter {
+        match self {
+            StoreChoice::Kv => Limiter::Kv(KvCounters::new()),
+            StoreChoice::Redis(url) => Limiter::Redis(RedisLimiter::new(url)),
+        }
+    }
+}
 
 /// The validated configuration.
 pub struct Config {
@@ -24,6 +49,10 @@ pub struct Config {
     pub database_url: String,
     /// The identity-provider keys.
     pub keys: VariableJwks,
+    /// The rate-limit and metering store.
+    pub store: StoreChoice,
+    /// How often usage is flushed, ms.
+    pub usage_flush_ms: u64,
 }
 
 fn var(name: &str) -> Result<String, String> {
@@ -91,6 +120,39 @@ pub fn load() -> Result<Config, String> {
                 .map_err(|e| format!("anonymous_permissions {p:?}: {e}"))
         })
         .collect::<Result<Vec<_>, String>>()?;
+    let rate_limits = RateLimitConfig {
+        enabled: match var_or("rate_limits", "on").trim() {
+            "on" => true,
+            "off" => false,
+            other => return Err(format!("rate_limits must be on or off, not {other:?}")),
+        },
+        on_unavailable: match var_or("rate_limit_unavailable", "closed").trim() {
+            "closed" => OnUnavailable::Closed,
+            "local" => OnUnavailable::Local {
+                instances: number("rate_limit_instances", 1u32)?.max(1),
+            },
+            other => {
+                return Err(format!(
+                    "rate_limit_unavailable must be closed or local, not {other:?}"
+                ))
+            }
+        },
+    };
+    let store = match var_or("rate_limit_store", "kv").trim() {
+        "kv" => StoreChoice::Kv,
+        "redis" => {
+            let url = var_or("redis_url", "");
+            if !url.starts_with("redis://") {
+                return Err("rate_limit_store = redis needs redis_url = redis://host:port".into());
+            }
+            StoreChoice::Redis(url)
+        }
+        other => {
+            return Err(format!(
+                "rate_limit_store must be kv or redis, not {other:?}"
+            ))
+        }
+    };
     let defaults = Limits::default();
     let limits = Limits {
         max_body_bytes: number("max_body_bytes", defaults.max_body_bytes)?,
@@ -105,8 +167,11 @@ pub fn load() -> Result<Config, String> {
             limits,
             context,
             anonymous_permissions,
+            rate_limits,
         },
         database_url,
         keys: VariableJwks::parse(&var_or("jwt_issuers", "[]"))?,
+        store,
+        usage_flush_ms: number("usage_flush_secs", 5u64)?.saturating_mul(1000),
     })
 }

@@ -47,9 +47,15 @@ enum BodyFailure {
     Client,
 }
 
-/// Sends `plan` to its backend and relays the answer; a refusal or backend failure
-/// becomes the JSON error response.
-pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: ResponseOutparam) {
+/// Sends `plan` to its backend and relays the answer, with the plan's response headers
+/// (`RateLimit`) in place of any the backend set; a refusal or backend failure becomes the
+/// JSON error response. Returns the status sent.
+pub async fn forward(
+    req: IncomingRequest,
+    plan: Forward,
+    limits: &Limits,
+    out: ResponseOutparam,
+) -> u16 {
     let rid = plan.request_id.clone();
     let Ok(headers) = Fields::from_list(&plan.headers) else {
         return respond::error(
@@ -113,17 +119,25 @@ pub async fn forward(req: IncomingRequest, plan: Forward, limits: &Limits, out: 
             };
             respond::error(out, GatewayError::Backend(failure), &rid)
         }
-        (Ok(()), Ok(resp)) => relay(resp, out, &rid).await,
+        (Ok(()), Ok(resp)) => relay(resp, out, &rid, &plan.response_headers).await,
     }
 }
 
-async fn relay(resp: IncomingResponse, out: ResponseOutparam, rid: &RequestId) {
+async fn relay(
+    resp: IncomingResponse,
+    out: ResponseOutparam,
+    rid: &RequestId,
+    ours: &[(String, String)],
+) -> u16 {
+    let status = resp.status();
     let mut headers: Vec<(String, Vec<u8>)> = resp
         .headers()
         .entries()
         .into_iter()
         .filter(|(k, _)| !tenant_contract::headers::is_hop_by_hop(k))
+        .filter(|(k, _)| !ours.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)))
         .collect();
+    headers.extend(ours.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())));
     if !headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case(REQUEST_ID_HEADER))
@@ -138,8 +152,9 @@ async fn relay(resp: IncomingResponse, out: ResponseOutparam, rid: &RequestId) {
     let mut body = resp.take_body_stream();
     while let Some(Ok(chunk)) = body.next().await {
         if sink.send(chunk).await.is_err() {
-            return;
+            return status;
         }
     }
     let _ = sink.close().await;
+    status
 }

@@ -19,6 +19,7 @@ use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 mod config;
 mod forward;
+mod limiter;
 mod ports;
 mod respond;
 
@@ -37,7 +38,8 @@ pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("gateway: request {rid}: configuration: {e}");
-            return respond::misconfigured(out, &rid);
+            respond::misconfigured(out, &rid);
+            return;
         }
     };
     let parts = RequestParts {
@@ -48,16 +50,54 @@ pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
     let ports = Ports {
         directory: ports::PgDirectory::new(&config.database_url),
         cache: ports::SpinKv::open(),
-        counters: ports::KvCounters::new(),
+        counters: config.store.limiter(),
         keys: &config.keys,
     };
-    match handle(&parts, &config.core, &ports, now, &rid) {
+    let (decision, meter) = handle_metered(&parts, &config.core, &ports, now, &rid);
+    let status = match decision {
         Decision::Forward(plan) => forward::forward(req, plan, &config.core.limits, out).await,
         Decision::Respond(answer) => {
             if let Some(cause) = answer.cause.as_ref().filter(|_| answer.status >= 500) {
                 eprintln!("gateway: request {rid}: {cause}");
             }
             respond::send(out, answer)
+        }
+    };
+    // After the response: metering never delays it, and never refuses it.
+    if let Some(meter) = meter {
+        meter_request(&ports, &meter, status, now, config.usage_flush_ms, &rid);
+    }
+}
+
+/// Counts the answered request and, when this request flushes, writes the batch to the
+/// control plane (giving it back to the store if the write fails).
+fn meter_request<C, J>(
+    ports: &Ports<ports::PgDirectory, C, limiter::Limiter, J>,
+    meter: &Meter,
+    status: u16,
+    now: UnixMillis,
+    interval_ms: u64,
+    rid: &RequestId,
+) {
+    let key = meter.key(status, now);
+    let batch = match ports.counters.meter(&key, now, interval_ms) {
+        Ok(batch) => batch,
+        Err(e) => {
+            eprintln!("gateway: request {rid}: usage not counted: {e}");
+            return;
+        }
+    };
+    if batch.is_empty() {
+        return;
+    }
+    let rows = gateway_core::metering::rows_json(&batch);
+    if let Err(e) = ports.directory.record_usage(&rows) {
+        eprintln!("gateway: request {rid}: usage flush failed, kept for the next: {e}");
+        if let Err(e) = ports.counters.give_back(&batch) {
+            eprintln!(
+                "gateway: request {rid}: usage batch lost ({} counters): {e}",
+                batch.len()
+            );
         }
     }
 }

@@ -72,7 +72,9 @@ impl PgDirectory {
             .query(
                 &format!(
                     "SELECT r.tenant_id::text, r.slug, r.name, r.status, r.plan, r.placement, \
-                     r.database_target, r.schema_name, r.read_only \
+                     r.database_target, r.schema_name, r.read_only, \
+                     tenantgate.effective_limits(r.tenant_id)::text, \
+                     tenantgate.monthly_usage(r.tenant_id, (now() AT TIME ZONE 'UTC')::date) \
                      FROM (VALUES (1)) AS one (x) LEFT JOIN tenantgate.{function}($1) AS r ON true"
                 ),
                 &[arg],
@@ -106,7 +108,33 @@ fn record(row: &[spin_sdk::pg4::DbValue]) -> Result<TenantRecord, String> {
         plan: text(4)?,
         placement,
         read_only: bool::decode(&row[8]).map_err(|e| format!("read_only: {e}"))?,
+        limits: match opt(9)? {
+            Some(doc) => LimitPolicy::from_json(&doc).map_err(|e| e.to_string())?,
+            None => LimitPolicy::default(),
+        },
+        month_usage: Option::<i64>::decode(&row[10])
+            .map_err(|e| format!("month_usage: {e}"))?
+            .unwrap_or(0)
+            .max(0) as u64,
     })
+}
+
+impl PgDirectory {
+    /// Adds a batch of usage counts (`tenantgate.record_usage()`).
+    pub fn record_usage(&self, rows_json: &str) -> Result<(), DirectoryUnavailable> {
+        let unavailable = |e: &dyn std::fmt::Debug| DirectoryUnavailable(format!("{e:?}"));
+        let mut slot = self.conn.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Connection::open(&self.address).map_err(|e| unavailable(&e))?);
+        }
+        let conn = slot.as_ref().expect("opened above");
+        conn.query(
+            "SELECT tenantgate.record_usage($1::text::jsonb)",
+            &[ParameterValue::Str(rows_json.to_owned())],
+        )
+        .map_err(|e| unavailable(&e))?;
+        Ok(())
+    }
 }
 
 impl TenantDirectory for PgDirectory {
@@ -167,7 +195,7 @@ impl KvCache for SpinKv {
 }
 
 /// Atomic counters over `wasi:keyvalue` atomics on the component's `default` store,
-/// opened on first use (no stage uses them yet, so no request pays for them).
+/// opened on first use (a request that spends no bucket never opens it).
 pub struct KvCounters(OnceCell<Result<store::Bucket, String>>);
 
 impl KvCounters {

@@ -37,7 +37,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn targets(&self) -> anyhow::Result<Targets> {
+    pub fn targets(&self) -> anyhow::Result<Targets> {
         Ok(Targets::new(&self.database_url, &self.targets)?)
     }
 
@@ -98,6 +98,9 @@ pub enum TenantCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Show or change a tenant's rate limits and quota (overrides of its plan), or move it to
+    /// another plan. Changes are audited and in effect within 5 s.
+    Limits(crate::limits_cli::TenantLimitsArgs),
     /// Reactivate a suspended tenant.
     Reactivate {
         #[command(flatten)]
@@ -370,6 +373,7 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
                 t.slug, t.id
             );
         }
+        TenantCommand::Limits(args) => return crate::limits_cli::tenant_limits(args).await,
         TenantCommand::Reactivate { conn, slug } => {
             let t = change_lifecycle(&conn, &slug, Lifecycle::Reactivate).await?;
             println!(

@@ -4,6 +4,7 @@
 //! taking Spin's own flags where they apply.
 
 mod admin;
+mod limits_cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +42,11 @@ enum Command {
     /// Audits: `audit isolation`.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
+    /// List, show, create and change plans and their rate limits and quotas.
+    #[command(subcommand)]
+    Plan(limits_cli::PlanCommand),
+    /// A tenant's metered requests per day, route class, status family and audience.
+    Usage(limits_cli::UsageArgs),
 }
 
 #[derive(Args)]
@@ -117,6 +123,8 @@ fn main() -> std::process::ExitCode {
             Command::Tenant(cmd) => admin::tenant(cmd).await,
             Command::Domain(cmd) => admin::domain(cmd).await,
             Command::Audit(cmd) => admin::audit(cmd).await,
+            Command::Plan(cmd) => limits_cli::plan(cmd).await,
+            Command::Usage(args) => limits_cli::usage(args).await,
         }
     }))
 }

@@ -1,7 +1,10 @@
 //! Outbound Redis (`fermyon:spin/redis`): `open` checks the address against the
 //! component's `allowed_outbound_hosts` (scheme `redis`, host, port) before any
 //! connection is made. Connections are multiplexed and shared per address
-//! ([`RedisClients`]).
+//! ([`RedisClients`]): one reconnecting connection per address, opened by the first `open`
+//! that succeeds, so a request does not pay a TCP connect; a server that goes away fails
+//! the commands sent meanwhile (1 s response and connect timeouts) and is reconnected to
+//! when it is back, without restarting the host.
 //!
 //! Each component gets an [`OutboundRedis`]; [`add_to_linker`] adds the interface,
 //! reached through a [`RedisView`] of the store's data.
@@ -9,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use crate::allowed_hosts::AllowedHosts;
@@ -31,10 +34,10 @@ mod bindings {
     });
 }
 
-/// Shared Redis clients, one per address.
+/// Shared Redis connections, one per address.
 #[derive(Default)]
 pub struct RedisClients {
-    clients: Mutex<HashMap<String, redis::Client>>,
+    clients: Mutex<HashMap<String, ConnectionManager>>,
 }
 
 /// What one component may reach: the shared clients, through its allow-list.
@@ -75,7 +78,7 @@ impl HasData for RedisData {
 
 /// `fermyon:spin/redis.connection`.
 pub struct RedisConnection {
-    conn: MultiplexedConnection,
+    conn: ConnectionManager,
 }
 
 /// Adds `fermyon:spin/redis` to `linker`; `get` finds the view in a store's data.
@@ -107,14 +110,27 @@ pub(crate) fn address_allowed(allowed: &AllowedHosts, address: &str) -> bool {
 }
 
 impl RedisClients {
-    fn client(&self, address: &str) -> Result<redis::Client, Error> {
-        let mut map = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = map.get(address) {
+    /// The shared connection to `address`, connecting first if there is none yet.
+    async fn connection(&self, address: &str) -> Result<ConnectionManager, Error> {
+        if let Some(c) = self
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(address)
+        {
             return Ok(c.clone());
         }
-        let c = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
-        map.insert(address.to_owned(), c.clone());
-        Ok(c)
+        let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(0)
+            .set_connection_timeout(std::time::Duration::from_secs(1))
+            .set_response_timeout(std::time::Duration::from_secs(1));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(other)?;
+        // Two first opens may race: either connection works; keep the first stored.
+        let mut map = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(map.entry(address.to_owned()).or_insert(conn).clone())
     }
 }
 
@@ -145,7 +161,7 @@ fn convert(value: redis::Value, out: &mut Vec<RedisResult>) -> Result<(), Error>
 impl wit::Host for RedisView<'_> {}
 
 impl RedisView<'_> {
-    fn redis_conn(&self, c: &Resource<RedisConnection>) -> wasmtime::Result<MultiplexedConnection> {
+    fn redis_conn(&self, c: &Resource<RedisConnection>) -> wasmtime::Result<ConnectionManager> {
         Ok(self.table.get(c)?.conn.clone())
     }
 }
@@ -160,13 +176,9 @@ impl wit::HostConnection for RedisView<'_> {
             // Spin reports a refused address as `invalid-address`.
             return Ok(Err(Error::InvalidAddress));
         }
-        let client = match self.ctx.clients.client(&address) {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
-        match client.get_multiplexed_async_connection().await {
+        match self.ctx.clients.connection(&address).await {
             Ok(conn) => Ok(Ok(self.table.push(RedisConnection { conn })?)),
-            Err(e) => Ok(Err(other(e))),
+            Err(e) => Ok(Err(e)),
         }
     }
 

@@ -48,6 +48,9 @@ pub(crate) async fn start_gateway(w: &World) -> TestHost {
             "SPIN_VARIABLE_ANONYMOUS_PERMISSIONS",
             "tasks.read,tasks.write",
         )
+        // These tests poll one tenant from one address; the free plan's limits are tested
+        // in tests/gateway/limits.rs.
+        .env("SPIN_VARIABLE_RATE_LIMITS", "off")
         .start()
         .await
 }

@@ -13,6 +13,9 @@ use tenantgate_tests::workspace_root;
 pub const KEY: &[u8] = b"gateway-test-key-32-bytes-long!!";
 pub const ACME: &str = "a0000000-0000-4000-8000-00000000000a";
 pub const GLOBEX: &str = "b0000000-0000-4000-8000-00000000000b";
+/// The plan the test tenants are on: no limits, so tests that send many requests from one
+/// address are not rate limited unless they set limits themselves.
+pub const TEST_PLAN: &str = "test-unlimited";
 
 pub struct App {
     pub pg: PgCluster,
@@ -35,10 +38,11 @@ impl App {
         pg.psql(
             "postgres",
             &format!(
-                "INSERT INTO tenantgate.tenants (id, slug, name) VALUES ('{ACME}', 'acme', 'Acme'), ('{GLOBEX}', 'globex', 'Globex');
-                 INSERT INTO tenantgate.tenants (slug, name, status, suspended_at) VALUES ('sleepy', 'Sleepy', 'suspended', now());
-                 INSERT INTO tenantgate.tenants (slug, name, status, deleted_at, purge_after)
-                   VALUES ('gone', 'Gone', 'deleted', now(), now() + interval '30 days');
+                "INSERT INTO tenantgate.plans (id, name, limits) VALUES ('{TEST_PLAN}', 'Tests (no limits)', '{{}}');
+                 INSERT INTO tenantgate.tenants (id, slug, name, plan) VALUES ('{ACME}', 'acme', 'Acme', '{TEST_PLAN}'), ('{GLOBEX}', 'globex', 'Globex', '{TEST_PLAN}');
+                 INSERT INTO tenantgate.tenants (slug, name, status, suspended_at, plan) VALUES ('sleepy', 'Sleepy', 'suspended', now(), '{TEST_PLAN}');
+                 INSERT INTO tenantgate.tenants (slug, name, status, deleted_at, purge_after, plan)
+                   VALUES ('gone', 'Gone', 'deleted', now(), now() + interval '30 days', '{TEST_PLAN}');
                  INSERT INTO tenantgate.tenant_placements (tenant_id, placement, schema_name)
                    SELECT id, 'shared', NULL FROM tenantgate.tenants WHERE id <> '{GLOBEX}'
                    UNION ALL SELECT '{GLOBEX}', 'schema', 'tenant_globex';
@@ -54,6 +58,16 @@ impl App {
                    ('{GLOBEX}', 'b1000000-0000-4000-8000-000000000001', 'globex: hire engineers');"
             ),
         );
+        let host = App::host(&pg, settings).await;
+        App { pg, host }
+    }
+
+    /// Another gateway host on the same database (instances sharing a Redis, ...).
+    pub async fn another_host(&self, settings: &[(&str, &str)]) -> TestHost {
+        App::host(&self.pg, settings).await
+    }
+
+    async fn host(pg: &PgCluster, settings: &[(&str, &str)]) -> TestHost {
         // The real manifest, with its component paths made absolute.
         component("gateway");
         let wasm_dir = target_dir().join("wasm32-wasip2/release/");
@@ -67,7 +81,7 @@ impl App {
         for (k, v) in settings {
             builder = builder.env(k, v);
         }
-        let host = builder
+        builder
             .runtime_config("[key_value_store.default]\ntype = \"spin\"\n")
             .env(
                 "SPIN_VARIABLE_DATABASE_URL",
@@ -86,8 +100,7 @@ impl App {
             .env("SPIN_VARIABLE_MAX_BODY_BYTES", &MAX_BODY.to_string())
             .env("SPIN_VARIABLE_MAX_HEADER_BYTES", "8192")
             .start()
-            .await;
-        App { pg, host }
+            .await
     }
 
     /// `GET path` as `host` (the `Host` header), with extra headers.

@@ -7,4 +7,5 @@ mod app;
 mod attacks;
 mod conformance;
 mod lifecycle;
+mod limits;
 mod tokens;

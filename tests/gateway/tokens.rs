@@ -14,7 +14,7 @@ fn keys_dir() -> std::path::PathBuf {
     workspace_root().join("gateway/core/tests")
 }
 
-fn issuers() -> String {
+pub(crate) fn issuers() -> String {
     let jwks: Value =
         serde_json::from_str(&std::fs::read_to_string(keys_dir().join("jwks_a.json")).unwrap())
             .unwrap();
@@ -27,7 +27,7 @@ fn now() -> i64 {
 }
 
 /// An RS256 token signed with key `a` (trusted) or `b` (not), with `claims` over defaults.
-fn token(key: &str, claims: Value) -> String {
+pub(crate) fn token(key: &str, claims: Value) -> String {
     let mut all = json!({
         "iss": ISS, "aud": "tenantgate", "sub": "user-1", "exp": now() + 300, "nbf": now() - 5,
         "perms": ["tasks.read"],

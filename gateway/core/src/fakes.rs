@@ -65,8 +65,8 @@ impl KvCache for MemoryKv {
     }
 }
 
-/// [`AtomicCounters`] in a `HashMap`: integers are stored as decimal text, as
-/// `wasi:keyvalue` increments do.
+/// [`AtomicCounters`] in a `HashMap`: integers are stored as 8-byte little-endian `i64`s,
+/// as Spin's and the project host's `wasi:keyvalue` increments do.
 #[derive(Debug, Default)]
 pub struct MemoryCounters {
     map: Mutex<HashMap<String, Vec<u8>>>,
@@ -94,13 +94,12 @@ impl AtomicCounters for MemoryCounters {
         let mut map = self.lock()?;
         let current = match map.get(key) {
             None => 0,
-            Some(v) => std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok())
-                .ok_or_else(|| CounterUnavailable(format!("{key} is not a counter")))?,
+            Some(v) => <[u8; 8]>::try_from(v.as_slice())
+                .map(i64::from_le_bytes)
+                .map_err(|_| CounterUnavailable(format!("{key} is not a counter")))?,
         };
         let next = current.saturating_add(delta);
-        map.insert(key.to_owned(), next.to_string().into_bytes());
+        map.insert(key.to_owned(), next.to_le_bytes().to_vec());
         Ok(next)
     }
 
@@ -251,7 +250,10 @@ mod tests {
         let c = MemoryCounters::default();
         assert_eq!(c.increment("a", 2), Ok(2));
         assert_eq!(c.increment("a", -5), Ok(-3));
-        assert_eq!(c.current("a").unwrap().as_deref(), Some(&b"-3"[..]));
+        assert_eq!(
+            c.current("a").unwrap(),
+            Some((-3i64).to_le_bytes().to_vec())
+        );
         assert_eq!(c.compare_and_swap("b", None, b"1"), Ok(true));
         assert_eq!(
             c.compare_and_swap("b", None, b"2"),
@@ -259,7 +261,7 @@ mod tests {
             "lost the race"
         );
         assert_eq!(c.compare_and_swap("b", Some(b"1"), b"2"), Ok(true));
-        assert!(c.increment("b", 1).is_ok(), "decimal text counts");
+        assert!(c.increment("b", 1).is_err(), "text is not a counter");
         c.compare_and_swap("x", None, b"tat").unwrap();
         assert!(c.increment("x", 1).is_err(), "not a counter");
         c.set_failing(true);

@@ -76,7 +76,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub use tenant_contract::{context, host};
+pub use tenant_contract::{context, host, limits};
 
 pub mod auth;
 pub mod cache;
@@ -91,7 +91,6 @@ pub mod jwt;
 mod jwt_config;
 pub mod kv;
 pub mod lifecycle;
-pub mod limits;
 pub mod metering;
 pub mod pipeline;
 pub mod ports;

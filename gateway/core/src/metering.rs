@@ -129,7 +129,7 @@ pub fn take_all(counters: &impl AtomicCounters) -> Result<Vec<Taken>, CounterUna
     for key in keys.split('\n').filter(|k| !k.is_empty()) {
         let Some(v) = counters
             .current(key)?
-            .and_then(|v| std::str::from_utf8(&v).ok()?.parse::<i64>().ok())
+            .and_then(|v| crate::ports::decode_counter(&v))
         else {
             continue;
         };

@@ -53,6 +53,15 @@ impl<T: Clock + ?Sized> Clock for &T {
 #[error("counter store unavailable: {0}")]
 pub struct CounterUnavailable(pub String);
 
+/// A counter's stored value: 8-byte little-endian `i64` (what `wasi:keyvalue` increments
+/// store on Spin and on the project's host), or decimal text.
+pub fn decode_counter(value: &[u8]) -> Option<i64> {
+    match <[u8; 8]>::try_from(value) {
+        Ok(bytes) => Some(i64::from_le_bytes(bytes)),
+        Err(_) => std::str::from_utf8(value).ok()?.trim().parse().ok(),
+    }
+}
+
 /// Atomic counters and values, shared by every gateway instance that shares the store.
 pub trait AtomicCounters {
     /// Adds `delta` to the integer under `key` (absent counts as 0) and returns the new value.

@@ -82,6 +82,9 @@ pub enum Error {
     /// The plan does not exist.
     #[error("no such plan (free, pro, enterprise)")]
     UnknownPlan,
+    /// A limit, limits document, plan id or date given on the command line is not valid.
+    #[error("{0}")]
+    InvalidLimits(String),
     /// The display name is empty or too long.
     #[error("the name must be 1 to 200 characters")]
     InvalidName,

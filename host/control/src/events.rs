@@ -26,6 +26,25 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Appends a platform-admin event that concerns no single tenant (`tenant_id` NULL: invisible to
+/// every tenant), such as a plan change.
+pub(crate) async fn record_platform(
+    client: &impl GenericClient,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    client
+        .execute(
+            "INSERT INTO tenantgate.audit_log (tenant_id, actor_kind, action, target, detail) \
+             VALUES (NULL, 'platform_admin', $1, $2, $3)",
+            &[&action, &target, &detail],
+        )
+        .await
+        .doing("audit log")?;
+    Ok(())
+}
+
 /// Records `action` in `tx` and commits it: the change and its audit event take effect together
 /// or not at all.
 pub(crate) async fn commit_with(

@@ -11,6 +11,7 @@
 //!   authoritative until the flip;
 //! - [`export`]: one tenant's data, control plane and placement, as newline-delimited JSON files;
 //! - [`domains`]: custom domains, claimed with a token and verified by DNS TXT record or HTTP token;
+//! - [`limits`]: plans and per-tenant rate limits and quotas; [`usage`]: the metered requests;
 //! - [`isolation`]: checks every tenant-scoped table's isolation, by catalog and by trying to read
 //!   across tenants as the application role (`tenantgate audit isolation`).
 //!
@@ -50,6 +51,7 @@ mod events;
 pub mod export;
 pub mod isolation;
 pub mod lifecycle;
+pub mod limits;
 pub mod migrate;
 pub mod moves;
 pub mod placement;
@@ -57,6 +59,7 @@ pub mod purge;
 mod report;
 pub mod tenant;
 mod tenant_data;
+pub mod usage;
 
 pub use db::{Database, Targets};
 pub use error::{Error, Result};

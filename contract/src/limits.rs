@@ -1,5 +1,6 @@
-//! A tenant's limits: the document the control plane stores (plan merged with the tenant's
-//! overrides, `tenantgate.effective_limits()`), parsed into [`LimitPolicy`]; the route
+//! A tenant's limits, as the control plane stores them and the gateway applies them: the
+//! document (plan merged with the tenant's overrides, `tenantgate.effective_limits()`),
+//! parsed into [`LimitPolicy`]; the rate syntax of the command line ([`Rate::parse_spec`]); the route
 //! classes a request falls into; and the client-address key anonymous traffic is counted by.
 //!
 //! ```json
@@ -16,6 +17,9 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+
+/// The rate kinds a document may set, in the order the gateway spends them.
+pub const KINDS: [&str; 6] = ["tenant", "user", "anonymous", "client", "write", "auth"];
 
 /// A rate: `requests` per `per_seconds`, with up to `burst` admitted at once from idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +40,49 @@ impl Rate {
             requests,
             per_seconds,
             burst: Some(burst),
+        }
+    }
+
+    /// Parses the command line's rate syntax: `REQUESTS/PERIOD[:BURST]`, the period a number
+    /// with a unit `s`, `m`, `h` or `d` (`600/1m`, `10/30s:5`, `100000/1d`); a bare unit means 1.
+    pub fn parse_spec(spec: &str) -> Result<Rate, LimitsError> {
+        let bad = || {
+            LimitsError(format!(
+                "{spec:?}: expected REQUESTS/PERIOD[:BURST], e.g. 600/1m or 10/30s:5"
+            ))
+        };
+        let (rate, burst) = match spec.trim().split_once(':') {
+            Some((r, b)) => (r, Some(b.trim().parse::<u32>().map_err(|_| bad())?)),
+            None => (spec.trim(), None),
+        };
+        let (requests, period) = rate.split_once('/').ok_or_else(bad)?;
+        let requests: u32 = requests.trim().parse().map_err(|_| bad())?;
+        let period = period.trim();
+        let unit_at = period.len().checked_sub(1).ok_or_else(bad)?;
+        let (count, unit) = period.split_at(unit_at);
+        let count: u32 = if count.is_empty() {
+            1
+        } else {
+            count.parse().map_err(|_| bad())?
+        };
+        let scale = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            _ => return Err(bad()),
+        };
+        let rate = Rate {
+            requests,
+            per_seconds: count.checked_mul(scale).ok_or_else(bad)?,
+            burst,
+        };
+        if rate.is_valid() {
+            Ok(rate)
+        } else {
+            Err(LimitsError(format!(
+                "{spec:?}: every number must be at least 1"
+            )))
         }
     }
 
@@ -233,6 +280,25 @@ mod tests {
         );
         assert!(LimitPolicy::from_json("[]").is_err());
         assert!(LimitPolicy::from_json("{}").unwrap().is_unlimited());
+    }
+
+    #[test]
+    fn rate_specs() {
+        assert_eq!(
+            Rate::parse_spec("600/1m").unwrap(),
+            Rate {
+                requests: 600,
+                per_seconds: 60,
+                burst: None
+            }
+        );
+        assert_eq!(Rate::parse_spec("10/30s:5").unwrap(), Rate::new(10, 30, 5));
+        assert_eq!(Rate::parse_spec("5/h").unwrap().per_seconds, 3600);
+        for bad in [
+            "", "10", "10/", "x/1m", "10/1y", "0/1m", "10/0s", "10/1m:0", "10/1m:x",
+        ] {
+            assert!(Rate::parse_spec(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
