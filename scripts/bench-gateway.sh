@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Whole requests on the release host, gateway path vs direct path, in one run:
+#   limits: hello through gateways with the rate-limit stage on (key-value store; Redis)
+#           and off, and a 429 the gateway answers itself
 #   hello:  Host acme.localhost -> gateway -> hello      vs  hello served directly
 #   tasks:  Host acme.localhost -> gateway -> tasks (RLS list)  vs  tasks directly with a
 #           context signed here (the same query, the same database)
@@ -43,6 +45,16 @@ app="postgres://tenantgate_app@127.0.0.1:$pgport/postgres"
 tg="${TENANTGATE_BIN:-./target/release/tenantgate}"
 key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 "$bin/psql" "$admin" -X -q -c "INSERT INTO tenantgate_private.context_keys (kid, key) VALUES ('k1', '\\x$key')" >/dev/null
+# Limits that every request spends but none reaches: acme's anonymous and per-client
+# buckets (two compare-and-swaps, or one Redis EVAL, per request); globex refuses all but
+# one request (the 429 runs).
+"$bin/psql" "$admin" -X -q -c "INSERT INTO tenantgate.tenant_limits (tenant_id, limits) VALUES
+  ('a0000000-0000-4000-8000-0000000000ac', '{\"anonymous\": {\"requests\": 1000000000, \"per_seconds\": 1, \"burst\": 1000000}, \"client\": {\"requests\": 1000000000, \"per_seconds\": 1, \"burst\": 1000000}}'),
+  ('b0000000-0000-4000-8000-0000000000b1', '{\"anonymous\": {\"requests\": 1, \"per_seconds\": 86400, \"burst\": 1}}')
+  ON CONFLICT (tenant_id) DO UPDATE SET limits = EXCLUDED.limits" >/dev/null
+redisport=$(free_port)
+redis-server --port "$redisport" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
+pids+=($!)
 # 50 more acme tasks, so the list is a full page.
 "$bin/psql" "$admin" -X -q -c "INSERT INTO app.tasks (tenant_id, project_id, title)
   SELECT 'a0000000-0000-4000-8000-0000000000ac', 'a1000000-0000-4000-8000-000000000001', 'bench task ' || g
@@ -109,9 +121,23 @@ database_url = "$app"
 source = "$wasm/fixture_hello.wasm"
 TOML
 printf '[key_value_store.default]\ntype = "spin"\n' > "$dir/rc.toml"
+# The same gateway with the stage off, and with Redis as its store.
+sed -e 's/^name = "bench-gateway"/name = "bench-gateway-off"/' \
+    -e 's/^anonymous_permissions = "tasks.read"/anonymous_permissions = "tasks.read"\nrate_limits = "off"/' \
+    "$dir/gateway.toml" > "$dir/gateway-off.toml"
+sed -e 's/^name = "bench-gateway"/name = "bench-gateway-redis"/' \
+    -e "s#^anonymous_permissions = \"tasks.read\"#anonymous_permissions = \"tasks.read\"\nrate_limit_store = \"redis\"\nredis_url = \"redis://127.0.0.1:$redisport\"#" \
+    -e "s#\"postgres://127.0.0.1:$pgport\"\]#\"postgres://127.0.0.1:$pgport\", \"redis://127.0.0.1:$redisport\"]#" \
+    "$dir/gateway.toml" > "$dir/gateway-redis.toml"
 
-gw=$(free_port); direct=$(free_port)
+gw=$(free_port); direct=$(free_port); gwoff=$(free_port); gwredis=$(free_port)
 "$tg" up --listen "127.0.0.1:$gw" --from "$dir/gateway.toml" \
+  --runtime-config-file "$dir/rc.toml" --cache-dir "$dir/cache" >/dev/null 2>&1 &
+pids+=($!)
+"$tg" up --listen "127.0.0.1:$gwoff" --from "$dir/gateway-off.toml" \
+  --runtime-config-file "$dir/rc.toml" --cache-dir "$dir/cache" >/dev/null 2>&1 &
+pids+=($!)
+"$tg" up --listen "127.0.0.1:$gwredis" --from "$dir/gateway-redis.toml" \
   --runtime-config-file "$dir/rc.toml" --cache-dir "$dir/cache" >/dev/null 2>&1 &
 pids+=($!)
 "$tg" up --listen "127.0.0.1:$direct" --from "$dir/direct.toml" \
@@ -119,7 +145,8 @@ pids+=($!)
 pids+=($!)
 host="Host: acme.localhost:3000"
 for _ in $(seq 150); do
-  curl -sf -H "$host" "http://127.0.0.1:$gw/hello" >/dev/null && curl -sf "http://127.0.0.1:$direct/hello" >/dev/null && break
+  curl -sf -H "$host" "http://127.0.0.1:$gw/hello" >/dev/null && curl -sf "http://127.0.0.1:$direct/hello" >/dev/null \
+    && curl -sf -H "$host" "http://127.0.0.1:$gwoff/hello" >/dev/null && curl -sf -H "$host" "http://127.0.0.1:$gwredis/hello" >/dev/null && break
   sleep 0.2
 done
 curl -sf -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50" | python3 -c 'import json,sys; assert len(json.load(sys.stdin)["items"]) == 50'
@@ -140,3 +167,10 @@ run "gateway alone, invalid host (400)" -H "Host: bad..host" "http://127.0.0.1:$
 run "gateway alone, resolved tenant, unknown path (404)" -H "$host" "http://127.0.0.1:$gw/nothing"
 run "tasks list (50, RLS), direct" -H "x-tenant-context: $token" "http://127.0.0.1:$direct/api/tasks?limit=50"
 run "tasks list (50, RLS), through the gateway" -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50"
+if [ -z "${BENCH_SKIP_LIMITS:-}" ]; then
+  curl -sfi -H "$host" "http://127.0.0.1:$gwredis/hello" | grep -qi '^ratelimit:'
+  run "limits: hello through the gateway, rate limits off" -H "$host" "http://127.0.0.1:$gwoff/hello"
+  run "limits: hello through the gateway, rate limits on (key-value store)" -H "$host" "http://127.0.0.1:$gw/hello"
+  run "limits: hello through the gateway, rate limits on (Redis)" -H "$host" "http://127.0.0.1:$gwredis/hello"
+  run "limits: 429 answered by the gateway (key-value store)" -H "Host: globex.localhost:3000" "http://127.0.0.1:$gw/hello"
+fi

@@ -232,6 +232,103 @@ fn pipeline(c: &mut Criterion) {
     g.finish();
 }
 
+/// The rate-limit stage: one GCRA step (the pure core), and a two-bucket plan spent over
+/// compare-and-swap counters (what the component does per request with the key-value store,
+/// minus the host calls), and the whole pipeline with and without limits.
+fn ratelimit(c: &mut Criterion) {
+    use gateway_core::gcra::Gcra;
+    use gateway_core::limits::{LimitPolicy, Rate};
+    use gateway_core::ratelimit::{apply_with_counters, Bucket, LimitPlan};
+    let mut g = c.benchmark_group("ratelimit");
+    let gcra = Gcra::from(Rate::new(6000, 60, 1000));
+    let mut now = 1_700_000_000_000_000u64;
+    let mut tat = None;
+    g.bench_function("gcra_step", |b| {
+        b.iter(|| {
+            now += 1_000;
+            if let gateway_core::gcra::Step::Admitted { tat: t, .. } =
+                gcra.step(black_box(tat), now)
+            {
+                tat = Some(t);
+            }
+        })
+    });
+    let huge = Rate::new(1_000_000_000, 1, 1_000_000);
+    let plan = LimitPlan {
+        buckets: vec![
+            Bucket {
+                kind: "anonymous",
+                key: "tg:rl:t:anonymous".into(),
+                owner: "tg:rl:t:anonymous".into(),
+                rate: huge,
+            },
+            Bucket {
+                kind: "client",
+                key: "tg:rl:t:client:c:1".into(),
+                owner: "10.0.0.1".into(),
+                rate: huge,
+            },
+        ],
+        quota: None,
+    };
+    let counters = MemoryCounters::default();
+    let mut now_us = 1_700_000_000_000_000u64;
+    g.bench_function("two_buckets_over_cas", |b| {
+        b.iter(|| {
+            now_us += 1;
+            apply_with_counters(&counters, black_box(&plan), now_us).unwrap()
+        })
+    });
+    let directory = MemoryDirectory::default();
+    let mut limited = sample_tenant("acme");
+    limited.limits = LimitPolicy {
+        anonymous: Some(huge),
+        client: Some(huge),
+        ..LimitPolicy::default()
+    };
+    directory.upsert(limited);
+    let ports = Ports {
+        directory,
+        cache: MemoryKv::default(),
+        counters: MemoryCounters::default(),
+        keys: verifier(),
+    };
+    let mut config = GatewayConfig {
+        host: HostConfig::with_ports(&[3000]),
+        resolver: ResolverConfig::new("app.example".parse().unwrap()),
+        tenant_cache: TenantCacheConfig::default(),
+        routes: RouteTable::parse("/api/tasks=tasks").unwrap(),
+        limits: Limits::default(),
+        context: ContextSigner::new("k1", &[7; 32]).unwrap(),
+        anonymous_permissions: vec!["tasks.read".parse().unwrap()],
+        rate_limits: RateLimitConfig::default(),
+    };
+    let rid: RequestId = "req-1".parse().unwrap();
+    let req = RequestParts {
+        method: "GET".into(),
+        target: "/api/tasks".into(),
+        headers: vec![
+            ("host".to_owned(), b"acme.app.example".to_vec()),
+            ("spin-client-addr".to_owned(), b"10.0.0.1:5000".to_vec()),
+        ],
+    };
+    let mut clock = 1_700_000_000_000u64;
+    g.bench_function("pipeline_limits_on", |b| {
+        b.iter(|| {
+            clock += 1;
+            handle(black_box(&req), &config, &ports, UnixMillis(clock), &rid)
+        })
+    });
+    config.rate_limits.enabled = false;
+    g.bench_function("pipeline_limits_off", |b| {
+        b.iter(|| {
+            clock += 1;
+            handle(black_box(&req), &config, &ports, UnixMillis(clock), &rid)
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     normalise,
@@ -239,6 +336,7 @@ criterion_group!(
     sign,
     jwt,
     headers,
-    pipeline
+    pipeline,
+    ratelimit
 );
 criterion_main!(benches);
