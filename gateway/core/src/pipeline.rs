@@ -159,7 +159,18 @@ where
     let spend = crate::ratelimit::plan(&principal, class, client_addr(&req.headers), now);
     let limit_headers =
         crate::ratelimit::check(&spend, class, &config.rate_limits, &ports.counters, now)?;
-    let permit = authorise(principal, &target, &config.routes)?;
+    let permit = match authorise(principal, &target, &config.routes) {
+        Ok(permit) => permit,
+        // Admitted by the limits, refused by the route: the answer still says what is left.
+        Err(refusal) => {
+            let refusal = GatewayError::from(refusal);
+            let mut answer = refusal.response();
+            answer.headers.extend(limit_headers);
+            return Ok(Decision::Respond(
+                answer.into_response(request_id, Some(refusal)),
+            ));
+        }
+    };
     let context = sign_context(&permit, &config.context, request_id, now);
     let mut forward = plan_forward(permit, context, &req.method, &req.headers, request_id);
     forward.response_headers = limit_headers;

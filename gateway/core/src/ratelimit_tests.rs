@@ -127,6 +127,11 @@ fn anonymous_clients_are_limited_per_address_and_one_ipv6_64_is_one_client() {
     // A second later, one more.
     let later = UnixMillis(NOW.0 + 1_000);
     assert_eq!(run(&a, &cfg, &p, later).0, 200);
+    // An admitted request the route table refuses still says what is left.
+    let unrouted = req("acme.app.example", "/nope", "10.0.0.2:1", None);
+    let (status, h) = run(&unrouted, &cfg, &p, UnixMillis(NOW.0 + 60_000));
+    assert_eq!(status, 404);
+    assert_eq!(header(&h, "ratelimit"), Some("\"client\";r=1;t=1"));
 }
 
 #[test]
