@@ -173,4 +173,10 @@ if [ -z "${BENCH_SKIP_LIMITS:-}" ]; then
   run "limits: hello through the gateway, rate limits on (key-value store)" -H "$host" "http://127.0.0.1:$gw/hello"
   run "limits: hello through the gateway, rate limits on (Redis)" -H "$host" "http://127.0.0.1:$gwredis/hello"
   run "limits: 429 answered by the gateway (key-value store)" -H "Host: globex.localhost:3000" "http://127.0.0.1:$gw/hello"
+  # Noisy neighbour: globex far past its limit (every answer a 429) on 4 connections while
+  # acme's hello is measured on the same gateway.
+  wrk -t1 -c4 -d"$((secs + 4))s" -H "Host: globex.localhost:3000" "http://127.0.0.1:$gw/hello" >/dev/null &
+  flood=$!
+  run "limits: hello through the gateway while another tenant is flooded (429s)" -H "$host" "http://127.0.0.1:$gw/hello"
+  wait "$flood" || true
 fi
