@@ -11,6 +11,7 @@
 --    "user":      {...},                                                 per signed-in user
 --    "anonymous": {...},                                                 all anonymous traffic, tenant-wide
 --    "client":    {...},                                                 anonymous, per client address (/32, /64)
+--    "read":      {...},                                                 per user or client, safe methods
 --    "write":     {...},                                                 per user or client, non-safe methods
 --    "auth":      {...},                                                 per user or client, /auth/ routes
 --    "monthly_requests": 100000}                                         signed-in requests per calendar month

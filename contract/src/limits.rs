@@ -6,7 +6,7 @@
 //! ```json
 //! {"tenant":    {"requests": 6000, "per_seconds": 60, "burst": 600},
 //!  "user":      {"requests": 600, "per_seconds": 60},
-//!  "anonymous": {...}, "client": {...}, "write": {...}, "auth": {...},
+//!  "anonymous": {...}, "client": {...}, "read": {...}, "write": {...}, "auth": {...},
 //!  "monthly_requests": 100000}
 //! ```
 //!
@@ -19,7 +19,15 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 /// The rate kinds a document may set, in the order the gateway spends them.
-pub const KINDS: [&str; 6] = ["tenant", "user", "anonymous", "client", "write", "auth"];
+pub const KINDS: [&str; 7] = [
+    "tenant",
+    "user",
+    "anonymous",
+    "client",
+    "read",
+    "write",
+    "auth",
+];
 
 /// A rate: `requests` per `per_seconds`, with up to `burst` admitted at once from idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +136,9 @@ pub struct LimitPolicy {
     /// Each anonymous client address (IPv4 /32, IPv6 /64) within the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<Rate>,
+    /// Reads (safe methods), per user or client address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<Rate>,
     /// Writes (non-safe methods), per user or client address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write: Option<Rate>,
@@ -171,6 +182,7 @@ impl LimitPolicy {
             ("user", self.user),
             ("anonymous", self.anonymous),
             ("client", self.client),
+            ("read", self.read),
             ("write", self.write),
             ("auth", self.auth),
         ]

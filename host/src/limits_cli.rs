@@ -24,7 +24,7 @@ pub enum Format {
 #[derive(Args)]
 pub struct LimitArgs {
     /// Set a rate: `KIND=REQUESTS/PERIOD[:BURST]` (repeatable). Kinds: tenant (signed-in traffic),
-    /// user (per user), anonymous (all anonymous traffic), client (per anonymous address),
+    /// user (per user), anonymous (all anonymous traffic), client (per anonymous address), read,
     /// write (per user or address, non-safe methods), auth (per user or address, /auth/).
     /// Periods: 30s, 1m, 1h, 1d. Burst defaults to a tenth of the requests.
     #[arg(long = "set", value_name = "KIND=RATE")]

@@ -8,8 +8,8 @@
 //!
 //! | request | buckets |
 //! |---|---|
-//! | signed in | `tenant`, `user` (per user), `write`/`auth` (per user, by class) + the monthly quota |
-//! | anonymous | `anonymous` (tenant-wide), `client` (per IPv4 /32 or IPv6 /64), `write`/`auth` (per client) |
+//! | signed in | `tenant`, `user` (per user), `read`/`write`/`auth` (per user, by class) + the monthly quota |
+//! | anonymous | `anonymous` (tenant-wide), `client` (per IPv4 /32 or IPv6 /64), `read`/`write`/`auth` (per client) |
 //!
 //! Anonymous traffic has budgets of its own: it never spends the signed-in `tenant` bucket
 //! or the quota. Per-client buckets live in a fixed number of slots per tenant (the value
@@ -194,7 +194,7 @@ pub fn plan(
         }
     };
     let class_rate = match class {
-        RouteClass::Read => None,
+        RouteClass::Read => policy.read.map(|r| ("read", r)),
         RouteClass::Write => policy.write.map(|r| ("write", r)),
         RouteClass::Auth => policy.auth.map(|r| ("auth", r)),
     };

@@ -37,6 +37,7 @@ fn policy() -> LimitPolicy {
         user: Some(Rate::new(60, 60, 3)),
         anonymous: Some(Rate::new(60, 60, 4)),
         client: Some(Rate::new(60, 60, 2)),
+        read: None,
         write: None,
         auth: Some(Rate::new(6, 60, 1)),
         monthly_requests: None,
@@ -304,4 +305,27 @@ fn values_of_another_owner_read_as_idle() {
     assert_eq!(parse_value(b"123|10.0.0.1", "10.0.0.1"), Some(123));
     assert_eq!(parse_value(b"123|10.0.0.2", "10.0.0.1"), None);
     assert_eq!(parse_value(b"garbage", "10.0.0.1"), None);
+}
+
+#[test]
+fn each_route_class_has_its_own_bucket_per_client() {
+    let cfg = config(OnUnavailable::Closed);
+    let p = ports(LimitPolicy {
+        read: Some(Rate::new(60, 60, 2)),
+        write: Some(Rate::new(60, 60, 1)),
+        auth: Some(Rate::new(60, 60, 1)),
+        ..LimitPolicy::default()
+    });
+    let get = req("acme.app.example", "/api/tasks", "10.6.0.1:1", None);
+    let mut post = get.clone();
+    post.method = "POST".into();
+    let login = req("acme.app.example", "/auth/login", "10.6.0.1:1", None);
+    let codes: Vec<u16> = [&get, &get, &get, &post, &post, &login, &login]
+        .iter()
+        .map(|r| run(r, &cfg, &p, NOW).0)
+        .collect();
+    // Reads: burst 2. Writes: 1 (forwarded; the backend checks the permission). Sign-in: 1.
+    assert_eq!(codes, [200, 200, 429, 200, 429, 200, 429]);
+    let (_, h) = run(&post, &cfg, &p, NOW);
+    assert_eq!(header(&h, "ratelimit"), Some("\"write\";r=0;t=1"));
 }
