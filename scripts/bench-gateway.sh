@@ -10,7 +10,8 @@
 #
 # Usage: ./scripts/bench-gateway.sh [seconds-per-run] [connections]   (default 10, 16)
 # TENANTGATE_BIN=path runs that host binary instead of the release build (to compare two
-# builds of the host on the same wasm and the same database).
+# builds of the host on the same wasm and the same database). BENCH_ONLY_LIMITS=1 runs only
+# the rate-limit runs; BENCH_SKIP_LIMITS=1 skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
@@ -159,14 +160,16 @@ run() { # name, then wrk arguments
   echo "== $name ($conns connections, ${secs}s)"
   wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$@" | grep -E "Latency |50%|90%|99%|Requests/sec|Non-2xx"
 }
-run "hello, direct" "http://127.0.0.1:$direct/hello"
-run "hello, through the gateway" -H "$host" "http://127.0.0.1:$gw/hello"
-# The gateway's own share: refused at host normalisation (no directory, no backend), and a
-# resolved tenant on a path no backend serves (the cache look-up, no forwarding).
-run "gateway alone, invalid host (400)" -H "Host: bad..host" "http://127.0.0.1:$gw/hello"
-run "gateway alone, resolved tenant, unknown path (404)" -H "$host" "http://127.0.0.1:$gw/nothing"
-run "tasks list (50, RLS), direct" -H "x-tenant-context: $token" "http://127.0.0.1:$direct/api/tasks?limit=50"
-run "tasks list (50, RLS), through the gateway" -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50"
+if [ -z "${BENCH_ONLY_LIMITS:-}" ]; then
+  run "hello, direct" "http://127.0.0.1:$direct/hello"
+  run "hello, through the gateway" -H "$host" "http://127.0.0.1:$gw/hello"
+  # The gateway's own share: refused at host normalisation (no directory, no backend), and a
+  # resolved tenant on a path no backend serves (the cache look-up, no forwarding).
+  run "gateway alone, invalid host (400)" -H "Host: bad..host" "http://127.0.0.1:$gw/hello"
+  run "gateway alone, resolved tenant, unknown path (404)" -H "$host" "http://127.0.0.1:$gw/nothing"
+  run "tasks list (50, RLS), direct" -H "x-tenant-context: $token" "http://127.0.0.1:$direct/api/tasks?limit=50"
+  run "tasks list (50, RLS), through the gateway" -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50"
+fi
 if [ -z "${BENCH_SKIP_LIMITS:-}" ]; then
   curl -sfi -H "$host" "http://127.0.0.1:$gwredis/hello" | grep -qi '^ratelimit:'
   run "limits: hello through the gateway, rate limits off" -H "$host" "http://127.0.0.1:$gwoff/hello"
