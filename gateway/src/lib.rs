@@ -46,7 +46,7 @@ pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
         headers: req.headers().entries(),
     };
     let ports = Ports {
-        directory: ports::PgDirectory::new(&config.database_url),
+        directory: ports::PgDirectory::new(&config.directory_database_url),
         cache: ports::SpinKv::open(),
         counters: ports::KvCounters::new(),
         keys: &config.keys,
