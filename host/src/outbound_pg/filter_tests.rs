@@ -45,6 +45,8 @@ const SENT_BY_THE_APP: &[&str] = &[
     "SELECT pg_backend_pid()",
     "SELECT 1; SELECT 2",
     "SELECT 1;",
+    "END",
+    "ABORT",
 ];
 
 #[test]
@@ -111,6 +113,19 @@ fn everything_that_outlives_a_transaction_or_reaches_others_is_refused() {
             "ALTER ROLE",
         ),
         ("DELETE FROM tasks; COPY tasks TO STDOUT", "COPY"),
+        ("PREPARE TRANSACTION 'keep'", ""),
+        ("COMMIT PREPARED 'keep'", ""),
+        ("ROLLBACK PREPARED 'keep'", ""),
+        (
+            "BEGIN; ALTER ROLE CURRENT_USER SET work_mem = '64kB'; COMMIT",
+            "ALTER ROLE",
+        ),
+        ("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", ""),
+        ("CHECKPOINT", ""),
+        ("LOAD 'auto_explain'", ""),
+        ("CREATE EXTENSION dblink", "CREATE EXTENSION"),
+        ("REFRESH MATERIALIZED VIEW v", ""),
+        ("SHOW work_mem", ""),
         ("", "no statement"),
         ("-- only a comment", "no statement"),
         ("SELECT 'unterminated", "does not parse"),
