@@ -5,6 +5,7 @@
 //! everything through, or nothing, fails here.
 
 mod isolation;
+mod side_channels;
 
 use serde_json::json;
 use tenantgate_tests::dataplane::{b64, sign_context, sign_payload, unix_now};
