@@ -42,6 +42,7 @@ runuser -u postgres -- "$bin/pg_ctl" -D "$dir/pg" -w -l "$dir/pg.log" \
   -o "-p $pgport -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
 admin="postgres://postgres@127.0.0.1:$pgport/postgres"
 app="postgres://tenantgate_app@127.0.0.1:$pgport/postgres"
+directory="postgres://tenantgate_directory@127.0.0.1:$pgport/postgres"
 ./scripts/demo/seed.sh "$admin" ./target/release/tenantgate "$bin/psql"
 tg="${TENANTGATE_BIN:-./target/release/tenantgate}"
 key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
@@ -91,7 +92,7 @@ source = "$wasm/gateway.wasm"
 allowed_outbound_hosts = ["http://tasks.spin.internal", "http://hello.spin.internal", "postgres://127.0.0.1:$pgport"]
 key_value_stores = ["default"]
 [component.gateway.variables]
-database_url = "$app"
+directory_database_url = "$directory"
 context_key = "$key"
 routes = "/api/tasks=tasks,/api/projects=tasks,/hello=hello"
 anonymous_permissions = "tasks.read"

@@ -3,7 +3,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `database_url` | control-plane Postgres (the application role) | required |
+//! | `directory_database_url` | control-plane Postgres as the directory role (`tenantgate_directory`: tenant lookups only) | required |
 //! | `apex` | the apex host; tenants are `{slug}.{apex}` | `localhost` |
 //! | `extra_ports` | ports accepted in `Host` besides 80/443, comma-separated | `3000` |
 //! | `routes` | `prefix=component,...` | `/api/tasks=tasks,/api/projects=tasks` |
@@ -45,8 +45,9 @@ impl StoreChoice {
 pub struct Config {
     /// What the core decides with.
     pub core: GatewayConfig,
-    /// The control-plane connection string.
-    pub database_url: String,
+    /// The control-plane connection string of the directory role (`tenantgate_directory`), which
+    /// may call the tenant lookups and nothing else; backends' role may not call them.
+    pub directory_database_url: String,
     /// The identity-provider keys.
     pub keys: VariableJwks,
     /// The rate-limit and metering store.
@@ -94,7 +95,7 @@ fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
 
 /// Reads and validates every variable.
 pub fn load() -> Result<Config, String> {
-    let database_url = var("database_url")?;
+    let directory_database_url = var("directory_database_url")?;
     let apex: Hostname = var_or("apex", "localhost")
         .parse()
         .map_err(|e| format!("apex: {e}"))?;
@@ -169,7 +170,7 @@ pub fn load() -> Result<Config, String> {
             anonymous_permissions,
             rate_limits,
         },
-        database_url,
+        directory_database_url,
         keys: VariableJwks::parse(&var_or("jwt_issuers", "[]"))?,
         store,
         usage_flush_ms: number("usage_flush_secs", 5u64)?.saturating_mul(1000),

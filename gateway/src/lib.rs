@@ -48,7 +48,7 @@ pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
         headers: req.headers().entries(),
     };
     let ports = Ports {
-        directory: ports::PgDirectory::new(&config.database_url),
+        directory: ports::PgDirectory::new(&config.directory_database_url),
         cache: ports::SpinKv::open(),
         counters: config.store.limiter(),
         keys: &config.keys,

@@ -35,6 +35,8 @@ pub struct Limits {
     pub pg_pool_size: usize,
     /// Which released Spin's known defects to reproduce (default: none).
     pub spin_compat: crate::spin_compat::SpinCompat,
+    /// Which statements components may send to Postgres (default: what a backend needs).
+    pub pg_statements: crate::outbound_pg::StatementFilter,
 }
 
 impl Default for Limits {
@@ -45,6 +47,7 @@ impl Default for Limits {
             max_instances: 1000,
             pg_pool_size: crate::outbound_pg::DEFAULT_POOL_SIZE,
             spin_compat: crate::spin_compat::SpinCompat::Latest,
+            pg_statements: crate::outbound_pg::StatementFilter::Backend,
         }
     }
 }

@@ -94,6 +94,12 @@ struct UpArgs {
     /// never answers one (Spin #3671). `latest` (the default) reproduces none.
     #[arg(long, env = "TENANTGATE_SPIN_COMPAT", default_value = "latest")]
     spin_compat: tenantgate_host::spin_compat::SpinCompat,
+    /// Which statements components may send to Postgres: `backend` (the default) accepts
+    /// queries, INSERT/UPDATE/DELETE/MERGE and transaction control only, parsed, and refuses
+    /// the rest (ALTER ROLE, SET, COPY, EXPLAIN, LISTEN, DDL, ...); `any` sends everything,
+    /// as Spin does.
+    #[arg(long, env = "TENANTGATE_PG_STATEMENTS", default_value = "backend")]
+    pg_statements: tenantgate_host::outbound_pg::StatementFilter,
 }
 
 fn main() -> std::process::ExitCode {
@@ -166,6 +172,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             max_instances: args.max_instances,
             pg_pool_size: args.pg_pool_size,
             spin_compat: args.spin_compat,
+            pg_statements: args.pg_statements,
         },
         cache_dir,
         env: None,

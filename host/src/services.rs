@@ -31,7 +31,11 @@ impl Services {
     ) -> anyhow::Result<Services> {
         Ok(Services {
             kv: key_value::open_stores(app, rc)?,
-            pg: Arc::new(PgPools::new(limits.pg_pool_size).with_spin_compat(limits.spin_compat)),
+            pg: Arc::new(
+                PgPools::new(limits.pg_pool_size)
+                    .with_spin_compat(limits.spin_compat)
+                    .with_statement_filter(limits.pg_statements),
+            ),
             redis: Arc::new(RedisClients::default()),
         })
     }

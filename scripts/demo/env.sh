@@ -16,6 +16,8 @@ PSQL="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)/psql"
 [ -x "$PSQL" ] || PSQL=psql
 # The components connect as the application role (no superuser, no BYPASSRLS).
 APP_URL="${TENANTGATE_APP_DATABASE_URL:-$(printf '%s' "$ADMIN_URL" | sed -E 's#^(postgres(ql)?://)[^@/]*@#\1tenantgate_app@#')}"
+# The gateway's tenant lookups connect as the directory role (backends' role cannot call them).
+DIRECTORY_URL="${TENANTGATE_DIRECTORY_DATABASE_URL:-$(printf '%s' "$ADMIN_URL" | sed -E 's#^(postgres(ql)?://)[^@/]*@#\1tenantgate_directory@#')}"
 HOSTPORT="$(printf '%s' "$ADMIN_URL" | sed -E 's#^postgres(ql)?://([^@/]*@)?([^/?]*).*#\3#')"
 case "$HOSTPORT" in *:*) ;; *) HOSTPORT="$HOSTPORT:5432" ;; esac
 
@@ -31,6 +33,7 @@ DEMO_KEY="$(cat .tenantgate/context.key)"
 
 export ADMIN_URL PSQL
 export SPIN_VARIABLE_DATABASE_URL="$APP_URL"
+export SPIN_VARIABLE_DIRECTORY_DATABASE_URL="$DIRECTORY_URL"
 export SPIN_VARIABLE_DATABASE_HOST="$HOSTPORT"
 export SPIN_VARIABLE_DEDICATED_DATABASE_HOST="$HOSTPORT"
 export SPIN_VARIABLE_CONTEXT_KEY="$DEMO_KEY"

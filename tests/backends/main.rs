@@ -10,4 +10,5 @@ mod api;
 mod envelope;
 mod hostile;
 mod matrix;
+mod outlive;
 mod world;

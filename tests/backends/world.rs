@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 use tenantgate_host::engine::Limits;
+use tenantgate_host::outbound_pg::StatementFilter;
 use tenantgate_tests::dataplane;
 use tenantgate_tests::fixtures::component;
 use tenantgate_tests::host::{client, AppBuilder, TestHost};
@@ -208,7 +209,14 @@ fn seed(pg: &PgCluster, schema: &str, t: &Tenant) {
 }
 
 impl World {
+    /// The world with the host's default Postgres statement filter (backend statements only).
     pub async fn start() -> World {
+        World::start_with(StatementFilter::Backend).await
+    }
+
+    /// The world with the host sending components' statements as `filter` says
+    /// ([`StatementFilter::Off`]: every statement, as Spin does).
+    pub async fn start_with(filter: StatementFilter) -> World {
         let main = PgCluster::start();
         let dedicated = PgCluster::start();
         dataplane::control_plane(&main, &["tenant_gamma"]);
@@ -283,6 +291,7 @@ allowed_outbound_hosts = {hosts}
             // the very connection it used.
             .limits(Limits {
                 pg_pool_size: 1,
+                pg_statements: filter,
                 ..Limits::default()
             })
             .start()

@@ -9,6 +9,7 @@
 mod audit;
 mod cli;
 mod domains;
+mod drift;
 mod lifecycle;
 mod moves;
 mod rollout;

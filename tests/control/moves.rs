@@ -32,6 +32,10 @@ pub(crate) async fn start_gateway(w: &World) -> TestHost {
             &w.control.url_as("tenantgate_app", "postgres"),
         )
         .env(
+            "SPIN_VARIABLE_DIRECTORY_DATABASE_URL",
+            &w.control.url_as("tenantgate_directory", "postgres"),
+        )
+        .env(
             "SPIN_VARIABLE_DATABASE_HOST",
             &format!("127.0.0.1:{}", w.control.port()),
         )

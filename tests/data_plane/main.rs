@@ -4,6 +4,9 @@
 //! Every forbidden request is paired with an allowed one, so a policy that let
 //! everything through, or nothing, fails here.
 
+mod isolation;
+mod side_channels;
+
 use serde_json::json;
 use tenantgate_tests::dataplane::{b64, sign_context, sign_payload, unix_now};
 use tenantgate_tests::postgres::PgCluster;

@@ -88,6 +88,10 @@ impl App {
                 &pg.url_as("tenantgate_app", "postgres"),
             )
             .env(
+                "SPIN_VARIABLE_DIRECTORY_DATABASE_URL",
+                &pg.url_as("tenantgate_directory", "postgres"),
+            )
+            .env(
                 "SPIN_VARIABLE_DATABASE_HOST",
                 &format!("127.0.0.1:{}", pg.port()),
             )

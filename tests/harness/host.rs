@@ -80,6 +80,14 @@ impl AppBuilder {
         self
     }
 
+    /// Which statements components may send to Postgres (the host's default: backend
+    /// statements only). The host's own Postgres capability tests send DDL and session
+    /// statements, as Spin lets them: they turn the filter off.
+    pub fn pg_statements(mut self, filter: tenantgate_host::outbound_pg::StatementFilter) -> Self {
+        self.limits.pg_statements = filter;
+        self
+    }
+
     /// Which Spin's known defects the host reproduces. The test suite runs with Spin 4.0's
     /// (a Postgres query with no row is refused, Spin #3671), so any component that would
     /// hang on Spin 4.0.0-4.0.2 fails its tests; only tests of the host's own Postgres

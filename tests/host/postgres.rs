@@ -1,9 +1,11 @@
 //! Outbound Postgres against a real server: every type spin-sdk exposes round trips,
 //! errors are WIT values, the allow-list is checked on open, pooled connections come
-//! back clean.
+//! back clean. These tests send DDL and session statements as Spin lets a component, so
+//! they turn the host's statement filter off; `pg_filter.rs` tests the filter.
 
 use serde_json::{json, Value};
 use tenantgate_host::engine::Limits;
+use tenantgate_host::outbound_pg::StatementFilter;
 use tenantgate_tests::host::{client, AppBuilder, SpinCompat, TestHost};
 use tenantgate_tests::postgres::PgCluster;
 
@@ -62,7 +64,10 @@ fn t(t: &str, v: Value) -> Value {
 #[tokio::test]
 async fn every_type_round_trips() {
     let pg = PgCluster::start();
-    let host = AppBuilder::new(&app(pg.port())).start().await;
+    let host = AppBuilder::new(&app(pg.port()))
+        .pg_statements(StatementFilter::Off)
+        .start()
+        .await;
     let url = pg.url("postgres");
     let columns = [
         ("b", "bool", t("boolean", json!(true)), None),
@@ -203,7 +208,10 @@ async fn every_type_round_trips() {
 #[tokio::test]
 async fn nulls_unsupported_types_and_errors_are_values() {
     let pg = PgCluster::start();
-    let host = AppBuilder::new(&app(pg.port())).start().await;
+    let host = AppBuilder::new(&app(pg.port()))
+        .pg_statements(StatementFilter::Off)
+        .start()
+        .await;
     let out = run(
         &host,
         "/db",
@@ -251,7 +259,10 @@ async fn statements_without_parameters_run_one_command_each() {
     // `execute` with no parameters takes the one-round-trip path: it must keep the
     // prepared path's rules (one command per call, errors as values, the affected count).
     let pg = PgCluster::start();
-    let host = AppBuilder::new(&app(pg.port())).start().await;
+    let host = AppBuilder::new(&app(pg.port()))
+        .pg_statements(StatementFilter::Off)
+        .start()
+        .await;
     let out = run(
         &host,
         "/db",
@@ -298,6 +309,7 @@ async fn parameters_take_the_type_their_statement_gives_them() {
     // It also checks that an empty result names its columns, which only Spin without the
     // 4.0.0-4.0.2 zero-row defect can answer (tests/host/spin_compat.rs covers that mode).
     let host = AppBuilder::new(&app(pg.port()))
+        .pg_statements(StatementFilter::Off)
         .spin_compat(SpinCompat::Latest)
         .start()
         .await;
@@ -394,7 +406,10 @@ async fn parameters_take_the_type_their_statement_gives_them() {
 #[tokio::test]
 async fn open_checks_the_allow_list() {
     let pg = PgCluster::start();
-    let host = AppBuilder::new(&app(pg.port())).start().await;
+    let host = AppBuilder::new(&app(pg.port()))
+        .pg_statements(StatementFilter::Off)
+        .start()
+        .await;
     let ok = run(
         &host,
         "/db",
@@ -450,8 +465,10 @@ async fn a_pooled_connection_carries_nothing_to_the_next_request() {
          GRANT ALL ON hyg TO app",
     );
     let host = AppBuilder::new(&app(pg.port()))
+        .pg_statements(StatementFilter::Off)
         .limits(Limits {
             pg_pool_size: 1,
+            pg_statements: StatementFilter::Off,
             ..Limits::default()
         })
         .start()

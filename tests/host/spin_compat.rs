@@ -4,6 +4,7 @@
 //! `execute`, are untouched.
 
 use serde_json::{json, Value};
+use tenantgate_host::outbound_pg::StatementFilter;
 use tenantgate_tests::host::{AppBuilder, SpinCompat};
 
 use crate::postgres::{app, run};
@@ -25,6 +26,7 @@ async fn a_zero_row_query_is_refused_naming_spin_3671_under_compat_4_0() {
     let pg = PgCluster::start();
     let url = pg.url("postgres");
     let host = AppBuilder::new(&app(pg.port()))
+        .pg_statements(StatementFilter::Off)
         .spin_compat(SpinCompat::V4_0)
         .start()
         .await;
@@ -48,6 +50,7 @@ async fn a_zero_row_query_is_refused_naming_spin_3671_under_compat_4_0() {
 
     // Control: without the setting (Spin as fixed), the same queries answer empty results.
     let host = AppBuilder::new(&app(pg.port()))
+        .pg_statements(StatementFilter::Off)
         .spin_compat(SpinCompat::Latest)
         .start()
         .await;

@@ -9,6 +9,8 @@
 //!   runs in one round trip on the unnamed statement; otherwise it is prepared first, so the
 //!   server infers the types.
 //! - Errors are WIT error values; a Postgres error keeps its SQLSTATE and fields.
+//! - Only the statement kinds a backend needs reach Postgres ([`filter`], on by default;
+//!   `--pg-statements any` sends everything, as Spin does).
 //!
 //! Each component gets an [`OutboundPg`]; [`add_to_linker`] adds the interface, reached
 //! through a [`PgView`] of the store's data.
@@ -23,9 +25,11 @@ use crate::allowed_hosts::AllowedHosts;
 use crate::spin_compat::ZERO_ROW_MESSAGE;
 use bindings::spin::postgres::postgres::{self as wit, Error, ParameterValue, RowSet};
 
+pub mod filter;
 mod pool;
 mod types;
 
+pub use filter::StatementFilter;
 pub use pool::{PgPools, DEFAULT_POOL_SIZE, RESET_SESSION};
 
 mod bindings {
@@ -135,6 +139,13 @@ fn query_error(e: tokio_postgres::Error) -> Error {
 }
 
 impl PgView<'_> {
+    /// `Some(error)` when the statement filter refuses `statement`.
+    fn refused(&self, statement: &str) -> Option<Error> {
+        let why = self.ctx.pools.gate().check(statement).err()?;
+        tracing::warn!(component = %self.ctx.component, "postgres statement refused by the statement filter");
+        Some(Error::Other(why))
+    }
+
     fn pg_client(
         &self,
         c: &Resource<PgConnection>,
@@ -221,6 +232,9 @@ impl wit::HostConnection for PgView<'_> {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, Error>> {
+        if let Some(e) = self.refused(&statement) {
+            return Ok(Err(e));
+        }
         let result = self.pg_query(c, statement, params).await?;
         if self.ctx.pools.compat().refuses_zero_row_queries()
             && result.as_ref().is_ok_and(|rs| rs.rows.is_empty())
@@ -237,6 +251,9 @@ impl wit::HostConnection for PgView<'_> {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<u64, Error>> {
+        if let Some(e) = self.refused(&statement) {
+            return Ok(Err(e));
+        }
         let declared = types::declared_types(&params);
         let params = match types::to_sql_params(params, declared.is_some()) {
             Ok(p) => p,

@@ -10,6 +10,8 @@ use crate::spin_compat::SpinCompat;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::filter::{StatementFilter, StatementGate};
+
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 
 /// Default number of connections per connection string.
@@ -20,6 +22,7 @@ pub struct PgPools {
     pools: Mutex<HashMap<String, Pool>>,
     max_size: usize,
     compat: SpinCompat,
+    gate: StatementGate,
 }
 
 impl Default for PgPools {
@@ -35,7 +38,19 @@ impl PgPools {
             pools: Mutex::new(HashMap::new()),
             max_size: max_size.max(1),
             compat: SpinCompat::Latest,
+            gate: StatementGate::default(),
         }
+    }
+
+    /// Accepts from components only the statements `filter` allows (see [`super::filter`]).
+    pub fn with_statement_filter(mut self, filter: StatementFilter) -> PgPools {
+        self.gate = StatementGate::new(filter);
+        self
+    }
+
+    /// The statement filter components' statements pass.
+    pub fn gate(&self) -> &StatementGate {
+        &self.gate
     }
 
     /// Reproduces `compat`'s Postgres defects (see [`crate::spin_compat`]).

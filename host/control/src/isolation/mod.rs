@@ -7,7 +7,12 @@
 //! other tenant tables that include `tenant_id`; no `TRUNCATE`/`REFERENCES`/`TRIGGER` for the
 //! application role. A table without `tenant_id` must be marked `platform-scoped:` in its comment. Per
 //! database: the application role is not superuser, has no `BYPASSRLS`, is a member of no role, owns
-//! nothing, and may not create objects or temporary tables.
+//! nothing, and may not create objects or temporary tables. And what a role may do to itself or a grant
+//! may reopen (`drift.rs`, issue 12): role-level settings of the application and directory roles
+//! (`ALTER ROLE CURRENT_USER SET ...`), the directory role's attributes, functions and tables beyond each
+//! role's duty, side-channel functions and views (statement text, cancellation, statistics, large
+//! objects, `pg_notify`), large objects present, `CONNECT` on databases that are not tenantgate's and
+//! `TEMPORARY` anywhere.
 //!
 //! Behaviour, per tenant table: under the signed context of each tenant placed there and of a sample of
 //! other tenants, as the application role, no row of another tenant is visible or updatable, and the
@@ -17,6 +22,7 @@
 
 mod behaviour;
 mod catalog;
+mod drift;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -33,6 +39,7 @@ use crate::report::Doing as _;
 use crate::tenant::{self, Tenant};
 use behaviour::{behaviour, viewers};
 use catalog::{catalog_findings, role_findings};
+pub use drift::{APP_FUNCTIONS, DIRECTORY_FUNCTIONS};
 
 /// One problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +167,18 @@ pub async fn isolation(targets: &Targets, opts: Options) -> Result<Report> {
         .map_err(|e| Error::Inconsistent(format!("the audit key: {e}")))?
         .with_ttl_secs(300);
 
+    // The names of the databases audited: CONNECT elsewhere is a finding.
+    let mut ours = Vec::new();
+    for db in &databases {
+        let client = targets.connect(db).await?;
+        let name: String = client
+            .query_one("SELECT current_database()::text", &[])
+            .await
+            .doing(format_args!("{db}: reading its name"))?
+            .get(0);
+        ours.push(name);
+    }
+
     let mut report = Report::default();
     for db in &databases {
         let client = targets.connect(db).await?;
@@ -170,7 +189,7 @@ pub async fn isolation(targets: &Targets, opts: Options) -> Result<Report> {
             )
             .await
             .doing(format_args!("adding the audit key to {db}"))?;
-        let result = audit_database(&client, db, &all, &signer, opts, &mut report).await;
+        let result = audit_database(&client, db, &all, &signer, opts, &ours, &mut report).await;
         let removed = client
             .execute(
                 "DELETE FROM tenantgate_private.context_keys WHERE kid = $1",
@@ -189,6 +208,7 @@ async fn audit_database(
     all: &[Tenant],
     signer: &ContextSigner,
     opts: Options,
+    ours: &[String],
     report: &mut Report,
 ) -> Result<()> {
     let dbname = db.to_string();
@@ -200,6 +220,9 @@ async fn audit_database(
     };
     // The application role, database-wide.
     for (check, detail) in role_findings(client, db).await? {
+        report.findings.push(finding("-", check, detail));
+    }
+    for (check, detail) in drift::drift_findings(client, db, ours).await? {
         report.findings.push(finding("-", check, detail));
     }
     let tables = client
