@@ -185,7 +185,7 @@ REVOKE CREATE ON SCHEMA tenantgate FROM tenantgate_resolver;
 REVOKE ALL ON FUNCTION
     tenantgate.effective_limits(uuid), tenantgate.record_usage(jsonb), tenantgate.monthly_usage(uuid, date)
 FROM PUBLIC;
--- The gateway connects as tenantgate_app today (issue 12 gives its directory lookups a role of their own).
+-- (0007 takes these back from tenantgate_app and grants them to the gateway's directory role.)
 GRANT EXECUTE ON FUNCTION
     tenantgate.effective_limits(uuid), tenantgate.record_usage(jsonb), tenantgate.monthly_usage(uuid, date)
 TO tenantgate_app;
