@@ -3,7 +3,8 @@
 //! - `kv` (default): the component's `default` key-value store with `wasi:keyvalue` atomics
 //!   (compare-and-swap). Exact for one instance (or instances sharing one store).
 //! - `redis`: one Redis server shared by every instance, each request one `EVAL` of an
-//!   all-or-nothing GCRA script (`lua/gcra.lua`); metering one `EVAL` of `lua/usage.lua`.
+//!   all-or-nothing GCRA script (`EVALSHA`, `gateway_core::redis_scripts`); metering one
+//!   more after the response.
 //!   When Redis is down and `rate_limit_unavailable = local`, limits fall back to the local
 //!   key-value store at each rate divided by `rate_limit_instances`; usage is then counted in
 //!   the local store (and flushed from there) whatever the setting.
@@ -21,8 +22,7 @@ use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 
 use crate::ports::KvCounters;
 
-const GCRA_SCRIPT: &str = include_str!("lua/gcra.lua");
-const USAGE_SCRIPT: &str = include_str!("lua/usage.lua");
+use gateway_core::redis_scripts::{Script, GCRA, USAGE};
 
 /// The configured store.
 pub enum Limiter {
@@ -56,14 +56,16 @@ impl RedisLimiter {
             .map_err(|e| CounterUnavailable(format!("redis: {e}")))
     }
 
+    /// `EVALSHA`, and `EVAL` when the server does not know the script yet (a new or
+    /// restarted server): one round trip in the steady state.
     fn eval(
         &self,
-        script: &str,
+        script: Script,
         keys: &[&str],
         args: Vec<RedisParameter>,
     ) -> Result<Vec<RedisResult>, CounterUnavailable> {
         let mut params = vec![
-            RedisParameter::Binary(script.as_bytes().to_vec()),
+            RedisParameter::Binary(script.sha1.as_bytes().to_vec()),
             RedisParameter::Int64(keys.len() as i64),
         ];
         params.extend(
@@ -71,9 +73,18 @@ impl RedisLimiter {
                 .map(|k| RedisParameter::Binary(k.as_bytes().to_vec())),
         );
         params.extend(args);
-        self.conn()?
-            .execute("EVAL", &params)
-            .map_err(|e| CounterUnavailable(format!("redis: {e:?}")))
+        let conn = self.conn()?;
+        match conn.execute("EVALSHA", &params) {
+            // "NOSCRIPT No matching script" (redis-rs shows it as "NoScriptError: ...").
+            Err(spin_sdk::redis::Error::Other(e))
+                if e.to_ascii_lowercase().contains("noscript") =>
+            {
+                params[0] = RedisParameter::Binary(script.text.as_bytes().to_vec());
+                conn.execute("EVAL", &params)
+            }
+            other => other,
+        }
+        .map_err(|e| CounterUnavailable(format!("redis: {e:?}")))
     }
 }
 
@@ -107,7 +118,7 @@ impl RateLimitStore for RedisLimiter {
             args.push(bin(q.floor.to_string()));
             args.push(bin(ttl_ms.to_string()));
         }
-        let reply = self.eval(GCRA_SCRIPT, &keys, args)?;
+        let reply = self.eval(GCRA, &keys, args)?;
         match int(reply.first())? {
             1 => {
                 let mut buckets = Vec::with_capacity(plan.buckets.len());
@@ -172,7 +183,7 @@ impl Limiter {
             Limiter::Kv(kv) => metering::count(kv, key, now, interval_ms),
             Limiter::Redis(r) => {
                 let reply = match r.eval(
-                    USAGE_SCRIPT,
+                    USAGE,
                     &[key, metering::DIRTY_KEY, metering::FLUSHED_KEY],
                     vec![bin(now.0.to_string()), bin(interval_ms.to_string())],
                 ) {

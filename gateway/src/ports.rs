@@ -7,7 +7,9 @@ use std::cell::{OnceCell, RefCell};
 use std::hash::{BuildHasher, Hasher};
 
 use gateway_core::jwt::{ClaimPath, IssuerConfig, JwtVerifier, OrgClaim};
-use gateway_core::ports::{AtomicCounters, Clock, CounterUnavailable, JwksSource, KeysUnavailable};
+use gateway_core::ports::{
+    AtomicCounters, Clock, CounterUnavailable, JwksSource, KeysUnavailable, Swap,
+};
 use gateway_core::prelude::*;
 use serde::Deserialize;
 use spin_sdk::key_value::Store;
@@ -238,6 +240,24 @@ impl AtomicCounters for KvCounters {
         match atomics::swap(cas, new) {
             Ok(()) => Ok(true),
             Err(atomics::CasError::CasFailed(_)) => Ok(false),
+            Err(atomics::CasError::StoreError(e)) => Err(counter_error(e)),
+        }
+    }
+
+    /// One handle, one read, one swap (three host calls, not four).
+    fn swap_from(
+        &self,
+        key: &str,
+        decide: &mut gateway_core::ports::Decide<'_>,
+    ) -> Result<Swap, CounterUnavailable> {
+        let cas = atomics::Cas::new(self.bucket()?, key).map_err(counter_error)?;
+        let current = cas.current().map_err(counter_error)?;
+        let Some(new) = decide(current.as_deref()) else {
+            return Ok(Swap::Declined);
+        };
+        match atomics::swap(cas, &new) {
+            Ok(()) => Ok(Swap::Stored),
+            Err(atomics::CasError::CasFailed(_)) => Ok(Swap::Raced),
             Err(atomics::CasError::StoreError(e)) => Err(counter_error(e)),
         }
     }

@@ -7,7 +7,7 @@
 //! at most `burst + t / T` pass. The value written is absolute (not an increment), so a
 //! write applied twice is a write applied once, and a key that disappears reads as idle.
 //!
-//! The same arithmetic runs in the Redis script (`gateway/src/redis_gcra.lua`); both are
+//! The same arithmetic runs in the Redis script (`lua/gcra.lua`, [`crate::redis_scripts`]); both are
 //! tested against the same expectations.
 
 use crate::limits::Rate;

@@ -95,6 +95,7 @@ pub mod metering;
 pub mod pipeline;
 pub mod ports;
 pub mod ratelimit;
+pub mod redis_scripts;
 pub mod resolve;
 pub mod routes;
 pub mod tenant;

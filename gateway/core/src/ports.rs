@@ -76,6 +76,34 @@ pub trait AtomicCounters {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool, CounterUnavailable>;
+    /// Reads `key`, lets `decide` choose the new value from what it read (`None`: store
+    /// nothing), and stores it only if `key` still holds what was read. A store with a native
+    /// compare-and-swap handle does this in one read and one swap.
+    fn swap_from(&self, key: &str, decide: &mut Decide<'_>) -> Result<Swap, CounterUnavailable> {
+        let current = self.current(key)?;
+        match decide(current.as_deref()) {
+            None => Ok(Swap::Declined),
+            Some(new) => Ok(if self.compare_and_swap(key, current.as_deref(), &new)? {
+                Swap::Stored
+            } else {
+                Swap::Raced
+            }),
+        }
+    }
+}
+
+/// How [`AtomicCounters::swap_from`] chooses the new value from the one it read.
+pub type Decide<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+
+/// What [`AtomicCounters::swap_from`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swap {
+    /// The new value is stored.
+    Stored,
+    /// `decide` chose not to store anything.
+    Declined,
+    /// Another writer changed the value first; nothing was stored.
+    Raced,
 }
 
 impl<T: AtomicCounters + ?Sized> AtomicCounters for &T {
@@ -92,6 +120,9 @@ impl<T: AtomicCounters + ?Sized> AtomicCounters for &T {
         new: &[u8],
     ) -> Result<bool, CounterUnavailable> {
         (**self).compare_and_swap(key, expected, new)
+    }
+    fn swap_from(&self, key: &str, decide: &mut Decide<'_>) -> Result<Swap, CounterUnavailable> {
+        (**self).swap_from(key, decide)
     }
 }
 

@@ -27,7 +27,7 @@ use crate::calendar::Date;
 use crate::gcra::{Gcra, Step};
 use crate::kv::UnixMillis;
 use crate::limits::{client_key, LimitPolicy, Rate, RouteClass};
-use crate::ports::CounterUnavailable;
+use crate::ports::{CounterUnavailable, Swap};
 
 /// Per-client bucket slots per tenant and kind.
 pub const CLIENT_SLOTS: u64 = 4096;
@@ -390,32 +390,37 @@ pub fn apply_with_counters(
         let gcra = Gcra::from(bucket.rate);
         let mut done = false;
         for _ in 0..64 {
-            let current = counters.current(&bucket.key)?;
-            let tat = current
-                .as_deref()
-                .and_then(|v| parse_value(v, &bucket.owner));
-            match gcra.step(tat, now_us) {
-                Step::Limited { retry_us, .. } => {
+            let mut step = None;
+            let swap = counters.swap_from(&bucket.key, &mut |current| {
+                let tat = current.and_then(|v| parse_value(v, &bucket.owner));
+                let s = gcra.step(tat, now_us);
+                step = Some(s);
+                match s {
+                    Step::Limited { .. } => None,
+                    Step::Admitted { tat, .. } => {
+                        Some(format!("{tat}|{}", bucket.owner).into_bytes())
+                    }
+                }
+            })?;
+            match (swap, step) {
+                (Swap::Declined, Some(Step::Limited { retry_us, .. })) => {
                     refund(counters, plan, &spent, now_us);
                     return Ok(Verdict::Limited { index, retry_us });
                 }
-                Step::Admitted {
-                    tat,
-                    remaining,
-                    reset_us,
-                } => {
-                    let value = format!("{tat}|{}", bucket.owner);
-                    if counters.compare_and_swap(
-                        &bucket.key,
-                        current.as_deref(),
-                        value.as_bytes(),
-                    )? {
-                        spent.push((index, tat));
-                        out.push((remaining, reset_us));
-                        done = true;
-                        break;
-                    }
+                (
+                    Swap::Stored,
+                    Some(Step::Admitted {
+                        tat,
+                        remaining,
+                        reset_us,
+                    }),
+                ) => {
+                    spent.push((index, tat));
+                    out.push((remaining, reset_us));
+                    done = true;
+                    break;
                 }
+                _ => {} // lost a race: read again
             }
         }
         if !done {
