@@ -46,6 +46,23 @@ codes! {
     InvalidToken = "invalid_token",
     /// 401: the tenant context was refused by the database (forged, expired, unknown key).
     InvalidContext = "invalid_context",
+    /// 401: the session cookie was refused (tampered, expired, revoked, another tenant's).
+    SessionInvalid = "session_invalid",
+    /// 400: a login callback's `state` is unknown, used, expired or not this browser's.
+    SsoStateInvalid = "sso_state_invalid",
+    /// 400 / 502: the identity provider's answer was refused (an error, a bad token or
+    /// assertion, the wrong issuer).
+    SsoFailed = "sso_failed",
+    /// 403: the tenant enforces SSO; sign in at its login page.
+    SsoRequired = "sso_required",
+    /// 403: the email the provider asserted is not verified.
+    EmailNotVerified = "email_not_verified",
+    /// 403: the email's domain is not one of the tenant's verified domains.
+    EmailDomainNotAllowed = "email_domain_not_allowed",
+    /// 403: the user is not a member and just-in-time membership is off.
+    NotAMember = "not_a_member",
+    /// 403: a state-changing request with a session cookie came from another origin.
+    CsrfFailed = "csrf_failed",
     /// 403: the tenant is suspended.
     TenantSuspended = "tenant_suspended",
     /// 403: the context lacks a permission.
@@ -54,6 +71,8 @@ codes! {
     UnknownTenant = "unknown_tenant",
     /// 404: no such route or resource.
     NotFound = "not_found",
+    /// 404: the tenant has no identity provider.
+    SsoNotConfigured = "sso_not_configured",
     /// 405: the path exists, the method does not.
     MethodNotAllowed = "method_not_allowed",
     /// 409: the write conflicts with an existing row.
@@ -75,6 +94,9 @@ codes! {
     BackendUnavailable = "backend_unavailable",
     /// 503: a dependency the decision needs is down (directory, database, configuration).
     DependencyUnavailable = "dependency_unavailable",
+    /// 503: the identity provider's keys are older than the bound and could not be
+    /// refreshed; logins fail closed until they are.
+    SsoKeysStale = "sso_keys_stale",
     /// 503: the tenant is moving between placements; writes wait.
     TenantReadOnly = "tenant_read_only",
 }

@@ -70,12 +70,12 @@ fn var_or(name: &str, default: &str) -> String {
 fn hex(s: &str) -> Result<Vec<u8>, String> {
     let s = s.trim();
     if !s.len().is_multiple_of(2) {
-        return Err("context_key must be hex".into());
+        return Err("must be hex".into());
     }
     (0..s.len())
         .step_by(2)
         .map(|i| {
-            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| "context_key must be hex".to_owned())
+            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| "must be hex".to_owned())
         })
         .collect()
 }
@@ -154,6 +154,19 @@ pub fn load() -> Result<Config, String> {
             ))
         }
     };
+    let session_key = var_or("session_key", "");
+    let sessions = gateway_core::sso::session::SessionConfig {
+        key: match session_key.trim() {
+            "" => None,
+            k => Some(
+                gateway_core::sso::session::SessionKey::new(&hex(k)?)
+                    .ok_or("session_key must be at least 32 bytes (64 hex digits)")?,
+            ),
+        },
+        session_ttl_secs: number("session_ttl_secs", 8 * 3600u64)?.max(60),
+        keys_max_age_secs: number("sso_keys_max_age_secs", 86_400u64)?,
+        ..Default::default()
+    };
     let defaults = Limits::default();
     let limits = Limits {
         max_body_bytes: number("max_body_bytes", defaults.max_body_bytes)?,
@@ -169,6 +182,7 @@ pub fn load() -> Result<Config, String> {
             context,
             anonymous_permissions,
             rate_limits,
+            sessions,
         },
         directory_database_url,
         keys: VariableJwks::parse(&var_or("jwt_issuers", "[]"))?,

@@ -22,6 +22,7 @@ mod forward;
 mod limiter;
 mod ports;
 mod respond;
+mod sso;
 
 /// The component's entry point (wasm only: a native build cannot link the export).
 #[cfg(target_arch = "wasm32")]
@@ -56,6 +57,10 @@ pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
     let (decision, meter) = handle_metered(&parts, &config.core, &ports, now, &rid);
     let status = match decision {
         Decision::Forward(plan) => forward::forward(req, plan, &config.core.limits, out).await,
+        Decision::Auth(auth) => {
+            let answer = sso::serve(&auth, &config.core.sessions, &ports.directory, &ports.cache, now).await;
+            respond::send(out, answer)
+        }
         Decision::Respond(answer) => {
             if let Some(cause) = answer.cause.as_ref().filter(|_| answer.status >= 500) {
                 eprintln!("gateway: request {rid}: {cause}");

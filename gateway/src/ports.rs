@@ -11,6 +11,8 @@ use gateway_core::ports::{
     AtomicCounters, Clock, CounterUnavailable, JwksSource, KeysUnavailable, Swap,
 };
 use gateway_core::prelude::*;
+use gateway_core::sso::session::SessionRow;
+use gateway_core::sso::SsoMode;
 use serde::Deserialize;
 use spin_sdk::key_value::Store;
 use spin_sdk::pg4::{Connection, DbValue, Decode, ParameterValue};
@@ -76,7 +78,8 @@ impl PgDirectory {
                     "SELECT r.tenant_id::text, r.slug, r.name, r.status, r.plan, r.placement, \
                      r.database_target, r.schema_name, r.read_only, \
                      tenantgate.effective_limits(r.tenant_id)::text, \
-                     tenantgate.monthly_usage(r.tenant_id, (now() AT TIME ZONE 'UTC')::date) \
+                     tenantgate.monthly_usage(r.tenant_id, (now() AT TIME ZONE 'UTC')::date), \
+                     tenantgate.sso_mode(r.tenant_id) \
                      FROM (VALUES (1)) AS one (x) LEFT JOIN tenantgate.{function}($1) AS r ON true"
                 ),
                 &[arg],
@@ -88,6 +91,40 @@ impl PgDirectory {
             }
             _ => Ok(None),
         }
+    }
+}
+
+impl PgDirectory {
+    fn conn(&self) -> Result<std::cell::RefMut<'_, Option<Connection>>, DirectoryUnavailable> {
+        let mut slot = self.conn.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(
+                Connection::open(&self.address)
+                    .map_err(|e| DirectoryUnavailable(format!("{e:?}")))?,
+            );
+        }
+        Ok(slot)
+    }
+
+    /// Runs `sql`, which returns exactly one row (the caller wraps a function in a left join
+    /// on one constant row), every column as text.
+    pub fn one(
+        &self,
+        sql: &str,
+        params: &[ParameterValue],
+    ) -> Result<Vec<Option<String>>, DirectoryUnavailable> {
+        let slot = self.conn()?;
+        let conn = slot.as_ref().expect("opened by conn()");
+        let rows = conn
+            .query(sql, params)
+            .map_err(|e| DirectoryUnavailable(format!("{e:?}")))?;
+        let row = rows
+            .rows
+            .first()
+            .ok_or_else(|| DirectoryUnavailable("no row".into()))?;
+        row.iter()
+            .map(|v| Option::<String>::decode(v).map_err(|e| DirectoryUnavailable(format!("{e}"))))
+            .collect()
     }
 }
 
@@ -118,6 +155,7 @@ fn record(row: &[spin_sdk::pg4::DbValue]) -> Result<TenantRecord, String> {
             .map_err(|e| format!("month_usage: {e}"))?
             .unwrap_or(0)
             .max(0) as u64,
+        sso: SsoMode::from_text(opt(11)?.as_deref().unwrap_or("enforced")),
     })
 }
 
@@ -156,6 +194,37 @@ impl TenantDirectory for PgDirectory {
 
     fn by_id(&self, id: &TenantId) -> Result<Option<TenantRecord>, DirectoryUnavailable> {
         self.lookup("resolve_tenant_by_id", ParameterValue::Uuid(id.to_string()))
+    }
+    fn session(&self, sid: &uuid::Uuid) -> Result<Option<SessionRow>, DirectoryUnavailable> {
+        let row = self.one(
+            "SELECT r.tenant_id::text, r.user_id::text, r.role_name, r.permissions, \
+             r.expires_in::text FROM (VALUES (1)) AS one (x) \
+             LEFT JOIN tenantgate.session_state($1::uuid) AS r ON true",
+            &[ParameterValue::Str(sid.to_string())],
+        )?;
+        let Some(tenant) = row[0].clone() else {
+            return Ok(None);
+        };
+        let bad = |what: &str| DirectoryUnavailable(format!("session_state: {what}"));
+        Ok(Some(SessionRow {
+            tenant: tenant.parse().map_err(|_| bad("tenant"))?,
+            user_id: row[1]
+                .as_deref()
+                .and_then(|u| u.parse().ok())
+                .ok_or_else(|| bad("user"))?,
+            role: row[2].clone().unwrap_or_default(),
+            permissions: row[3]
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            expires_in: row[4]
+                .as_deref()
+                .and_then(|n| n.parse::<i64>().ok())
+                .unwrap_or(0)
+                .max(0) as u64,
+        }))
     }
 }
 

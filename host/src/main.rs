@@ -5,6 +5,7 @@
 
 mod admin;
 mod limits_cli;
+mod sso_cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,6 +48,9 @@ enum Command {
     Plan(limits_cli::PlanCommand),
     /// A tenant's metered requests per day, route class, status family and audience.
     Usage(limits_cli::UsageArgs),
+    /// A tenant's identity provider (OIDC or SAML): set, show, remove, refresh its keys.
+    #[command(subcommand)]
+    Sso(sso_cli::SsoCommand),
 }
 
 #[derive(Args)]
@@ -131,6 +135,7 @@ fn main() -> std::process::ExitCode {
             Command::Audit(cmd) => admin::audit(cmd).await,
             Command::Plan(cmd) => limits_cli::plan(cmd).await,
             Command::Usage(args) => limits_cli::usage(args).await,
+            Command::Sso(cmd) => sso_cli::run(cmd).await,
         }
     }))
 }

@@ -22,10 +22,7 @@ use crate::lifecycle::ActiveTenant;
 use crate::ports::{JwksSource, KeysUnavailable};
 use crate::resolve::{ResolveError, ResolvedVia, TenantRef};
 
-/// A browser session issued by the gateway after SSO. Uninhabited until SSO lands: no
-/// request can present one yet, and every `match` on it is already written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Session {}
+use crate::sso::session::{SessionError, SessionIdentity, COOKIE, SECURE_COOKIE};
 
 /// What the request presents, unverified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +31,8 @@ pub enum Credentials<'a> {
     Anonymous,
     /// A bearer token (`Authorization: Bearer ...`).
     Bearer(&'a str),
-    /// A session cookie.
-    Session(Session),
+    /// A session cookie's value (`tg_session`, or `__Host-tg_session` over TLS).
+    Session(&'a str),
 }
 
 /// Verified credentials: who the caller is, before it is bound to a tenant.
@@ -46,7 +43,7 @@ pub enum Identity {
     /// A verified bearer token.
     Token(VerifiedToken),
     /// A verified session.
-    Session(Session),
+    Session(SessionIdentity),
 }
 
 /// Why the credentials were refused.
@@ -61,6 +58,15 @@ pub enum AuthError {
     /// The identity-provider keys could not be read: 503 `dependency_unavailable`.
     #[error(transparent)]
     Keys(#[from] KeysUnavailable),
+    /// The session cookie was refused: 401 `session_invalid` (503 when its state is unknown).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// A state-changing request with a session cookie from another origin: 403 `csrf_failed`.
+    #[error("cross-site request with a session cookie")]
+    Csrf,
+    /// The tenant enforces SSO and the request used a bearer token: 403 `sso_required`.
+    #[error("tenant enforces SSO")]
+    SsoRequired,
 }
 
 /// Who is calling, inside which active tenant.
@@ -72,9 +78,25 @@ pub struct Principal {
     user_id: Option<uuid::Uuid>,
     roles: Vec<RoleName>,
     permissions: Vec<Permission>,
+    via: Via,
+}
+
+/// How a principal authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// No credentials.
+    Anonymous,
+    /// A bearer token.
+    Token,
+    /// A gateway session (its id, and a renewed cookie to set, if any).
+    Session(uuid::Uuid, Option<(String, u64)>),
 }
 
 impl Principal {
+    /// How the caller authenticated.
+    pub fn via(&self) -> &Via {
+        &self.via
+    }
     /// The admitted tenant.
     pub fn tenant(&self) -> &ActiveTenant {
         &self.tenant
@@ -105,8 +127,15 @@ impl Principal {
 /// The request's credentials: a bearer token from its one `Authorization` header, or
 /// anonymous without one or with another scheme. [`TokenError::TokenMalformed`] for several
 /// `Authorization` headers or a bearer value that is not visible ASCII.
+/// Without a bearer token, a session cookie is the credential.
 pub fn credentials(headers: &[(String, Vec<u8>)]) -> Result<Credentials<'_>, TokenError> {
-    Ok(bearer_token(headers)?.map_or(Credentials::Anonymous, Credentials::Bearer))
+    if let Some(token) = bearer_token(headers)? {
+        return Ok(Credentials::Bearer(token));
+    }
+    Ok(crate::sso::cookie(headers, SECURE_COOKIE)
+        .or_else(|| crate::sso::cookie(headers, COOKIE))
+        .filter(|v| !v.is_empty())
+        .map_or(Credentials::Anonymous, Credentials::Session))
 }
 
 /// The bearer token from `Authorization` headers: `Ok(None)` without one or with another
@@ -137,7 +166,9 @@ pub fn bearer_token(headers: &[(String, Vec<u8>)]) -> Result<Option<&str>, Token
 }
 
 /// Verifies `credentials`: a bearer token against the identity-provider keys (verified
-/// claims cached in `cache`), nothing for an anonymous request. Fails with
+/// claims cached in `cache`), nothing for an anonymous request. A session cookie is checked
+/// by [`crate::sso::session::authenticate`] once the tenant is known; here (the apex, where
+/// sessions are not used) it counts as nothing. Fails with
 /// [`AuthError::Token`] (401) or [`AuthError::Keys`] (503).
 pub fn authenticate(
     credentials: Credentials<'_>,
@@ -148,7 +179,7 @@ pub fn authenticate(
     match credentials {
         Credentials::Anonymous => Ok(Identity::Anonymous),
         Credentials::Bearer(raw) => Ok(Identity::Token(keys.verifier()?.verify(raw, cache, now)?)),
-        Credentials::Session(session) => match session {},
+        Credentials::Session(_) => Ok(Identity::Anonymous),
     }
 }
 
@@ -162,8 +193,7 @@ pub fn apex_organisation(identity: Option<&Identity>) -> Result<Option<&TenantRe
             Organisation::Unrecognised => Err(ResolveError::UnknownTenant),
             Organisation::None => Ok(None),
         },
-        Some(Identity::Session(s)) => match *s {},
-        Some(Identity::Anonymous) | None => Ok(None),
+        Some(Identity::Session(_)) | Some(Identity::Anonymous) | None => Ok(None),
     }
 }
 
@@ -184,10 +214,24 @@ pub fn bind(
                 user_id: None,
                 roles: Vec::new(),
                 permissions: anonymous.to_vec(),
+                via: Via::Anonymous,
             })
         }
         Identity::Token(token) => token,
-        Identity::Session(session) => match session {},
+        Identity::Session(session) => {
+            if session.tenant != tenant.record().id {
+                return Err(SessionError::OtherTenant.into());
+            }
+            return Ok(Principal {
+                tenant,
+                authenticated: true,
+                subject: None,
+                user_id: Some(session.user_id),
+                roles: session.roles,
+                permissions: session.permissions,
+                via: Via::Session(session.sid, session.renewed),
+            });
+        }
     };
     match (&token.organisation, tenant.via()) {
         (Organisation::Names(r), _) if r.names(tenant.record()) => {}
@@ -207,5 +251,6 @@ pub fn bind(
         subject: token.subject,
         roles: token.roles,
         permissions: token.permissions,
+        via: Via::Token,
     })
 }

@@ -18,6 +18,9 @@ pub enum Decision {
     Forward(Forward),
     /// Answer here, exactly with this response.
     Respond(Response),
+    /// A login route (`/auth/...`): the component runs it with its I/O
+    /// (`crate::sso`).
+    Auth(Box<crate::sso::AuthRequest>),
 }
 
 /// What the component sends to the backend.
@@ -36,8 +39,12 @@ pub struct Forward {
     pub context: SignedContext,
     /// The request id (also in `headers`).
     pub request_id: RequestId,
-    /// Headers the gateway adds to the backend's response (`RateLimit`, `RateLimit-Policy`).
+    /// Headers the gateway adds to the backend's response (`RateLimit`, `RateLimit-Policy`,
+    /// a renewed session cookie).
     pub response_headers: Vec<(String, String)>,
+    /// For a browser navigation without a session on a tenant with a login page: when the
+    /// backend answers 401, send the browser here (302) instead.
+    pub login_redirect: Option<String>,
 }
 
 impl Forward {

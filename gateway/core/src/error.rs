@@ -22,6 +22,8 @@ use crate::lifecycle::LifecycleError;
 use crate::ratelimit::RateLimitError;
 use crate::resolve::ResolveError;
 use crate::routes::RouteError;
+use crate::sso::session::SessionError;
+use crate::sso::SsoError;
 
 /// A request the core is not given enough to decide on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +81,9 @@ pub enum GatewayError {
     /// After forwarding.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// A login at `/auth/`.
+    #[error(transparent)]
+    Sso(#[from] SsoError),
 }
 
 impl From<TokenError> for GatewayError {
@@ -146,6 +151,25 @@ impl GatewayError {
             G::Auth(AuthError::Token(_)) => {
                 (401, C::InvalidToken, "The bearer token was not accepted.")
             }
+            G::Auth(AuthError::Session(SessionError::Unavailable)) => {
+                (503, C::DependencyUnavailable, UNAVAILABLE)
+            }
+            G::Auth(AuthError::Session(_)) => (
+                401,
+                C::SessionInvalid,
+                "Your session has ended or is not valid here. Sign in again at /auth/login.",
+            ),
+            G::Auth(AuthError::Csrf) => (
+                403,
+                C::CsrfFailed,
+                "This request came from another site and was refused.",
+            ),
+            G::Auth(AuthError::SsoRequired) => (
+                403,
+                C::SsoRequired,
+                "This organisation requires single sign-on. Sign in at /auth/login.",
+            ),
+            G::Sso(e) => return sso_response(e),
             G::Auth(AuthError::TenantMismatch) => (
                 421,
                 C::TenantMismatch,
@@ -170,6 +194,68 @@ impl GatewayError {
             503 => response.with_header("retry-after", "5"),
             _ => response,
         }
+    }
+}
+
+fn sso_response(e: &SsoError) -> ErrorResponse {
+    use ErrorCode as C;
+    let failed = "The identity provider's answer could not be accepted. Try signing in again.";
+    let (status, code, message) = match e {
+        SsoError::Malformed => (400, C::BadRequest, "The login request is malformed."),
+        SsoError::ReturnTo => (
+            400,
+            C::BadRequest,
+            "return_to must be a path on this site, such as /projects.",
+        ),
+        SsoError::StateInvalid => (
+            400,
+            C::SsoStateInvalid,
+            "This sign-in attempt is unknown, was already used, expired, or was started in another browser. Start again.",
+        ),
+        SsoError::IdpError => (
+            400,
+            C::SsoFailed,
+            "The identity provider did not sign you in.",
+        ),
+        SsoError::TokenExchange => (502, C::SsoFailed, failed),
+        SsoError::IssuerMismatch
+        | SsoError::IdToken(_)
+        | SsoError::Audience
+        | SsoError::Nonce
+        | SsoError::Saml(_)
+        | SsoError::Replay => (400, C::SsoFailed, failed),
+        SsoError::NotConfigured => (
+            404,
+            C::SsoNotConfigured,
+            "This organisation has no single sign-on configured.",
+        ),
+        SsoError::KeysUnusable => (
+            503,
+            C::SsoKeysStale,
+            "The identity provider's keys could not be refreshed. Sign-in is paused; try again later.",
+        ),
+        SsoError::EmailNotVerified => (
+            403,
+            C::EmailNotVerified,
+            "Your identity provider has not verified your email address.",
+        ),
+        SsoError::EmailDomainNotAllowed => (
+            403,
+            C::EmailDomainNotAllowed,
+            "Your email address is not in a domain this organisation has verified.",
+        ),
+        SsoError::NotAMember => (
+            403,
+            C::NotAMember,
+            "You are not a member of this organisation. Ask an owner for an invitation.",
+        ),
+        SsoError::Unavailable(_) => (503, C::DependencyUnavailable, UNAVAILABLE),
+    };
+    let r = ErrorResponse::new(status, code, message);
+    if status == 503 {
+        r.with_header("retry-after", "5")
+    } else {
+        r
     }
 }
 

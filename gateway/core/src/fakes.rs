@@ -227,6 +227,7 @@ pub fn sample_tenant(slug: &str) -> TenantRecord {
         read_only: false,
         limits: crate::limits::LimitPolicy::default(),
         month_usage: 0,
+        sso: crate::tenant::SsoMode::None,
     }
 }
 

@@ -98,6 +98,7 @@ pub mod ratelimit;
 pub mod redis_scripts;
 pub mod resolve;
 pub mod routes;
+pub mod sso;
 pub mod tenant;
 
 /// The types a component needs to run the pipeline.

@@ -14,10 +14,11 @@
 //! answers without a backend (a refusal today; an SSO redirect or a 429 tomorrow) ends the
 //! request with a [`Decision::Respond`] carrying status, headers and body.
 
-use crate::auth::{apex_organisation, authenticate, bind, credentials};
+use crate::auth::{apex_organisation, authenticate, bind, credentials, AuthError, Credentials};
+use crate::auth::{Identity, Via};
 use crate::cache::{TenantCache, TenantCacheConfig};
 use crate::context::{ContextClaims, ContextSigner, SignedContext};
-use crate::decision::Decision;
+use crate::decision::{Decision, Response};
 pub use crate::decision::Forward;
 use crate::error::{BadRequest, GatewayError};
 use crate::headers::{sanitise, Limits};
@@ -31,6 +32,8 @@ use crate::ports::{Clock, JwksSource, Ports};
 use crate::ratelimit::{RateLimitConfig, RateLimitStore};
 use crate::resolve::{classify, resolve, HostClass, ResolverConfig};
 use crate::routes::{authorise, Permit, RouteTable};
+use crate::sso::session::{self, SessionConfig};
+use crate::sso::{AuthRequest, AuthRoute, SsoMode};
 use crate::tenant::TenantDirectory;
 use tenant_contract::headers::{CONTEXT_HEADER, REQUEST_ID_HEADER, TENANT_HOST_HEADER};
 
@@ -65,6 +68,18 @@ pub struct GatewayConfig {
     pub anonymous_permissions: Vec<Permission>,
     /// The rate-limit stage.
     pub rate_limits: RateLimitConfig,
+    /// Sessions and logins.
+    pub sessions: SessionConfig,
+}
+
+/// What the stages learnt that the answer needs even when a later stage refuses.
+#[derive(Debug, Default)]
+struct Progress {
+    meter: Option<Meter>,
+    /// For a browser navigation on a tenant with a login page: where to send it instead of
+    /// a 401.
+    login: Option<String>,
+    tls: bool,
 }
 
 /// Decides one request: every stage in order, ending in a [`Decision`]. The clock is read
@@ -101,14 +116,53 @@ where
     N: RateLimitStore,
     J: JwksSource,
 {
-    let mut meter = None;
-    let decision = match stages(req, config, ports, clock.now(), request_id, &mut meter) {
+    let mut progress = Progress::default();
+    let decision = match stages(req, config, ports, clock.now(), request_id, &mut progress) {
         Ok(decision) => decision,
-        Err(refusal) => {
-            Decision::Respond(refusal.response().into_response(request_id, Some(refusal)))
-        }
+        Err(refusal) => Decision::Respond(refuse(refusal, &progress, request_id)),
     };
-    (decision, meter)
+    (decision, progress.meter)
+}
+
+/// The refusal's response; a browser navigation that lacks a valid session goes to the
+/// login page instead of a 401, and a refused session cookie is removed.
+fn refuse(refusal: GatewayError, progress: &Progress, request_id: &RequestId) -> Response {
+    let session_refused = matches!(
+        refusal,
+        GatewayError::Auth(AuthError::Session(ref e)) if *e != session::SessionError::Unavailable
+    );
+    let mut answer = refusal.response();
+    if session_refused {
+        answer
+            .headers
+            .push(("set-cookie".to_owned(), session::clear_cookie(progress.tls)));
+    }
+    match &progress.login {
+        Some(location) if answer.status == 401 => {
+            let mut r = Response {
+                status: 302,
+                headers: vec![
+                    ("location".to_owned(), location.as_bytes().to_vec()),
+                    ("cache-control".to_owned(), b"no-store".to_vec()),
+                    (
+                        REQUEST_ID_HEADER.to_owned(),
+                        request_id.as_str().as_bytes().to_vec(),
+                    ),
+                ],
+                body: Vec::new(),
+                cause: Some(refusal),
+            };
+            r.headers.extend(
+                answer
+                    .headers
+                    .into_iter()
+                    .filter(|(n, _)| n == "set-cookie")
+                    .map(|(n, v)| (n, v.into_bytes())),
+            );
+            r
+        }
+        _ => answer.into_response(request_id, Some(refusal)),
+    }
 }
 
 /// The stage list. Each `?` is a refusal; the end is a forwarding plan.
@@ -118,7 +172,7 @@ fn stages<D, C, N, J>(
     ports: &Ports<D, C, N, J>,
     now: UnixMillis,
     request_id: &RequestId,
-    meter: &mut Option<Meter>,
+    progress: &mut Progress,
 ) -> Result<Decision, GatewayError>
 where
     D: TenantDirectory,
@@ -143,22 +197,85 @@ where
     let resolved = resolve(&host, &class, org, &tenants, now)?;
 
     let active = admit(resolved)?;
-    let identity = match apex_identity {
-        Some(identity) => identity,
-        None => authenticate(credentials, &ports.keys, &ports.cache, now)?,
+    progress.tls = target.path_and_query() != req.target && req.target.starts_with("https://");
+    let tenant_host = !matches!(class, HostClass::Apex);
+    let origin = origin(&host, &req.headers, progress.tls);
+    let auth_route = AuthRoute::of(&req.method, target.path()).filter(|_| tenant_host);
+    if tenant_host
+        && active.record().sso != SsoMode::None
+        && auth_route.is_none()
+        && crate::sso::is_navigation(&req.method, &req.headers)
+    {
+        progress.login = Some(crate::sso::login_location(target.path_and_query()));
+    }
+    let identity = match (apex_identity, credentials) {
+        (Some(identity), _) => identity,
+        (None, Credentials::Session(raw)) => Identity::Session(session::authenticate(
+            raw,
+            &active.record().id,
+            &config.sessions,
+            &ports.directory,
+            &ports.cache,
+            now,
+        )
+        .map_err(AuthError::from)?),
+        (None, other) => authenticate(other, &ports.keys, &ports.cache, now)?,
     };
     let principal = bind(active, identity, &config.anonymous_permissions)?;
     let class = RouteClass::of(&req.method, target.path());
-    *meter = Some(Meter {
+    progress.meter = Some(Meter {
         tenant: principal.tenant().record().id,
         class,
         signed_in: principal.is_authenticated(),
     });
-    // SSO policy goes here: a tenant that enforces SSO answers a principal without a
-    // session with `return Ok(Decision::Respond(..))` (302 to its login, Set-Cookie).
     let spend = crate::ratelimit::plan(&principal, class, client_addr(&req.headers), now);
-    let limit_headers =
+    let mut limit_headers =
         crate::ratelimit::check(&spend, class, &config.rate_limits, &ports.counters, now)?;
+    // CSRF: a state-changing request riding on a session cookie must come from this origin.
+    let mut session = None;
+    if let Via::Session(sid, renewed) = principal.via() {
+        let key = config.sessions.key.as_ref().ok_or(AuthError::Csrf)?;
+        if !crate::sso::csrf_ok(&req.method, &req.headers, &origin, &key.csrf_token(*sid)) {
+            return Err(AuthError::Csrf.into());
+        }
+        if let Some((value, exp)) = renewed {
+            let max_age = exp.saturating_sub(now.as_secs());
+            limit_headers.push((
+                "set-cookie".to_owned(),
+                session::set_cookie(value, max_age, progress.tls),
+            ));
+        }
+        session = Some(*sid);
+    }
+    if let Some(route) = auth_route {
+        return Ok(Decision::Auth(Box::new(AuthRequest {
+            route,
+            tenant: principal.tenant().record().clone(),
+            origin,
+            tls: progress.tls,
+            query: target
+                .path_and_query()
+                .split_once('?')
+                .map(|(_, q)| q.to_owned())
+                .unwrap_or_default(),
+            session: session.map(|sid| crate::sso::session::SessionIdentity {
+                sid,
+                tenant: principal.tenant().record().id,
+                user_id: principal.user_id().unwrap_or_default(),
+                roles: principal.roles().to_vec(),
+                permissions: principal.permissions().to_vec(),
+                renewed: None,
+            }),
+            binding: crate::sso::cookie(&req.headers, crate::sso::FLOW_COOKIE).map(str::to_owned),
+            html: crate::sso::wants_html(&req.headers),
+            request_id: request_id.clone(),
+            response_headers: limit_headers,
+        })));
+    }
+    // Enforced SSO: the tenant's IdP is the only way in.
+    if *principal.via() == Via::Token && principal.tenant().record().sso == SsoMode::Enforced {
+        return Err(AuthError::SsoRequired.into());
+    }
     let permit = match authorise(principal, &target, &config.routes) {
         Ok(permit) => permit,
         // Admitted by the limits, refused by the route: the answer still says what is left.
@@ -174,7 +291,25 @@ where
     let context = sign_context(&permit, &config.context, request_id, now);
     let mut forward = plan_forward(permit, context, &req.method, &req.headers, request_id);
     forward.response_headers = limit_headers;
+    forward.login_redirect = progress.login.clone();
     Ok(Decision::Forward(forward))
+}
+
+/// `scheme://host[:port]` as the browser addressed it: the normalised host, and the port
+/// of the `Host` header when it is not the scheme's default.
+fn origin(host: &crate::ids::Hostname, headers: &[(String, Vec<u8>)], tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let port = host_values(headers)
+        .first()
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.rsplit_once(':'))
+        .filter(|(h, _)| !h.ends_with(']') || !h.is_empty())
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .filter(|p| *p != if tls { 443 } else { 80 });
+    match port {
+        Some(p) => format!("{scheme}://{}:{p}", host.as_str()),
+        None => format!("{scheme}://{}", host.as_str()),
+    }
 }
 
 /// Signs the tenant context for a permitted request.
@@ -232,6 +367,7 @@ pub fn plan_forward(
         context,
         request_id: request_id.clone(),
         response_headers: Vec::new(),
+        login_redirect: None,
     }
 }
 

@@ -46,6 +46,33 @@ pub struct TenantRecord {
     /// Signed-in requests counted in the control plane this month, when it was read.
     #[serde(default)]
     pub month_usage: u64,
+    /// Whether the tenant has an identity provider, and whether it is the only way in.
+    #[serde(default)]
+    pub sso: SsoMode,
+}
+
+/// A tenant's single sign-on policy (`tenantgate.sso_mode()`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SsoMode {
+    /// No identity provider: no login page, no sessions.
+    #[default]
+    None,
+    /// Members may sign in with the tenant's IdP (and may still use bearer tokens).
+    Sso,
+    /// The IdP is the only way in: bearer tokens are refused with 403 `sso_required`.
+    Enforced,
+}
+
+impl SsoMode {
+    /// From `tenantgate.sso_mode()`'s text; anything unknown is `Enforced` (deny, never allow).
+    pub fn from_text(text: &str) -> Self {
+        match text {
+            "none" => SsoMode::None,
+            "sso" => SsoMode::Sso,
+            _ => SsoMode::Enforced,
+        }
+    }
 }
 
 /// The directory could not answer (database down, timeout, malformed row). The request
@@ -67,6 +94,15 @@ pub trait TenantDirectory {
     fn by_domain(&self, host: &Hostname) -> Result<Option<TenantRecord>, DirectoryUnavailable>;
     /// The tenant whose id is `id`.
     fn by_id(&self, id: &TenantId) -> Result<Option<TenantRecord>, DirectoryUnavailable>;
+    /// The live session `sid` (unrevoked, unexpired, its user still a member), `None`
+    /// otherwise. A directory without sessions knows none.
+    fn session(
+        &self,
+        sid: &uuid::Uuid,
+    ) -> Result<Option<crate::sso::session::SessionRow>, DirectoryUnavailable> {
+        let _ = sid;
+        Ok(None)
+    }
 }
 
 impl<T: TenantDirectory + ?Sized> TenantDirectory for &T {
@@ -78,5 +114,11 @@ impl<T: TenantDirectory + ?Sized> TenantDirectory for &T {
     }
     fn by_id(&self, id: &TenantId) -> Result<Option<TenantRecord>, DirectoryUnavailable> {
         (**self).by_id(id)
+    }
+    fn session(
+        &self,
+        sid: &uuid::Uuid,
+    ) -> Result<Option<crate::sso::session::SessionRow>, DirectoryUnavailable> {
+        (**self).session(sid)
     }
 }

@@ -85,6 +85,13 @@ pub enum Error {
     /// A limit, limits document, plan id or date given on the command line is not valid.
     #[error("{0}")]
     InvalidLimits(String),
+    /// SSO settings given on the command line are not valid, or the tenant has none.
+    #[error("{0}")]
+    InvalidSso(String),
+    /// The identity provider's discovery document, JWKS or metadata could not be fetched or
+    /// is not acceptable.
+    #[error("identity provider: {0}")]
+    IdpFetch(String),
     /// The display name is empty or too long.
     #[error("the name must be 1 to 200 characters")]
     InvalidName,

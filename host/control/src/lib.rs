@@ -56,6 +56,7 @@ pub mod migrate;
 pub mod moves;
 pub mod placement;
 pub mod purge;
+pub mod sso;
 mod report;
 pub mod tenant;
 mod tenant_data;

@@ -1,0 +1,399 @@
+//! The login routes under `/auth/` on a tenant host, run with the component's I/O: the
+//! directory's `tenantgate.sso_*` functions (as the directory role) and the IdP's token
+//! endpoint (the only outbound call, at login, never on the hot path). Every protocol
+//! check is the core's (`gateway_core::sso`); this file sequences them.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use gateway_core::decision::Response;
+use gateway_core::prelude::*;
+use gateway_core::sso::oidc::{self, Callback, OidcProvider};
+use gateway_core::sso::session::{self, SessionConfig};
+use gateway_core::sso::{pages, AuthRequest, AuthRoute, SsoError, FLOW_COOKIE};
+use spin_sdk::pg4::ParameterValue;
+
+use crate::ports::PgDirectory;
+
+/// How long a login may take between the redirect to the IdP and its answer.
+const FLOW_TTL_SECS: u64 = 600;
+
+/// Answers one `/auth/` request.
+pub async fn serve(
+    auth: &AuthRequest,
+    sessions: &SessionConfig,
+    directory: &PgDirectory,
+    kv: &impl KvCache,
+    now: UnixMillis,
+) -> Response {
+    let result = match auth.route {
+        AuthRoute::Login => login_page(auth, directory, sessions, now),
+        AuthRoute::Start => start(auth, directory, sessions, now),
+        AuthRoute::OidcCallback => callback(auth, directory, sessions, now).await,
+        AuthRoute::Logout => Ok(logout(auth, directory, sessions, kv)),
+        AuthRoute::Session => Ok(whoami(auth, sessions)),
+        AuthRoute::SamlAcs | AuthRoute::SamlMetadata => Err(SsoError::NotConfigured),
+        AuthRoute::Unknown => {
+            let e = GatewayError::Route(gateway_core::routes::RouteError::NotFound);
+            Ok(e.response().into_response(&auth.request_id, Some(e)))
+        }
+    };
+    let mut response = result.unwrap_or_else(|e| refusal(auth, e));
+    response.headers.extend(
+        auth.response_headers
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_bytes().to_vec())),
+    );
+    response
+}
+
+/// A refusal: the error page for a browser, the JSON error otherwise.
+fn refusal(auth: &AuthRequest, e: SsoError) -> Response {
+    if let SsoError::Unavailable(cause) = &e {
+        eprintln!("gateway: request {}: login: {cause}", auth.request_id);
+    }
+    let error = GatewayError::Sso(e);
+    let answer = error.response();
+    if auth.html {
+        let mut page = pages::error(
+            answer.status,
+            answer.code,
+            &answer.message,
+            auth.request_id.as_str(),
+        );
+        page.headers.extend(
+            answer
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), v.as_bytes().to_vec())),
+        );
+        page.cause = Some(error);
+        page
+    } else {
+        answer.into_response(&auth.request_id, Some(error))
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> SsoError {
+    SsoError::Unavailable(e.to_string())
+}
+
+/// What the directory holds about a tenant's IdP (`tenantgate.sso_provider()`).
+struct Provider {
+    kind: String,
+    display_name: String,
+    oidc: Option<OidcProvider>,
+    keys_age: Option<u64>,
+}
+
+fn provider(directory: &PgDirectory, auth: &AuthRequest) -> Result<Provider, SsoError> {
+    let row = directory
+        .one(
+            "SELECT p.kind, p.display_name, p.issuer, p.client_id, p.client_secret, p.scopes, \
+             p.authorization_endpoint, p.token_endpoint, p.jwks, p.iss_parameter::text, \
+             p.keys_age::text FROM (VALUES (1)) AS one (x) \
+             LEFT JOIN tenantgate.sso_provider($1::uuid) AS p ON true",
+            &[ParameterValue::Str(auth.tenant.id.to_string())],
+        )
+        .map_err(unavailable)?;
+    let text = |i: usize| row.get(i).cloned().flatten();
+    let kind = text(0).ok_or(SsoError::NotConfigured)?;
+    let oidc = match kind.as_str() {
+        "oidc" => Some(OidcProvider {
+            issuer: text(2).unwrap_or_default(),
+            client_id: text(3).unwrap_or_default(),
+            client_secret: text(4).filter(|s| !s.is_empty()),
+            scopes: text(5).unwrap_or_else(|| "openid email profile".into()),
+            authorization_endpoint: text(6).unwrap_or_default(),
+            token_endpoint: text(7).unwrap_or_default(),
+            jwks: text(8).unwrap_or_default(),
+            iss_parameter: text(9).as_deref() != Some("false"),
+        }),
+        _ => None,
+    };
+    Ok(Provider {
+        kind,
+        display_name: text(1).unwrap_or_default(),
+        oidc,
+        keys_age: text(10).and_then(|a| a.parse().ok()),
+    })
+}
+
+/// The OIDC provider, refusing a login when its keys are older than the bound (or were
+/// never fetched, or the provider is not OIDC).
+fn usable_oidc(p: Provider, sessions: &SessionConfig) -> Result<OidcProvider, SsoError> {
+    let fresh = p.keys_age.is_some_and(|a| a <= sessions.keys_max_age_secs);
+    match p.oidc {
+        Some(o) if fresh && !o.authorization_endpoint.is_empty() && !o.jwks.is_empty() => Ok(o),
+        Some(_) => Err(SsoError::KeysUnusable),
+        None => Err(SsoError::NotConfigured),
+    }
+}
+
+fn random_token() -> Result<String, SsoError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(unavailable)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn key(sessions: &SessionConfig) -> Result<&session::SessionKey, SsoError> {
+    sessions
+        .key
+        .as_ref()
+        .ok_or_else(|| unavailable("the session_key variable is not set"))
+}
+
+fn redirect(location: &str, cookies: &[String]) -> Response {
+    let mut headers = vec![
+        ("location".to_owned(), location.as_bytes().to_vec()),
+        ("cache-control".to_owned(), b"no-store".to_vec()),
+    ];
+    headers.extend(
+        cookies
+            .iter()
+            .map(|c| ("set-cookie".to_owned(), c.as_bytes().to_vec())),
+    );
+    Response {
+        status: 302,
+        headers,
+        body: Vec::new(),
+        cause: None,
+    }
+}
+
+fn flow_cookie(value: &str, max_age: u64, tls: bool) -> String {
+    let secure = if tls { "; Secure" } else { "" };
+    format!("{FLOW_COOKIE}={value}; Path=/auth; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+}
+
+fn login_page(
+    auth: &AuthRequest,
+    directory: &PgDirectory,
+    sessions: &SessionConfig,
+    now: UnixMillis,
+) -> Result<Response, SsoError> {
+    let return_to = gateway_core::sso::return_to(&auth.query)?;
+    if let Some(s) = &auth.session {
+        return Ok(pages::signed_in(&auth.tenant.name, &s.user_id.to_string()));
+    }
+    let p = provider(directory, auth)?;
+    let _ = (sessions, now);
+    let start: String = form_urlencoded::Serializer::new("/auth/sso?".to_owned())
+        .append_pair("return_to", &return_to)
+        .finish();
+    let idp = if p.display_name.is_empty() {
+        p.kind.to_uppercase()
+    } else {
+        p.display_name
+    };
+    Ok(pages::login(&auth.tenant.name, &idp, &start))
+}
+
+fn start(
+    auth: &AuthRequest,
+    directory: &PgDirectory,
+    sessions: &SessionConfig,
+    now: UnixMillis,
+) -> Result<Response, SsoError> {
+    let return_to = gateway_core::sso::return_to(&auth.query)?;
+    let key = key(sessions)?;
+    let oidc = usable_oidc(provider(directory, auth)?, sessions)?;
+    let (state, nonce, verifier, binding) =
+        (random_token()?, random_token()?, random_token()?, random_token()?);
+    let _ = now;
+    directory
+        .one(
+            "SELECT b::text FROM (VALUES (1)) AS one (x) LEFT JOIN \
+             tenantgate.sso_begin($1::uuid, $2, $3, $4, $5, NULL, $6, $7) AS b ON true",
+            &[
+                ParameterValue::Str(auth.tenant.id.to_string()),
+                ParameterValue::Binary(key.keyed_hash("state", &state).to_vec()),
+                ParameterValue::Binary(key.keyed_hash("binding", &binding).to_vec()),
+                ParameterValue::Str(nonce.clone()),
+                ParameterValue::Str(verifier.clone()),
+                ParameterValue::Str(return_to),
+                ParameterValue::Int32(FLOW_TTL_SECS as i32),
+            ],
+        )
+        .map_err(unavailable)?;
+    let location = oidc::authorize_url(&oidc, &auth.oidc_redirect_uri(), &state, &nonce, &verifier);
+    Ok(redirect(
+        &location,
+        &[flow_cookie(&binding, FLOW_TTL_SECS, auth.tls)],
+    ))
+}
+
+/// A login in progress, taken from the directory.
+struct Flow {
+    nonce: String,
+    verifier: String,
+    return_to: String,
+}
+
+/// Takes the flow named by `state` (it is gone afterwards, whatever happens next) and
+/// checks it belongs to this tenant, this browser, and has not expired.
+fn take_flow(
+    auth: &AuthRequest,
+    directory: &PgDirectory,
+    key: &session::SessionKey,
+    state: &str,
+) -> Result<Flow, SsoError> {
+    let row = directory
+        .one(
+            "SELECT f.tenant_id::text, encode(f.binding_hash, 'hex'), f.nonce, f.code_verifier, \
+             f.return_to, f.expired::text FROM (VALUES (1)) AS one (x) \
+             LEFT JOIN tenantgate.sso_take($1) AS f ON true",
+            &[ParameterValue::Binary(
+                key.keyed_hash("state", state).to_vec(),
+            )],
+        )
+        .map_err(unavailable)?;
+    let text = |i: usize| row.get(i).cloned().flatten();
+    let tenant = text(0).ok_or(SsoError::StateInvalid)?;
+    let binding_ok = auth.binding.as_deref().is_some_and(|b| {
+        let expected = hex(&key.keyed_hash("binding", b));
+        gateway_core::sso::constant_eq(
+            expected.as_bytes(),
+            text(1).unwrap_or_default().as_bytes(),
+        )
+    });
+    if tenant != auth.tenant.id.as_str() || text(5).as_deref() != Some("false") || !binding_ok {
+        return Err(SsoError::StateInvalid);
+    }
+    Ok(Flow {
+        nonce: text(2).unwrap_or_default(),
+        verifier: text(3).unwrap_or_default(),
+        return_to: text(4).unwrap_or_else(|| "/".into()),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn callback(
+    auth: &AuthRequest,
+    directory: &PgDirectory,
+    sessions: &SessionConfig,
+    now: UnixMillis,
+) -> Result<Response, SsoError> {
+    let key = key(sessions)?;
+    let (state, outcome) = Callback::parse(&auth.query)?;
+    let flow = take_flow(auth, directory, key, &state)?;
+    let cb = outcome?;
+    let oidc = usable_oidc(provider(directory, auth)?, sessions)?;
+    cb.check_issuer(&oidc)?;
+    let exchange = oidc::token_request(&oidc, &cb.code, &auth.oidc_redirect_uri(), &flow.verifier);
+    let (status, body) = post(&exchange).await?;
+    let claims = oidc::verify_id_token(&oidc, status, &body, &flow.nonce, now)?;
+    let row = directory
+        .one(
+            "SELECT l.outcome, l.session_id::text, l.user_id::text FROM (VALUES (1)) AS one (x) \
+             LEFT JOIN tenantgate.sso_login($1::uuid, $2, $3, $4, $5, $6, $7) AS l ON true",
+            &[
+                ParameterValue::Str(auth.tenant.id.to_string()),
+                ParameterValue::Str(claims.issuer.clone()),
+                ParameterValue::Str(claims.subject.clone()),
+                claims
+                    .email
+                    .clone()
+                    .map_or(ParameterValue::DbNull, ParameterValue::Str),
+                ParameterValue::Boolean(claims.email_verified),
+                claims
+                    .name
+                    .clone()
+                    .map_or(ParameterValue::DbNull, ParameterValue::Str),
+                ParameterValue::Int32(sessions.session_ttl_secs.min(i32::MAX as u64) as i32),
+            ],
+        )
+        .map_err(unavailable)?;
+    let text = |i: usize| row.get(i).cloned().flatten();
+    match text(0).as_deref() {
+        Some("ok") => {}
+        Some("email_not_verified") => return Err(SsoError::EmailNotVerified),
+        Some("email_domain_not_allowed") => return Err(SsoError::EmailDomainNotAllowed),
+        Some("not_a_member") => return Err(SsoError::NotAMember),
+        Some("no_provider") => return Err(SsoError::NotConfigured),
+        other => return Err(unavailable(format!("sso_login answered {other:?}"))),
+    }
+    let sid: uuid::Uuid = text(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| unavailable("sso_login: no session id"))?;
+    let ttl = sessions.cookie_ttl_secs.min(sessions.session_ttl_secs);
+    let cookie = key.issue(sid, &auth.tenant.id, now.as_secs() + ttl);
+    Ok(redirect(
+        &flow.return_to,
+        &[
+            session::set_cookie(&cookie, ttl, auth.tls),
+            flow_cookie("", 0, auth.tls),
+        ],
+    ))
+}
+
+/// POSTs the token request; the status and body, or 502 when the IdP cannot be reached.
+async fn post(req: &oidc::OutboundRequest) -> Result<(u16, Vec<u8>), SsoError> {
+    let mut builder = spin_sdk::http::Request::builder();
+    builder
+        .method(spin_sdk::http::Method::Post)
+        .uri(req.url.as_str());
+    for (n, v) in &req.headers {
+        builder.header(n.as_str(), v.as_str());
+    }
+    let request = builder.body(req.body.clone().into_bytes()).build();
+    let response: spin_sdk::http::Response = spin_sdk::http::send(request).await.map_err(|e| {
+        eprintln!("gateway: token endpoint {}: {e}", req.url);
+        SsoError::TokenExchange
+    })?;
+    let body = response.body().to_vec();
+    if body.len() > 256 * 1024 {
+        return Err(SsoError::TokenExchange);
+    }
+    Ok((*response.status(), body))
+}
+
+fn logout(
+    auth: &AuthRequest,
+    directory: &PgDirectory,
+    sessions: &SessionConfig,
+    kv: &impl KvCache,
+) -> Response {
+    if let Some(s) = &auth.session {
+        if let Err(e) = directory.one(
+            "SELECT e::text FROM (VALUES (1)) AS one (x) \
+             LEFT JOIN tenantgate.session_end($1::uuid) AS e ON true",
+            &[ParameterValue::Str(s.sid.to_string())],
+        ) {
+            // Fail closed: the session is not ended, say so.
+            return refusal(auth, unavailable(e));
+        }
+        session::forget(&s.sid, sessions, kv);
+    }
+    let mut page = pages::signed_out(&auth.tenant.name);
+    page.headers
+        .push(("set-cookie".to_owned(), session::clear_cookie(auth.tls).into_bytes()));
+    page
+}
+
+fn whoami(auth: &AuthRequest, sessions: &SessionConfig) -> Response {
+    let (Some(s), Some(key)) = (&auth.session, sessions.key.as_ref()) else {
+        let e = GatewayError::Auth(gateway_core::auth::AuthError::Session(
+            session::SessionError::Revoked,
+        ));
+        return e.response().into_response(&auth.request_id, Some(e));
+    };
+    let body = serde_json::json!({
+        "tenant": {"id": auth.tenant.id.as_str(), "slug": auth.tenant.slug.as_str(), "name": auth.tenant.name},
+        "user_id": s.user_id.to_string(),
+        "roles": s.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "permissions": s.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        "csrf_token": key.csrf_token(s.sid),
+    });
+    Response {
+        status: 200,
+        headers: vec![
+            ("content-type".to_owned(), b"application/json".to_vec()),
+            ("cache-control".to_owned(), b"no-store".to_vec()),
+        ],
+        body: body.to_string().into_bytes(),
+        cause: None,
+    }
+}
