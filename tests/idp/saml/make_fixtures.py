@@ -21,7 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 OUT = os.path.join(ROOT, "gateway", "saml", "tests", "fixtures")
 
-# Keep in step with gateway/saml/tests/common/mod.rs.
+# Keep in step with gateway/saml/tests/common/mod.rs. SP_METADATA is what tenantgate_saml::sp_metadata writes for
+# SP/ACS (a test compares it with the copy written to fixtures/sp-metadata.xml).
 NOW = 1796101200  # 2026-12-01T05:00:00Z
 SP = "https://acme.tenantgate.test/saml/metadata"
 ACS = "https://acme.tenantgate.test/saml/acs"
@@ -105,9 +106,10 @@ def main():
             metadata = response.read().decode()
         with open(os.path.join(OUT, "idp-metadata.xml"), "w") as f:
             f.write(metadata)
+        shutil.copy(sp_metadata, os.path.join(OUT, "sp-metadata.xml"))
         shutil.copy(os.path.join(work, "trusted", "idp.crt"), os.path.join(OUT, "idp.crt"))
         shutil.copy(os.path.join(work, "attacker", "idp.crt"), os.path.join(OUT, "attacker.crt"))
-        print(f"wrote {len(CASES) + len(ATTACKER_CASES)} responses, idp.crt, attacker.crt, idp-metadata.xml to {OUT}")
+        print(f"wrote {len(CASES) + len(ATTACKER_CASES)} responses, idp.crt, attacker.crt, idp-metadata.xml, sp-metadata.xml to {OUT}")
     finally:
         for process in processes:
             process.terminate()
