@@ -200,3 +200,86 @@ fn escape_attribute(value: &str, out: &mut String) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Canonical form of the first element named `name` in `xml`, leaving out the element named `exclude`.
+    fn c14n(xml: &str, name: &str, exclude: Option<&str>, prefixes: &[&str]) -> String {
+        let document = roxmltree::Document::parse(xml).unwrap();
+        let find = |name: &str| {
+            document
+                .descendants()
+                .find(|n| n.tag_name().name() == name)
+                .unwrap()
+        };
+        let prefixes: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
+        let bytes = canonicalize(find(name), exclude.map(|e| find(e).id()), &prefixes).unwrap();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn spec_example_renders_only_visibly_utilised_namespaces() {
+        // Exclusive XML Canonicalization 1.0, section 2.2.
+        let xml = r#"<n0:local xmlns:n0="foo:bar" xmlns:n3="ftp://example.org"><n1:elem2 xmlns:n1="http://example.net" xml:lang="en"><n3:stuff xmlns:n3="ftp://example.org"/></n1:elem2></n0:local>"#;
+        assert_eq!(
+            c14n(xml, "elem2", None, &[]),
+            r#"<n1:elem2 xmlns:n1="http://example.net" xml:lang="en"><n3:stuff xmlns:n3="ftp://example.org"></n3:stuff></n1:elem2>"#
+        );
+    }
+
+    #[test]
+    fn sorts_namespaces_and_attributes_and_escapes() {
+        let xml =
+            "<r xmlns=\"urn:d\" xmlns:b=\"urn:b\" xmlns:a=\"urn:a\" z=\"1\" b:y=\"2\" a:x=\"3\" \
+                   a=\"&lt;&amp;&quot;&#9;&#10;>\"><c>t&amp;&lt;&gt;&#13;</c></r>";
+        assert_eq!(
+            c14n(xml, "r", None, &[]),
+            "<r xmlns=\"urn:d\" xmlns:a=\"urn:a\" xmlns:b=\"urn:b\" a=\"&lt;&amp;&quot;&#x9;&#xA;>\" z=\"1\" \
+             a:x=\"3\" b:y=\"2\"><c>t&amp;&lt;&gt;&#xD;</c></r>"
+        );
+    }
+
+    #[test]
+    fn default_namespace_is_undeclared_only_when_rendered() {
+        let xml = r#"<r xmlns="urn:d"><s xmlns=""><t/></s></r>"#;
+        assert_eq!(
+            c14n(xml, "r", None, &[]),
+            r#"<r xmlns="urn:d"><s xmlns=""><t></t></s></r>"#
+        );
+        assert_eq!(c14n(xml, "s", None, &[]), "<s><t></t></s>");
+        let same = r#"<a:r xmlns:a="urn:a"><a:s xmlns:a="urn:a"/></a:r>"#;
+        assert_eq!(
+            c14n(same, "r", None, &[]),
+            r#"<a:r xmlns:a="urn:a"><a:s></a:s></a:r>"#
+        );
+    }
+
+    #[test]
+    fn inclusive_prefix_list_renders_prefixes_used_only_in_content() {
+        let xml = r#"<r xmlns:xs="urn:xs" xmlns:u="urn:u"><v type="xs:string">x</v></r>"#;
+        assert_eq!(c14n(xml, "v", None, &[]), r#"<v type="xs:string">x</v>"#);
+        assert_eq!(
+            c14n(xml, "v", None, &["xs"]),
+            r#"<v xmlns:xs="urn:xs" type="xs:string">x</v>"#
+        );
+        assert_eq!(
+            c14n(xml, "v", None, &["#default", "missing"]),
+            r#"<v type="xs:string">x</v>"#
+        );
+    }
+
+    #[test]
+    fn drops_comments_keeps_pis_expands_cdata_and_excludes_the_signature() {
+        let xml = "<r><!--c--><?p d?><![CDATA[<&>]]><x/><y><z/></y>tail</r>";
+        assert_eq!(
+            c14n(xml, "r", Some("y"), &[]),
+            "<r><?p d?>&lt;&amp;&gt;<x></x>tail</r>"
+        );
+        assert_eq!(
+            c14n(xml, "r", None, &[]),
+            "<r><?p d?>&lt;&amp;&gt;<x></x><y><z></z></y>tail</r>"
+        );
+    }
+}

@@ -180,3 +180,65 @@ pub fn sp_metadata(sp: &ServiceProvider) -> String {
 pub fn pem_or_der_certificates(text_or_der: &[u8]) -> Result<Vec<Vec<u8>>, SamlError> {
     metadata::certificates(text_or_der)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assertion(name_id_format: Option<&str>, attributes: &[(&str, &[&str])]) -> Assertion {
+        Assertion {
+            id: "_a".into(),
+            issuer: "idp".into(),
+            name_id: "nameid@example.com".into(),
+            name_id_format: name_id_format.map(str::to_owned),
+            in_response_to: None,
+            not_on_or_after_ms: 0,
+            session_index: None,
+            attributes: attributes
+                .iter()
+                .map(|(name, values)| {
+                    (
+                        name.to_string(),
+                        values.iter().map(|v| v.to_string()).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn email_prefers_attributes_in_order_then_an_email_name_id() {
+        let both = [
+            ("mail", &["mail@example.com"][..]),
+            ("email", &["email@example.com"][..]),
+        ];
+        assert_eq!(assertion(None, &both).email(), Some("email@example.com"));
+        let oid = [(
+            "urn:oid:0.9.2342.19200300.100.1.3",
+            &["oid@example.com"][..],
+        )];
+        assert_eq!(
+            assertion(Some(EMAIL_FORMAT), &oid).email(),
+            Some("oid@example.com")
+        );
+        let empty = [("email", &[][..])];
+        assert_eq!(
+            assertion(Some(EMAIL_FORMAT), &empty).email(),
+            Some("nameid@example.com")
+        );
+        assert_eq!(
+            assertion(None, &[]).email(),
+            None,
+            "a NameID of another format is not an address"
+        );
+        let unrelated = [("displayName", &["x@example.com"][..])];
+        assert_eq!(
+            assertion(
+                Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"),
+                &unrelated
+            )
+            .email(),
+            None
+        );
+    }
+}
