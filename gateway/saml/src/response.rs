@@ -193,6 +193,7 @@ pub(crate) fn verify(
     let confirmation = bearer_confirmation(subject, sp, expect)?;
     check_in_response_to(
         response.attribute("InResponseTo"),
+        !response_signatures.is_empty(),
         confirmation.in_response_to,
         idp,
         expect,
@@ -267,10 +268,13 @@ fn bearer_confirmation<'a>(
     Err(error)
 }
 
-/// Solicited responses must answer the request this login started; unsolicited ones must carry no
-/// InResponseTo at all and reach only an identity provider that allows IdP-initiated login.
+/// Solicited responses must answer the request this login started, in a signed place (the assertion's
+/// SubjectConfirmationData, or a signed Response): an unsigned Response's InResponseTo could be pasted onto a
+/// captured assertion. Unsolicited ones must carry no InResponseTo at all and reach only an identity provider
+/// that allows IdP-initiated login.
 fn check_in_response_to(
     response: Option<&str>,
+    response_signed: bool,
     confirmation: Option<&str>,
     idp: &IdentityProvider,
     expect: &Expectation<'_>,
@@ -278,6 +282,9 @@ fn check_in_response_to(
     match expect.in_response_to {
         Some(expected) => {
             if response != Some(expected) || confirmation.is_some_and(|c| c != expected) {
+                return Err(SamlError::InResponseTo);
+            }
+            if confirmation.is_none() && !response_signed {
                 return Err(SamlError::InResponseTo);
             }
         }

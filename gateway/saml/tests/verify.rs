@@ -244,3 +244,27 @@ fn error_codes_are_stable() {
         ]
     );
 }
+
+#[test]
+fn in_response_to_must_come_from_a_signed_place() {
+    // The assertion's SubjectConfirmationData carries no InResponseTo, so only the Response's says which
+    // request this answers. Unsigned, that attribute could have been pasted onto a captured assertion.
+    assert_eq!(
+        verify_response(
+            &fixture("confirmation_without_in_response_to.b64"),
+            &sp(),
+            &idp(),
+            &expect()
+        ),
+        Err(SamlError::InResponseTo)
+    );
+    // Control: the same shape with the Response signed is accepted.
+    let assertion = verify_response(
+        &fixture("confirmation_without_in_response_to_both_signed.b64"),
+        &sp(),
+        &idp(),
+        &expect(),
+    )
+    .unwrap();
+    assert_eq!(assertion.in_response_to.as_deref(), Some(REQUEST_ID));
+}

@@ -140,7 +140,8 @@ class Idp:
     def mint(self, knobs):
         """Test-only: a response for knobs['sp'] at knobs['acs'] for knobs['user'] (a username), with overrides.
 
-        Knobs (all optional but sp, acs, user): in_response_to (null for unsolicited), sign_assertion (true),
+        Knobs (all optional but sp, acs, user): in_response_to (null for unsolicited; Response and
+        SubjectConfirmationData), confirmation_in_response_to (SubjectConfirmationData only), sign_assertion (true),
         sign_response (false), algorithm (sha256|sha512|sha1), audience, recipient, destination (null drops it),
         issuer (Response and Assertion), assertion_issuer, now (unix seconds, default the clock),
         not_before / not_on_or_after / confirmation_not_on_or_after (offsets in seconds from now),
@@ -171,6 +172,8 @@ class Idp:
         if "in_response_to" in knobs and knobs["in_response_to"] is None:
             response.in_response_to = None
             data.in_response_to = None
+        if "confirmation_in_response_to" in knobs:
+            data.in_response_to = knobs["confirmation_in_response_to"]
         if "issuer" in knobs:
             response.issuer.text = knobs["issuer"]
             assertion.issuer.text = knobs["issuer"]

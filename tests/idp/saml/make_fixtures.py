@@ -47,6 +47,8 @@ CASES = {
     "no_destination": {"destination": None},
     "short_confirmation": {"confirmation_not_on_or_after": 60},
     "unsolicited": {"in_response_to": None},
+    "confirmation_without_in_response_to": {"confirmation_in_response_to": None},
+    "confirmation_without_in_response_to_both_signed": {"confirmation_in_response_to": None, "sign_response": True},
     "response_signed_only": {"sign_assertion": False, "sign_response": True},
     "unsigned": {"sign_assertion": False},
     "sha1": {"algorithm": "sha1"},
