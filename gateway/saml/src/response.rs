@@ -214,7 +214,10 @@ pub(crate) fn verify(
         issuer: idp.entity_id.clone(),
         name_id,
         name_id_format: name_id_node.attribute("Format").map(str::to_owned),
-        in_response_to: response.attribute("InResponseTo").map(str::to_owned),
+        in_response_to: confirmation
+            .in_response_to
+            .or(response.attribute("InResponseTo"))
+            .map(str::to_owned),
         not_on_or_after_ms: conditions_until.map_or(confirmation.not_on_or_after, |c| {
             c.min(confirmation.not_on_or_after)
         }),
@@ -281,10 +284,13 @@ fn check_in_response_to(
 ) -> Result<(), SamlError> {
     match expect.in_response_to {
         Some(expected) => {
-            if response != Some(expected) || confirmation.is_some_and(|c| c != expected) {
+            // Every InResponseTo present must match, and at least one must be signed.
+            if response.is_some_and(|r| r != expected)
+                || confirmation.is_some_and(|c| c != expected)
+            {
                 return Err(SamlError::InResponseTo);
             }
-            if confirmation.is_none() && !response_signed {
+            if confirmation.is_none() && !(response_signed && response.is_some()) {
                 return Err(SamlError::InResponseTo);
             }
         }

@@ -267,4 +267,25 @@ fn in_response_to_must_come_from_a_signed_place() {
     )
     .unwrap();
     assert_eq!(assertion.in_response_to.as_deref(), Some(REQUEST_ID));
+    // Control: an unsigned Response without InResponseTo is fine when the signed assertion carries it...
+    let xml = xml("valid.b64");
+    let bare = xml.replacen(
+        &format!(" InResponseTo=\"{REQUEST_ID}\" Version"),
+        " Version",
+        1,
+    );
+    assert_ne!(bare, xml);
+    let assertion = verify_response(&encode(&bare), &sp(), &idp(), &expect()).unwrap();
+    assert_eq!(assertion.in_response_to.as_deref(), Some(REQUEST_ID));
+    // ...but an unsigned Response naming another request is still refused.
+    let other = xml.replacen(
+        &format!(" InResponseTo=\"{REQUEST_ID}\" Version"),
+        " InResponseTo=\"_x\" Version",
+        1,
+    );
+    assert_ne!(other, xml);
+    assert_eq!(
+        verify_response(&encode(&other), &sp(), &idp(), &expect()),
+        Err(SamlError::InResponseTo)
+    );
 }
