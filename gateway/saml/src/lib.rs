@@ -97,8 +97,9 @@ pub struct Expectation<'a> {
 /// (enveloped, exc-c14n, RSA-SHA256/512) by one of `idp.certificates_der`; a Response signature, if present,
 /// must verify too. Issuers must equal `idp.entity_id`; Destination (if present) and the bearer
 /// SubjectConfirmation's Recipient must equal `sp.acs_url`; an AudienceRestriction must name `sp.entity_id`;
-/// NotBefore/NotOnOrAfter hold within `skew_ms`; InResponseTo must match `expect.in_response_to` (and be absent,
-/// with `idp.allow_idp_initiated`, when that is `None`). Never panics; every refusal is a [`SamlError`].
+/// NotBefore/NotOnOrAfter hold within `skew_ms`; every InResponseTo must match `expect.in_response_to`, and one
+/// must be signed (the assertion's SubjectConfirmationData or a signed Response); when that is `None` there must
+/// be none, and `idp.allow_idp_initiated` must be set. Never panics; every refusal is a [`SamlError`].
 /// The caller must still refuse an [`Assertion::id`] seen before (replay) until its `not_on_or_after_ms`.
 pub fn verify_response(
     saml_response: &str,

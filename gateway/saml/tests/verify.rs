@@ -83,7 +83,7 @@ fn refuses_each_attack_with_its_code() {
         entity_id: "https://other.tenantgate.test/saml/metadata".into(),
         acs_url: ACS.into(),
     };
-    // (fixture, error, and the control: the same check passing on the valid response)
+    // (fixture, error); the control is the valid response passing the same checks.
     let table: &[(&str, SamlError)] = &[
         ("unsigned.b64", SamlError::UnsignedAssertion),
         ("response_signed_only.b64", SamlError::UnsignedAssertion),
@@ -94,6 +94,8 @@ fn refuses_each_attack_with_its_code() {
         ("wrong_issuer.b64", SamlError::Issuer),
         ("wrong_assertion_issuer.b64", SamlError::Issuer),
         ("status_failure.b64", SamlError::Status),
+        ("not_yet_valid.b64", SamlError::NotYetValid),
+        ("conditions_expired.b64", SamlError::Expired),
         ("attacker_signed.b64", SamlError::BadSignature),
         ("unsolicited.b64", SamlError::InResponseTo),
     ];

@@ -58,6 +58,8 @@ CASES = {
     "wrong_issuer": {"issuer": "https://evil.tenantgate.test/saml"},
     "wrong_assertion_issuer": {"assertion_issuer": "https://evil.tenantgate.test/saml"},
     "status_failure": {"status": "denied"},
+    "not_yet_valid": {"not_before": 600},
+    "conditions_expired": {"not_on_or_after": -120},
     "name_id_evil": {"name_id": "alice@example.com.evil.com"},
 }
 ATTACKER_CASES = {"attacker_signed": {}}
