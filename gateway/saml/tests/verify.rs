@@ -291,3 +291,52 @@ fn in_response_to_must_come_from_a_signed_place() {
         Err(SamlError::InResponseTo)
     );
 }
+
+#[test]
+fn accepts_other_idps_shapes_signed_by_xmlsec1() {
+    // Okta-like: pretty-printed, namespaces declared on the Assertion, an InclusiveNamespaces PrefixList="xs"
+    // (xs is used only inside xsi:type values, so the digest matches only if the PrefixList is honoured),
+    // fractional seconds, an escaped attribute value.
+    let okta =
+        verify_response(&fixture("okta_style.b64"), &sp(), &idp(), &expect()).expect("okta style");
+    assert_eq!(okta.id, "id-okta-style-assertion");
+    assert_eq!(okta.name_id, "alice@example.com");
+    assert_eq!(okta.not_on_or_after_ms, NOW_MS + 300_123);
+    assert_eq!(okta.session_index.as_deref(), Some("id-okta-style-session"));
+    assert_eq!(okta.email(), Some("alice@example.com"));
+    assert_eq!(
+        okta.attributes[1],
+        (
+            "groups".to_owned(),
+            vec!["R&D <core>".to_owned(), "Everyone".to_owned()]
+        )
+    );
+    // ADFS-like: the assertion namespace as the default namespace, KeyInfo re-declaring the default namespace,
+    // a persistent NameID, the WS-Federation e-mail claim.
+    let adfs =
+        verify_response(&fixture("adfs_style.b64"), &sp(), &idp(), &expect()).expect("adfs style");
+    assert_eq!(adfs.id, "_adfs-style-assertion");
+    assert_eq!(adfs.name_id, "AbC+dEf/123=");
+    assert_eq!(
+        adfs.name_id_format.as_deref(),
+        Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent")
+    );
+    assert_eq!(
+        adfs.not_on_or_after_ms,
+        NOW_MS + 300_456,
+        "SubjectConfirmationData ends before Conditions"
+    );
+    assert_eq!(adfs.email(), Some("alice@example.com"));
+    // Control: the same documents with a signed value changed are refused.
+    for (name, from, to) in [
+        ("okta_style.b64", "Everyone<", "Admins<"),
+        ("adfs_style.b64", "S-1-5-21<", "S-1-5-32<"),
+    ] {
+        let tampered = replace_once(&xml(name), from, to);
+        assert_eq!(
+            verify_response(&encode(&tampered), &sp(), &idp(), &expect()),
+            Err(SamlError::BadSignature),
+            "{name}"
+        );
+    }
+}

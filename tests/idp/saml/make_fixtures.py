@@ -9,6 +9,7 @@ relative to NOW so the Rust tests pass a fixed `now`. Re-running changes IDs and
 Keys are made in a temporary directory and never committed.
 """
 
+import base64
 import json
 import os
 import shutil
@@ -63,6 +64,25 @@ CASES = {
     "name_id_evil": {"name_id": "alice@example.com.evil.com"},
 }
 ATTACKER_CASES = {"attacker_signed": {}}
+# Shapes other IdPs send (default namespaces, an InclusiveNamespaces PrefixList, pretty-printing, fractional
+# seconds), signed by xmlsec1 directly with the trusted IdP's key.
+TEMPLATES = ["okta_style", "adfs_style"]
+
+
+def sign_template(name, keydir, work):
+    with open(os.path.join(HERE, "templates", name + ".xml")) as f:
+        xml = f.read()
+    for key, value in {"{ACS}": ACS, "{SP}": SP, "{IDP}": IDP, "{REQUEST_ID}": REQUEST_ID}.items():
+        xml = xml.replace(key, value)
+    unsigned, signed = os.path.join(work, name + ".xml"), os.path.join(work, name + ".signed.xml")
+    with open(unsigned, "w") as f:
+        f.write(xml)
+    subprocess.run(
+        ["xmlsec1", "--sign", "--privkey-pem", f"{keydir}/idp.key,{keydir}/idp.crt",
+         "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", "--output", signed, unsigned],
+        check=True)
+    with open(signed, "rb") as f:
+        return base64.b64encode(f.read()).decode()
 
 
 def start_idp(keydir, sp_metadata, users):
@@ -106,6 +126,9 @@ def main():
         for name, knobs in ATTACKER_CASES.items():
             with open(os.path.join(OUT, name + ".b64"), "w") as f:
                 f.write(mint(attacker_url, knobs) + "\n")
+        for name in TEMPLATES:
+            with open(os.path.join(OUT, name + ".b64"), "w") as f:
+                f.write(sign_template(name, os.path.join(work, "trusted"), work) + "\n")
         with urllib.request.urlopen(trusted_url + "/metadata", timeout=30) as response:
             metadata = response.read().decode()
         with open(os.path.join(OUT, "idp-metadata.xml"), "w") as f:
@@ -113,7 +136,7 @@ def main():
         shutil.copy(sp_metadata, os.path.join(OUT, "sp-metadata.xml"))
         shutil.copy(os.path.join(work, "trusted", "idp.crt"), os.path.join(OUT, "idp.crt"))
         shutil.copy(os.path.join(work, "attacker", "idp.crt"), os.path.join(OUT, "attacker.crt"))
-        print(f"wrote {len(CASES) + len(ATTACKER_CASES)} responses, idp.crt, attacker.crt, idp-metadata.xml, sp-metadata.xml to {OUT}")
+        print(f"wrote {len(CASES) + len(ATTACKER_CASES) + len(TEMPLATES)} responses, idp.crt, attacker.crt, idp-metadata.xml, sp-metadata.xml to {OUT}")
     finally:
         for process in processes:
             process.terminate()
