@@ -182,7 +182,8 @@ AS $$
 $$;
 
 -- sso_provider(tenant): what a login needs. keys_age is the age in seconds of the keys / metadata the control
--- plane fetched (NULL: never fetched); the gateway refuses logins past its bound.
+-- plane fetched (NULL: never fetched; 0 for SAML certificates an operator set by hand); the gateway refuses logins
+-- past its bound.
 CREATE OR REPLACE FUNCTION tenantgate.sso_provider(p_tenant uuid)
 RETURNS TABLE (kind text, display_name text, issuer text, client_id text, client_secret text, scopes text,
                authorization_endpoint text, token_endpoint text, jwks text, iss_parameter boolean, keys_age bigint,
@@ -192,7 +193,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT p.kind, p.display_name, p.issuer, p.client_id, p.client_secret, array_to_string(p.scopes, ' '),
            p.authorization_endpoint, p.token_endpoint, p.jwks::text, p.iss_parameter,
-           floor(EXTRACT(epoch FROM statement_timestamp() - p.keys_refreshed_at))::bigint,
+           CASE WHEN p.kind = 'saml' AND p.metadata_url IS NULL THEN 0  -- certificates set by hand do not age
+                ELSE floor(EXTRACT(epoch FROM statement_timestamp() - p.keys_refreshed_at))::bigint END,
            p.idp_entity_id, p.sso_url,
            (SELECT string_agg(encode(c, 'base64'), ',') FROM unnest(p.certificates) AS c),
            p.allow_idp_initiated

@@ -3,7 +3,8 @@
 #
 # Installs what is missing, builds the components and the host, starts a local
 # PostgreSQL when DATABASE_URL is not set (data kept between runs), applies the
-# migrations, seeds `acme` and `globex`, and serves spin.toml. Extra arguments go to
+# migrations, seeds `acme` and `globex`, starts their demo identity providers (an OIDC
+# IdP for acme, a SAML IdP for globex, on loopback), and serves spin.toml. Extra arguments go to
 # `tenantgate up` (e.g. --listen 127.0.0.1:8080).
 #
 #   curl -H 'Host: acme.localhost:3000' http://127.0.0.1:3000/api/tasks
@@ -18,5 +19,10 @@ cargo build --release -p tenantgate-host --bin tenantgate
 TENANTGATE=./target/release/tenantgate
 # shellcheck source=demo/env.sh
 . ./scripts/demo/env.sh
+# shellcheck source=demo/idps.sh
+. ./scripts/demo/idps.sh
 log "try: curl -H 'Host: acme.localhost:3000' http://127.0.0.1:3000/api/tasks"
-exec ./target/release/tenantgate up --from spin.toml "$@"
+stop_idps() { [ -z "$DEMO_IDP_PIDS" ] || kill $DEMO_IDP_PIDS 2>/dev/null || true; }
+trap stop_idps EXIT
+trap 'exit 130' INT TERM
+./target/release/tenantgate up --from spin.toml "$@"

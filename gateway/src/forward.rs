@@ -119,8 +119,11 @@ pub async fn forward(
             };
             respond::error(out, GatewayError::Backend(failure), &rid)
         }
-        // A browser navigation the backend refuses for lack of a session: to the login page.
-        (Ok(()), Ok(resp)) if resp.status() == 401 && plan.login_redirect.is_some() => {
+        // An anonymous browser navigation the backend refuses (401, or 403 for a permission
+        // signing in would bring): to the login page.
+        (Ok(()), Ok(resp))
+            if matches!(resp.status(), 401 | 403) && plan.login_redirect.is_some() =>
+        {
             let location = plan.login_redirect.unwrap_or_default();
             let mut headers = vec![
                 ("location".to_owned(), location.into_bytes()),

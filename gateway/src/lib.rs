@@ -22,6 +22,7 @@ mod forward;
 mod limiter;
 mod ports;
 mod respond;
+mod saml;
 mod sso;
 
 /// The component's entry point (wasm only: a native build cannot link the export).
@@ -58,7 +59,19 @@ pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
     let status = match decision {
         Decision::Forward(plan) => forward::forward(req, plan, &config.core.limits, out).await,
         Decision::Auth(auth) => {
-            let answer = sso::serve(&auth, &config.core.sessions, &ports.directory, &ports.cache, now).await;
+            let body = match auth.route {
+                gateway_core::sso::AuthRoute::SamlAcs => read_body(req, sso::MAX_ACS_BODY).await,
+                _ => None,
+            };
+            let answer = sso::serve(
+                &auth,
+                body,
+                &config.core.sessions,
+                &ports.directory,
+                &ports.cache,
+                now,
+            )
+            .await;
             respond::send(out, answer)
         }
         Decision::Respond(answer) => {
@@ -72,6 +85,20 @@ pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
     if let Some(meter) = meter {
         meter_request(&ports, &meter, status, now, config.usage_flush_ms, &rid);
     }
+}
+
+/// The request body, at most `cap` bytes (`None`: larger, or broken off).
+async fn read_body(req: IncomingRequest, cap: usize) -> Option<Vec<u8>> {
+    use futures::StreamExt as _;
+    let mut stream = req.into_body_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.ok()?);
+        if body.len() > cap {
+            return None;
+        }
+    }
+    Some(body)
 }
 
 /// Counts the answered request and, when this request flushes, writes the batch to the

@@ -17,9 +17,14 @@ use crate::ports::PgDirectory;
 /// How long a login may take between the redirect to the IdP and its answer.
 const FLOW_TTL_SECS: u64 = 600;
 
-/// Answers one `/auth/` request.
+/// The largest SAML response form accepted at the ACS.
+pub const MAX_ACS_BODY: usize = 512 * 1024;
+
+/// Answers one `/auth/` request; `body` is the request body for the SAML ACS (`None`: too
+/// large or broken off).
 pub async fn serve(
     auth: &AuthRequest,
+    body: Option<Vec<u8>>,
     sessions: &SessionConfig,
     directory: &PgDirectory,
     kv: &impl KvCache,
@@ -29,9 +34,10 @@ pub async fn serve(
         AuthRoute::Login => login_page(auth, directory, sessions, now),
         AuthRoute::Start => start(auth, directory, sessions, now),
         AuthRoute::OidcCallback => callback(auth, directory, sessions, now).await,
+        AuthRoute::SamlAcs => crate::saml::acs(auth, body, directory, sessions, now),
+        AuthRoute::SamlMetadata => Ok(crate::saml::metadata(auth)),
         AuthRoute::Logout => Ok(logout(auth, directory, sessions, kv)),
         AuthRoute::Session => Ok(whoami(auth, sessions)),
-        AuthRoute::SamlAcs | AuthRoute::SamlMetadata => Err(SsoError::NotConfigured),
         AuthRoute::Unknown => {
             let e = GatewayError::Route(gateway_core::routes::RouteError::NotFound);
             Ok(e.response().into_response(&auth.request_id, Some(e)))
@@ -73,24 +79,26 @@ fn refusal(auth: &AuthRequest, e: SsoError) -> Response {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> SsoError {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> SsoError {
     SsoError::Unavailable(e.to_string())
 }
 
 /// What the directory holds about a tenant's IdP (`tenantgate.sso_provider()`).
-struct Provider {
-    kind: String,
-    display_name: String,
-    oidc: Option<OidcProvider>,
-    keys_age: Option<u64>,
+pub(crate) struct Provider {
+    pub(crate) kind: String,
+    pub(crate) display_name: String,
+    pub(crate) oidc: Option<OidcProvider>,
+    pub(crate) saml: Option<tenantgate_saml::IdentityProvider>,
+    pub(crate) keys_age: Option<u64>,
 }
 
-fn provider(directory: &PgDirectory, auth: &AuthRequest) -> Result<Provider, SsoError> {
+pub(crate) fn provider(directory: &PgDirectory, auth: &AuthRequest) -> Result<Provider, SsoError> {
     let row = directory
         .one(
             "SELECT p.kind, p.display_name, p.issuer, p.client_id, p.client_secret, p.scopes, \
              p.authorization_endpoint, p.token_endpoint, p.jwks, p.iss_parameter::text, \
-             p.keys_age::text FROM (VALUES (1)) AS one (x) \
+             p.keys_age::text, p.idp_entity_id, p.sso_url, p.certificates, \
+             p.allow_idp_initiated::text FROM (VALUES (1)) AS one (x) \
              LEFT JOIN tenantgate.sso_provider($1::uuid) AS p ON true",
             &[ParameterValue::Str(auth.tenant.id.to_string())],
         )
@@ -110,10 +118,29 @@ fn provider(directory: &PgDirectory, auth: &AuthRequest) -> Result<Provider, Sso
         }),
         _ => None,
     };
+    let saml = match kind.as_str() {
+        "saml" => Some(tenantgate_saml::IdentityProvider {
+            entity_id: text(11).unwrap_or_default(),
+            sso_url: text(12).unwrap_or_default(),
+            certificates_der: text(13)
+                .unwrap_or_default()
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .filter_map(|c| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(c.replace('\n', ""))
+                        .ok()
+                })
+                .collect(),
+            allow_idp_initiated: text(14).as_deref() == Some("true"),
+        }),
+        _ => None,
+    };
     Ok(Provider {
         kind,
         display_name: text(1).unwrap_or_default(),
         oidc,
+        saml,
         keys_age: text(10).and_then(|a| a.parse().ok()),
     })
 }
@@ -129,20 +156,20 @@ fn usable_oidc(p: Provider, sessions: &SessionConfig) -> Result<OidcProvider, Ss
     }
 }
 
-fn random_token() -> Result<String, SsoError> {
+pub(crate) fn random_token() -> Result<String, SsoError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(unavailable)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn key(sessions: &SessionConfig) -> Result<&session::SessionKey, SsoError> {
+pub(crate) fn key(sessions: &SessionConfig) -> Result<&session::SessionKey, SsoError> {
     sessions
         .key
         .as_ref()
         .ok_or_else(|| unavailable("the session_key variable is not set"))
 }
 
-fn redirect(location: &str, cookies: &[String]) -> Response {
+pub(crate) fn redirect(location: &str, cookies: &[String]) -> Response {
     let mut headers = vec![
         ("location".to_owned(), location.as_bytes().to_vec()),
         ("cache-control".to_owned(), b"no-store".to_vec()),
@@ -160,7 +187,7 @@ fn redirect(location: &str, cookies: &[String]) -> Response {
     }
 }
 
-fn flow_cookie(value: &str, max_age: u64, tls: bool) -> String {
+pub(crate) fn flow_cookie(value: &str, max_age: u64, tls: bool) -> String {
     let secure = if tls { "; Secure" } else { "" };
     format!("{FLOW_COOKIE}={value}; Path=/auth; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
@@ -196,10 +223,13 @@ fn start(
 ) -> Result<Response, SsoError> {
     let return_to = gateway_core::sso::return_to(&auth.query)?;
     let key = key(sessions)?;
-    let oidc = usable_oidc(provider(directory, auth)?, sessions)?;
+    let p = provider(directory, auth)?;
+    if p.kind == "saml" {
+        return crate::saml::start(auth, p, &return_to, key, directory, sessions, now);
+    }
+    let oidc = usable_oidc(p, sessions)?;
     let (state, nonce, verifier, binding) =
         (random_token()?, random_token()?, random_token()?, random_token()?);
-    let _ = now;
     directory
         .one(
             "SELECT b::text FROM (VALUES (1)) AS one (x) LEFT JOIN \
@@ -223,15 +253,16 @@ fn start(
 }
 
 /// A login in progress, taken from the directory.
-struct Flow {
-    nonce: String,
-    verifier: String,
-    return_to: String,
+pub(crate) struct Flow {
+    pub(crate) nonce: String,
+    pub(crate) verifier: String,
+    pub(crate) saml_request_id: Option<String>,
+    pub(crate) return_to: String,
 }
 
 /// Takes the flow named by `state` (it is gone afterwards, whatever happens next) and
 /// checks it belongs to this tenant, this browser, and has not expired.
-fn take_flow(
+pub(crate) fn take_flow(
     auth: &AuthRequest,
     directory: &PgDirectory,
     key: &session::SessionKey,
@@ -240,7 +271,7 @@ fn take_flow(
     let row = directory
         .one(
             "SELECT f.tenant_id::text, encode(f.binding_hash, 'hex'), f.nonce, f.code_verifier, \
-             f.return_to, f.expired::text FROM (VALUES (1)) AS one (x) \
+             f.return_to, f.expired::text, f.saml_request_id FROM (VALUES (1)) AS one (x) \
              LEFT JOIN tenantgate.sso_take($1) AS f ON true",
             &[ParameterValue::Binary(
                 key.keyed_hash("state", state).to_vec(),
@@ -262,6 +293,7 @@ fn take_flow(
     Ok(Flow {
         nonce: text(2).unwrap_or_default(),
         verifier: text(3).unwrap_or_default(),
+        saml_request_id: text(6),
         return_to: text(4).unwrap_or_else(|| "/".into()),
     })
 }
@@ -285,6 +317,36 @@ async fn callback(
     let exchange = oidc::token_request(&oidc, &cb.code, &auth.oidc_redirect_uri(), &flow.verifier);
     let (status, body) = post(&exchange).await?;
     let claims = oidc::verify_id_token(&oidc, status, &body, &flow.nonce, now)?;
+    let login = Login {
+        issuer: claims.issuer,
+        subject: claims.subject,
+        email: claims.email,
+        email_verified: claims.email_verified,
+        name: claims.name,
+    };
+    finish_login(auth, directory, sessions, key, &login, &flow.return_to, now)
+}
+
+/// Who the IdP says signed in, for `tenantgate.sso_login()`.
+pub(crate) struct Login {
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+    pub(crate) email: Option<String>,
+    pub(crate) email_verified: bool,
+    pub(crate) name: Option<String>,
+}
+
+/// Opens the session for a verified login (membership rules in the directory) and sends the
+/// browser to `return_to` with its cookie.
+pub(crate) fn finish_login(
+    auth: &AuthRequest,
+    directory: &PgDirectory,
+    sessions: &SessionConfig,
+    key: &session::SessionKey,
+    claims: &Login,
+    return_to: &str,
+    now: UnixMillis,
+) -> Result<Response, SsoError> {
     let row = directory
         .one(
             "SELECT l.outcome, l.session_id::text, l.user_id::text FROM (VALUES (1)) AS one (x) \
@@ -321,7 +383,7 @@ async fn callback(
     let ttl = sessions.cookie_ttl_secs.min(sessions.session_ttl_secs);
     let cookie = key.issue(sid, &auth.tenant.id, now.as_secs() + ttl);
     Ok(redirect(
-        &flow.return_to,
+        return_to,
         &[
             session::set_cookie(&cookie, ttl, auth.tls),
             flow_cookie("", 0, auth.tls),

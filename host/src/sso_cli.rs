@@ -36,6 +36,13 @@ pub enum SsoCommand {
         /// The tenant's slug.
         slug: String,
     },
+    /// Print a tenant's SAML SP metadata (entity id, ACS URL) for its IdP administrator, as
+    /// the gateway serves it at <origin>/auth/saml/metadata.
+    SpMetadata {
+        /// The tenant's public origin, e.g. https://acme.app.example.
+        #[arg(long)]
+        origin: String,
+    },
     /// Fetch the discovery document and keys again (one tenant, or every tenant with --all).
     Refresh {
         #[command(flatten)]
@@ -98,6 +105,12 @@ pub struct SetArgs {
     /// SAML: accept IdP-initiated responses (off by default).
     #[arg(long)]
     allow_idp_initiated: Option<bool>,
+    /// SAML: the IdP's metadata XML file (entity id, SSO URL and certificates from it).
+    #[arg(long)]
+    metadata_file: Option<std::path::PathBuf>,
+    /// SAML: the IdP's metadata URL, fetched now and by every `sso refresh`.
+    #[arg(long)]
+    metadata_url: Option<String>,
 }
 
 fn print(p: &sso::Provider, origin: &str) {
@@ -166,6 +179,17 @@ pub async fn run(cmd: SsoCommand) -> anyhow::Result<ExitCode> {
                 })?),
                 None => None,
             };
+            let mut from_metadata = None;
+            if let Some(path) = &a.metadata_file {
+                let xml = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+                from_metadata = Some(sso::parse_saml_metadata(&xml)?);
+            }
+            let certificates = match (&from_metadata, read_certificates(&a.certificates)?) {
+                (_, Some(c)) => Some(c),
+                (Some(m), None) => Some(m.certificates_der.clone()),
+                (None, None) => None,
+            };
             let change = SsoChange {
                 kind: a.kind,
                 display_name: a.name,
@@ -177,10 +201,15 @@ pub async fn run(cmd: SsoCommand) -> anyhow::Result<ExitCode> {
                 enforced: a.enforce,
                 jit: a.jit,
                 default_role: a.default_role,
-                idp_entity_id: a.idp_entity_id,
-                sso_url: a.sso_url,
-                certificates: read_certificates(&a.certificates)?,
+                idp_entity_id: a
+                    .idp_entity_id
+                    .or_else(|| from_metadata.as_ref().map(|m| m.entity_id.clone())),
+                sso_url: a
+                    .sso_url
+                    .or_else(|| from_metadata.as_ref().map(|m| m.sso_redirect_url.clone())),
+                certificates,
                 allow_idp_initiated: a.allow_idp_initiated,
+                metadata_url: a.metadata_url,
             };
             let mut control = a.conn.targets()?.connect(&Database::Control).await?;
             let p = sso::set(&mut control, &a.slug, &change).await?;
@@ -202,6 +231,16 @@ pub async fn run(cmd: SsoCommand) -> anyhow::Result<ExitCode> {
                     &origin.unwrap_or_else(|| format!("http://{slug}.localhost:3000")),
                 );
             }
+        }
+        SsoCommand::SpMetadata { origin } => {
+            let origin = origin.trim_end_matches('/');
+            println!(
+                "{}",
+                tenantgate_saml::sp_metadata(&tenantgate_saml::ServiceProvider {
+                    entity_id: format!("{origin}/auth/saml/metadata"),
+                    acs_url: format!("{origin}/auth/saml/acs"),
+                })
+            );
         }
         SsoCommand::Remove { conn, slug } => {
             let mut control = conn.targets()?.connect(&Database::Control).await?;

@@ -34,6 +34,11 @@ INSERT INTO tenantgate.memberships (tenant_id, user_id, role_name) VALUES
     ('a0000000-0000-4000-8000-0000000000ac', 'a5000000-0000-4000-8000-000000000001', 'admin'),
     ('b0000000-0000-4000-8000-0000000000b1', 'b5000000-0000-4000-8000-000000000001', 'admin')
 ON CONFLICT DO NOTHING;
+-- Verified email domains, so the demo IdPs' users can join by just-in-time membership.
+INSERT INTO tenantgate.tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES
+    ('a0000000-0000-4000-8000-0000000000ac', 'acme.example',   'demo-token-acme-example',   now()),
+    ('b0000000-0000-4000-8000-0000000000b1', 'globex.example', 'demo-token-globex-example', now())
+ON CONFLICT DO NOTHING;
 -- Limits a person can see work: acme (pro) lets each anonymous client make 300 requests a
 -- minute with a burst of 100, so a few hundred requests in a row meet 429s; globex keeps
 -- its plan's (enterprise). Change them with `tenantgate tenant limits acme ...`.

@@ -81,7 +81,7 @@ impl App {
         for (k, v) in settings {
             builder = builder.env(k, v);
         }
-        builder
+        builder = builder
             .runtime_config("[key_value_store.default]\ntype = \"spin\"\n")
             .env(
                 "SPIN_VARIABLE_DATABASE_URL",
@@ -100,9 +100,16 @@ impl App {
                 &format!("127.0.0.1:{}", pg.port()),
             )
             .env("SPIN_VARIABLE_CONTEXT_KEY", &dataplane::hex(KEY))
-            .env("SPIN_VARIABLE_ANONYMOUS_PERMISSIONS", "tasks.read")
             .env("SPIN_VARIABLE_MAX_BODY_BYTES", &MAX_BODY.to_string())
-            .env("SPIN_VARIABLE_MAX_HEADER_BYTES", "8192")
+            .env("SPIN_VARIABLE_MAX_HEADER_BYTES", "8192");
+        // Defaults the caller's settings may replace.
+        if !settings
+            .iter()
+            .any(|(k, _)| *k == "SPIN_VARIABLE_ANONYMOUS_PERMISSIONS")
+        {
+            builder = builder.env("SPIN_VARIABLE_ANONYMOUS_PERMISSIONS", "tasks.read");
+        }
+        builder
             .start()
             .await
     }

@@ -8,4 +8,5 @@ mod attacks;
 mod conformance;
 mod lifecycle;
 mod limits;
+mod sso;
 mod tokens;

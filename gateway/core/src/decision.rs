@@ -42,8 +42,8 @@ pub struct Forward {
     /// Headers the gateway adds to the backend's response (`RateLimit`, `RateLimit-Policy`,
     /// a renewed session cookie).
     pub response_headers: Vec<(String, String)>,
-    /// For a browser navigation without a session on a tenant with a login page: when the
-    /// backend answers 401, send the browser here (302) instead.
+    /// For an anonymous browser navigation on a tenant with a login page: when the backend
+    /// answers 401 or 403, send the browser here (302) instead.
     pub login_redirect: Option<String>,
 }
 

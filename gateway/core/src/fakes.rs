@@ -128,6 +128,7 @@ pub struct MemoryDirectory {
     tenants: Mutex<Vec<TenantRecord>>,
     by_slug: Mutex<HashMap<TenantSlug, usize>>,
     domains: Mutex<HashMap<Hostname, TenantId>>,
+    sessions: Mutex<HashMap<uuid::Uuid, crate::sso::session::SessionRow>>,
     failing: AtomicBool,
     calls: AtomicUsize,
 }
@@ -148,6 +149,15 @@ impl MemoryDirectory {
                 tenants.push(record);
             }
         }
+    }
+
+    /// Adds a live session (`None`: ends it).
+    pub fn set_session(&self, sid: uuid::Uuid, row: Option<crate::sso::session::SessionRow>) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        match row {
+            Some(r) => sessions.insert(sid, r),
+            None => sessions.remove(&sid),
+        };
     }
 
     /// Maps a verified custom domain to a tenant.
@@ -208,6 +218,18 @@ impl TenantDirectory for MemoryDirectory {
     fn by_id(&self, id: &TenantId) -> Result<Option<TenantRecord>, DirectoryUnavailable> {
         self.enter()?;
         Ok(self.find(|t| t.id == *id))
+    }
+    fn session(
+        &self,
+        sid: &uuid::Uuid,
+    ) -> Result<Option<crate::sso::session::SessionRow>, DirectoryUnavailable> {
+        self.enter()?;
+        Ok(self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sid)
+            .cloned())
     }
 }
 

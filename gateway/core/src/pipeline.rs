@@ -288,10 +288,13 @@ where
             ));
         }
     };
+    let forward_principal_authenticated = permit.principal().is_authenticated();
     let context = sign_context(&permit, &config.context, request_id, now);
     let mut forward = plan_forward(permit, context, &req.method, &req.headers, request_id);
     forward.response_headers = limit_headers;
-    forward.login_redirect = progress.login.clone();
+    if !forward_principal_authenticated {
+        forward.login_redirect = progress.login.clone();
+    }
     Ok(Decision::Forward(forward))
 }
 

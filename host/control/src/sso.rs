@@ -49,6 +49,8 @@ pub struct SsoChange {
     pub certificates: Option<Vec<Vec<u8>>>,
     /// SAML: accept IdP-initiated responses.
     pub allow_idp_initiated: Option<bool>,
+    /// SAML: where the IdP publishes its metadata (fetched now and by every refresh).
+    pub metadata_url: Option<String>,
 }
 
 /// A provider as `sso show` prints it: everything but the secret.
@@ -172,6 +174,7 @@ fn check(change: &SsoChange) -> Result<()> {
     for (name, url) in [
         ("--issuer", &change.issuer),
         ("--sso-url", &change.sso_url),
+        ("--metadata-url", &change.metadata_url),
     ] {
         if let Some(u) = url {
             let ok = u.starts_with("https://")
@@ -207,6 +210,15 @@ fn check(change: &SsoChange) -> Result<()> {
 /// stored and is returned as the error (logins fail closed until a refresh succeeds).
 pub async fn set(control: &mut Client, slug: &str, change: &SsoChange) -> Result<Provider> {
     check(change)?;
+    // SAML metadata by URL: read now, so the settings stored are complete.
+    let mut change = change.clone();
+    if let Some(url) = &change.metadata_url {
+        let meta = fetch_saml(url).await?;
+        change.idp_entity_id.get_or_insert(meta.entity_id);
+        change.sso_url.get_or_insert(meta.sso_redirect_url);
+        change.certificates.get_or_insert(meta.certificates_der);
+    }
+    let change = &change;
     let id = tenant_id(control, slug).await?;
     let tx = control
         .transaction()
@@ -265,7 +277,9 @@ pub async fn set(control: &mut Client, slug: &str, change: &SsoChange) -> Result
             sso_url = coalesce($14, sso_url), \
             certificates = coalesce($15, certificates), \
             allow_idp_initiated = coalesce($16, allow_idp_initiated), \
-            keys_refreshed_at = CASE WHEN $4 IS NOT NULL AND $4 IS DISTINCT FROM issuer THEN NULL \
+            metadata_url = coalesce($17, metadata_url), \
+            keys_refreshed_at = CASE WHEN $15 IS NOT NULL THEN now() \
+                                     WHEN $4 IS NOT NULL AND $4 IS DISTINCT FROM issuer THEN NULL \
                                      ELSE keys_refreshed_at END \
           WHERE tenant_id = $1",
         &[
@@ -285,6 +299,7 @@ pub async fn set(control: &mut Client, slug: &str, change: &SsoChange) -> Result
             &change.sso_url,
             &change.certificates,
             &change.allow_idp_initiated,
+            &change.metadata_url,
         ],
     )
     .await
@@ -357,15 +372,43 @@ pub async fn refresh(control: &Client, slug: &str) -> Result<Provider> {
     let id = tenant_id(control, slug).await?;
     let row = control
         .query_opt(
-            "SELECT kind, issuer FROM tenantgate.sso_providers WHERE tenant_id = $1",
+            "SELECT kind, issuer, metadata_url FROM tenantgate.sso_providers WHERE tenant_id = $1",
             &[&id],
         )
         .await
         .doing("reading the SSO settings")?
         .ok_or_else(|| Error::InvalidSso(format!("tenant {slug:?} has no identity provider")))?;
-    let (kind, issuer): (String, Option<String>) = (row.get(0), row.get(1));
-    if kind != "oidc" {
-        return show(control, slug).await;
+    let (kind, issuer, metadata_url): (String, Option<String>, Option<String>) =
+        (row.get(0), row.get(1), row.get(2));
+    if kind == "saml" {
+        let Some(url) = metadata_url else {
+            // Certificates set by hand: nothing to fetch.
+            return show(control, slug).await;
+        };
+        return match fetch_saml(&url).await {
+            Ok(meta) => {
+                control
+                    .execute(
+                        "UPDATE tenantgate.sso_providers SET idp_entity_id = $2, sso_url = $3, \
+                            certificates = $4, keys_refreshed_at = now(), refresh_error = NULL \
+                          WHERE tenant_id = $1",
+                        &[&id, &meta.entity_id, &meta.sso_redirect_url, &meta.certificates_der],
+                    )
+                    .await
+                    .doing("storing the IdP metadata")?;
+                show(control, slug).await
+            }
+            Err(e) => {
+                control
+                    .execute(
+                        "UPDATE tenantgate.sso_providers SET refresh_error = $2 WHERE tenant_id = $1",
+                        &[&id, &e.to_string()],
+                    )
+                    .await
+                    .doing("recording the refresh failure")?;
+                Err(e)
+            }
+        };
     }
     let issuer = issuer.unwrap_or_default();
     match fetch_oidc(&issuer).await {
@@ -439,6 +482,37 @@ fn with_alg(key: &Value) -> Option<Value> {
     Some(key)
 }
 
+fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::IdpFetch(e.to_string()))
+}
+
+/// Fetches and parses SAML IdP metadata.
+async fn fetch_saml(url: &str) -> Result<tenantgate_saml::IdpMetadata> {
+    let resp = http_client()?
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| Error::IdpFetch(format!("{url}: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(Error::IdpFetch(format!("{url}: HTTP {}", resp.status())));
+    }
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| Error::IdpFetch(format!("{url}: {e}")))?;
+    parse_saml_metadata(&text)
+}
+
+/// Parses SAML IdP metadata (for `sso set --metadata-file` too).
+pub fn parse_saml_metadata(xml: &str) -> Result<tenantgate_saml::IdpMetadata> {
+    tenantgate_saml::parse_idp_metadata(xml)
+        .map_err(|e| Error::IdpFetch(format!("metadata not usable: {e}")))
+}
+
 struct Discovered {
     authorization_endpoint: String,
     token_endpoint: String,
@@ -465,11 +539,7 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value> {
 }
 
 async fn fetch_oidc(issuer: &str) -> Result<Discovered> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Error::IdpFetch(e.to_string()))?;
+    let client = http_client()?;
     let url = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
