@@ -46,6 +46,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO service redis-server stop >/dev/null 2>&1 || true
   $SUDO service postgresql stop >/dev/null 2>&1 || true
 fi
+# oidc-provider 9 needs Node.js 20.19 or later (22 LTS preferred; 20 runs with a warning).
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 20 ] || log "warning: node $(node --version 2>/dev/null) is older than 20; the OIDC IdP will not run"
+
 # npm packages from the committed locks, when node_modules is missing or older than the lock.
 for dir in tests/idp/oidc tests/browser; do
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
