@@ -2,10 +2,12 @@
 //! free loopback ports, and runs the host in-process on a free port. Everything a
 //! test starts stops when its handle is dropped.
 
+pub mod browser;
 pub mod dataplane;
 pub mod dns;
 pub mod fixtures;
 pub mod host;
+pub mod idp;
 pub mod postgres;
 pub mod redis;
 
