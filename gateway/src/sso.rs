@@ -204,9 +204,12 @@ fn login_page(
     }
     let p = provider(directory, auth)?;
     let _ = (sessions, now);
-    let start: String = form_urlencoded::Serializer::new("/auth/sso?".to_owned())
-        .append_pair("return_to", &return_to)
-        .finish();
+    let start = format!(
+        "/auth/sso?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", &return_to)
+            .finish()
+    );
     let idp = if p.display_name.is_empty() {
         p.kind.to_uppercase()
     } else {

@@ -215,7 +215,7 @@ async fn sso_login_lands_on_return_to_and_sees_the_tenants_data() {
         .await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("acme IdP"), "{}", page.body);
-    assert!(page.body.contains("/auth/sso?return_to=%2Fapi%2Ftasks"));
+    assert!(page.body.contains("/auth/sso?return_to=%2Fapi%2Ftasks"), "{}", page.body);
 
     // The flow: PKCE S256, state, nonce, the exact redirect URI.
     let (authorize, binding) = s.begin(ACME_HOST, "/api/tasks").await;

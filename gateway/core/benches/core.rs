@@ -190,6 +190,7 @@ fn pipeline(c: &mut Criterion) {
         keys: verifier(),
     };
     let config = GatewayConfig {
+        sessions: Default::default(),
         host: HostConfig::with_ports(&[3000]),
         resolver: ResolverConfig::new("app.example".parse().unwrap()),
         tenant_cache: TenantCacheConfig::default(),
@@ -294,6 +295,7 @@ fn ratelimit(c: &mut Criterion) {
         keys: verifier(),
     };
     let mut config = GatewayConfig {
+        sessions: Default::default(),
         host: HostConfig::with_ports(&[3000]),
         resolver: ResolverConfig::new("app.example".parse().unwrap()),
         tenant_cache: TenantCacheConfig::default(),

@@ -44,6 +44,7 @@
 //!     context: ContextSigner::new("k1", &[7; 32]).unwrap(),
 //!     anonymous_permissions: vec!["tasks.read".parse().unwrap()],
 //!     rate_limits: RateLimitConfig::default(),
+//!     sessions: Default::default(), // no session key: no logins, cookies ignored
 //! };
 //! let req = RequestParts {
 //!     method: "GET".into(),

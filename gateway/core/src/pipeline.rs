@@ -199,7 +199,7 @@ where
     let active = admit(resolved)?;
     progress.tls = target.path_and_query() != req.target && req.target.starts_with("https://");
     let tenant_host = !matches!(class, HostClass::Apex);
-    let origin = origin(&host, &req.headers, progress.tls);
+    let origin = origin(&host, &req.headers, &req.target, progress.tls);
     let auth_route = AuthRoute::of(&req.method, target.path()).filter(|_| tenant_host);
     if tenant_host
         && active.record().sso != SsoMode::None
@@ -210,6 +210,8 @@ where
     }
     let identity = match (apex_identity, credentials) {
         (Some(identity), _) => identity,
+        // Without a session key, sessions are off and a cookie is nobody's.
+        (None, Credentials::Session(_)) if config.sessions.key.is_none() => Identity::Anonymous,
         (None, Credentials::Session(raw)) => Identity::Session(session::authenticate(
             raw,
             &active.record().id,
@@ -299,14 +301,27 @@ where
 }
 
 /// `scheme://host[:port]` as the browser addressed it: the normalised host, and the port
-/// of the `Host` header when it is not the scheme's default.
-fn origin(host: &crate::ids::Hostname, headers: &[(String, Vec<u8>)], tls: bool) -> String {
+/// of the `Host` header (or of an absolute-form target's authority, as Spin hands the
+/// component) when it is not the scheme's default.
+fn origin(
+    host: &crate::ids::Hostname,
+    headers: &[(String, Vec<u8>)],
+    target: &str,
+    tls: bool,
+) -> String {
     let scheme = if tls { "https" } else { "http" };
-    let port = host_values(headers)
+    let authority = host_values(headers)
         .first()
         .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.rsplit_once(':'))
-        .filter(|(h, _)| !h.ends_with(']') || !h.is_empty())
+        .map(str::to_owned)
+        .or_else(|| {
+            let rest = target.split_once("://")?.1;
+            Some(rest[..rest.find('/').unwrap_or(rest.len())].to_owned())
+        })
+        .unwrap_or_default();
+    let port = authority
+        .rsplit_once(':')
+        .filter(|(h, _)| !h.is_empty() && !h.ends_with('['))
         .and_then(|(_, p)| p.parse::<u16>().ok())
         .filter(|p| *p != if tls { 443 } else { 80 });
     match port {
@@ -406,3 +421,7 @@ fn check_method(method: &str) -> Result<(), BadRequest> {
 #[cfg(test)]
 #[path = "pipeline_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "pipeline_sso_tests.rs"]
+mod sso_tests;

@@ -10,6 +10,7 @@ const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 fn config() -> GatewayConfig {
     GatewayConfig {
+        sessions: Default::default(),
         host: HostConfig::with_ports(&[3000]),
         resolver: ResolverConfig::new("app.example".parse().unwrap()),
         tenant_cache: TenantCacheConfig::default(),
@@ -62,6 +63,7 @@ fn handle(
     match super::handle(r, cfg, p, now, rid) {
         Decision::Forward(f) => Ok(f),
         Decision::Respond(answer) => Err(answer.cause.expect("a refusal carries its cause")),
+        Decision::Auth(a) => panic!("an /auth/ route: {:?}", a.route),
     }
 }
 
@@ -454,6 +456,7 @@ fn anonymous_requests_get_exactly_the_configured_permissions() {
     let claims = crate::context::decode_unverified(none.context.as_str()).unwrap();
     assert!(claims.perms.is_empty(), "none by default");
     let cfg = GatewayConfig {
+        sessions: Default::default(),
         anonymous_permissions: vec!["tasks.read".parse().unwrap()],
         ..config()
     };

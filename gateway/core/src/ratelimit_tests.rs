@@ -17,6 +17,7 @@ use crate::routes::RouteTable;
 
 fn config(on_unavailable: OnUnavailable) -> GatewayConfig {
     GatewayConfig {
+        sessions: Default::default(),
         host: HostConfig::with_ports(&[3000]),
         resolver: ResolverConfig::new("app.example".parse().unwrap()),
         tenant_cache: TenantCacheConfig::default(),
@@ -88,6 +89,7 @@ fn run(
     let rid: RequestId = "r".parse().unwrap();
     match handle(r, cfg, p, at, &rid) {
         Decision::Forward(f) => (200, f.response_headers),
+        Decision::Auth(a) => (200, a.response_headers),
         Decision::Respond(a) => (
             a.status,
             a.headers
@@ -225,6 +227,7 @@ fn the_local_fallback_divides_each_limit_among_the_instances() {
             .map(|_| match handle(&r, &cfg, &q, NOW, &rid) {
                 Decision::Forward(_) => 200,
                 Decision::Respond(a) => a.status,
+                Decision::Auth(_) => 200,
             })
             .collect::<Vec<u16>>()
     };
@@ -290,6 +293,7 @@ fn refused_requests_spend_nothing_and_disabled_limits_add_nothing() {
     assert_eq!(header(&h, "ratelimit"), Some("\"anonymous\";r=0;t=3"));
     assert_eq!(run(&other(3), &cfg, &p, NOW).0, 429);
     let off = GatewayConfig {
+        sessions: Default::default(),
         rate_limits: RateLimitConfig {
             enabled: false,
             on_unavailable: OnUnavailable::Closed,

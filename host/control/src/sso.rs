@@ -119,7 +119,7 @@ pub fn customer_endpoints(tenant_origin: &str) -> Vec<(&'static str, String)> {
 }
 
 async fn tenant_id(control: &Client, slug: &str) -> Result<Uuid> {
-    Ok(crate::tenant::find(control, slug).await?.id.uuid())
+    Ok(crate::tenant::find(control, slug).await?.id)
 }
 
 /// The tenant's provider.

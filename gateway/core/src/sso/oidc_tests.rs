@@ -48,7 +48,7 @@ fn the_authorisation_request_carries_pkce_state_nonce_and_the_exact_redirect() {
     assert!(url.contains("&state=st&nonce=no"));
     // RFC 7636 appendix B's example.
     assert_eq!(
-        pkce_challenge("dBjftJeZ4CVP-1mB31MLxMVHq5vyGvN6Lq52nrmpTg0"),
+        pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
         "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     );
     assert!(url.contains(&format!("&code_challenge={}&code_challenge_method=S256", pkce_challenge("verifier"))));
