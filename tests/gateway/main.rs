@@ -8,5 +8,6 @@ mod attacks;
 mod conformance;
 mod lifecycle;
 mod limits;
+mod saml;
 mod sso;
 mod tokens;

@@ -10,6 +10,7 @@ pub mod host;
 pub mod idp;
 pub mod postgres;
 pub mod redis;
+pub mod saml_idp;
 
 use std::net::TcpListener;
 
