@@ -267,7 +267,7 @@ async fn migrations_apply_twice_and_rls_keeps_each_tenant_to_its_rows() {
         .await
         .unwrap(),
         [format!(
-            "{A} {B} r1 shared {{admin}} {{tasks.read,tasks.write}} true false t true"
+            "{A} {B} r1 shared {{admin}} {{tasks.read,tasks.write}} t f t true"
         )]
     );
     assert_eq!(
@@ -280,7 +280,7 @@ async fn migrations_apply_twice_and_rls_keeps_each_tenant_to_its_rows() {
         )
         .await
         .unwrap(),
-        ["- {} false -"]
+        ["- {} f -"]
     );
 
     // Writes: A may insert its own row (control) but not one for B, nor move a row to B.
