@@ -93,8 +93,11 @@ COMMENT ON COLUMN tenantgate_private.context_keys.opad IS 'generated: HMAC-SHA25
 
 -- The verified context -------------------------------------------------------------------------------------------
 
--- The token is read once per reference to c.t (current_setting is cheap); split_part() and the byte-level
--- octet_length() never raise. left()/right() count characters: a token that verifies is ASCII.
+-- The token is read once per reference to c.t (current_setting is cheap). Everything before the signature is
+-- taken in bytes (textsend, substring of bytea), not characters: left()/right() would count UTF-8 characters
+-- over the whole token, twice each. The signature is the 14th field; for it to match, the first
+-- octet_length - 64 bytes must be a prefix the key signed, which ends in '~' after 13 fields, so the 14th field
+-- is then exactly the last 64 bytes. split_part(), octet_length() and substring() never raise.
 CREATE OR REPLACE VIEW tenantgate.context_v2 WITH (security_barrier) AS
 SELECT pg_catalog.split_part(c.t, '~', 4)::uuid                         AS tenant_id,
        nullif(pg_catalog.split_part(c.t, '~', 5), '')::uuid   AS user_id,
@@ -110,9 +113,10 @@ SELECT pg_catalog.split_part(c.t, '~', 4)::uuid                         AS tenan
   FROM (SELECT pg_catalog.current_setting('tenantgate.context', true) AS t) AS c
   JOIN tenantgate_private.context_keys AS k ON k.kid = pg_catalog.split_part(c.t, '~', 2)
  WHERE (k.retired_at IS NULL OR k.retired_at > pg_catalog.statement_timestamp())
-   AND CASE WHEN pg_catalog."right"(c.t, 64)
+   AND CASE WHEN pg_catalog.split_part(c.t, '~', 14)
                  = pg_catalog.encode(pg_catalog.sha256(k.opad || pg_catalog.sha256(
-                       k.ipad || pg_catalog.textsend(pg_catalog."left"(c.t, -64)))), 'hex')
+                       k.ipad || pg_catalog."substring"(pg_catalog.textsend(c.t), 1, pg_catalog.octet_length(c.t) - 64))),
+                                     'hex')
             THEN pg_catalog.split_part(c.t, '~', 3)::bigint > pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())
             ELSE false
        END;
