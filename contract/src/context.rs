@@ -33,7 +33,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// The request header the gateway puts the signed context in.
 pub const CONTEXT_HEADER: &str = "x-tenant-context";
 
-/// Tokens longer than this are refused (the database refuses over 4096 bytes too).
+/// Tokens longer than this are refused here (the gateway never signs one; the database does not
+/// bound the length, so a key holder's longer token would verify there).
 pub const MAX_CONTEXT_BYTES: usize = 4096;
 
 /// The context's claims. In a token the placement is three fields, `plc`, `db` and `sch`,
