@@ -12,6 +12,7 @@ use tenantgate_tests::dataplane::{sign_context, unix_now};
 use tenantgate_tests::postgres::PgCluster;
 
 const KEY: &[u8] = b"test-key-test-key-test-key-32byt";
+const LONG_KEY: &[u8] = &[0x5a; 100];
 const A: &str = "a0000000-0000-4000-8000-000000000001";
 const B: &str = "b0000000-0000-4000-8000-000000000002";
 
@@ -161,8 +162,13 @@ async fn migrations_apply_twice_and_rls_keeps_each_tenant_to_its_rows() {
         &format!(
             "INSERT INTO tenantgate_private.context_keys (kid, key, retired_at) VALUES
                ('k0', '\\x{hex}', now() - interval '1 second'),
-               ('k2', '\\x{hex}', now() + interval '1 hour');",
-            hex = KEY.iter().map(|b| format!("{b:02x}")).collect::<String>()
+               ('k2', '\\x{hex}', now() + interval '1 hour'),
+               ('k3', '\\x{long}', NULL);",
+            hex = KEY.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            long = LONG_KEY
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
         ),
     );
     let count = "SELECT count(*) FROM app.tasks";
@@ -178,6 +184,8 @@ async fn migrations_apply_twice_and_rls_keeps_each_tenant_to_its_rows() {
         ),
         ("control: no uid", with(&|c| drop(c.remove("uid")))),
         ("control: a key retired later", token("k2", KEY, A, 300)),
+        // Longer than SHA-256's 64-byte block: the pads are built from its hash (RFC 2104).
+        ("control: a 100-byte key", token("k3", LONG_KEY, A, 300)),
         (
             "control: 3.7 KB token",
             with(&|c| drop(c.insert("rid".into(), json!("r".repeat(3600))))),
