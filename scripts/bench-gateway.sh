@@ -64,13 +64,13 @@ pids+=($!)
 
 # The context the direct path sends: what the gateway would sign for an anonymous reader.
 token=$(python3 - "$key" <<'PY'
-import base64, hmac, hashlib, json, sys, time
+import hmac, hashlib, sys, time
 key = bytes.fromhex(sys.argv[1])
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-claims = {"tid": "a0000000-0000-4000-8000-0000000000ac", "slug": "acme", "plc": "shared", "db": None,
-          "sch": None, "uid": None, "roles": [], "perms": ["tasks.read"], "rid": "bench", "exp": int(time.time()) + 3600}
-head = "v1.k1." + b64(json.dumps(claims, separators=(",", ":")).encode())
-print(head + "." + b64(hmac.new(key, head.encode(), hashlib.sha256).digest()))
+# v2~kid~exp~tid~uid~rid~plc~db~sch~slug~roles~perms~ro~<hex HMAC-SHA256 of all before it>
+fields = [str(int(time.time()) + 3600), "a0000000-0000-4000-8000-0000000000ac", "", "bench", "shared", "", "",
+          "acme", "", "tasks.read", ""]
+head = "v2~k1~" + "~".join(fields) + "~"
+print(head + hmac.new(key, head.encode(), hashlib.sha256).hexdigest())
 PY
 )
 

@@ -139,7 +139,7 @@ for host in "ACME.LOCALHOST:$PORT" "acme.localhost.:$PORT"; do
     pass "host $host"; else fail "host $host" "$STATUS $BODY"; fi
 done
 
-request "$A" /api/tasks -H 'x-tenant-context: v1.demo.forged.forged' -H "spin-full-url: http://$G/api/tasks" \
+request "$A" /api/tasks -H 'x-tenant-context: v2~demo~forged~forged' -H "spin-full-url: http://$G/api/tasks" \
   -H "x-tenant-host: $G" -H "spin-client-addr: 10.0.0.1:1"
 if [ "$STATUS" = 200 ] && [[ "$(titles)" == *"Order more rocket fuel"* ]] && [[ "$(titles)" != *"Hire henchmen"* ]]; then
   pass "forged internal headers are ignored"; else fail "forged internal headers are ignored" "$STATUS $BODY"; fi

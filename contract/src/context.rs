@@ -1,22 +1,25 @@
 //! The signed tenant context (`x-tenant-context`), exactly as Postgres verifies it
-//! (`migrations/0001_roles_and_keys.sql`, `tenantgate.current_context()`):
+//! (`migrations/0009_context_v2.sql`, the view `tenantgate.context_v2`):
 //!
 //! ```text
-//! v1.<kid>.<payload>.<sig>
-//! payload = base64url (no padding) of UTF-8 JSON
-//!           {"tid","slug","plc","db","sch","uid","roles","perms","rid","exp"}
-//! sig     = base64url (no padding) of HMAC-SHA256(key, "v1.<kid>.<payload>")  (43 chars)
+//! v2~<kid>~<exp>~<tid>~<uid>~<rid>~<plc>~<db>~<sch>~<slug>~<roles>~<perms>~<ro>~<sig>
+//! exp   unix seconds, decimal          tid, uid  hyphenated uuids (uid empty when none)
+//! rid   the request id                 plc       shared | schema | dedicated
+//! db    database target or empty       sch       schema name or empty
+//! slug  the tenant's slug              roles, perms  joined by ',' (empty when none)
+//! ro    '1' while the tenant is read-only, else empty
+//! sig   64 lower-case hex digits of HMAC-SHA256(key, every byte before sig, its '~' included)
 //! ```
 //!
-//! `db` and `sch` tell the backend which database and schema to open; Postgres ignores
-//! them. Keys are at least 32 bytes and their `kid` matches `^[A-Za-z0-9_-]{1,64}$`.
+//! Fixed order, no JSON and no base64, so Postgres verifies it with `split_part()` and two
+//! `sha256()` calls. No field can contain `~` or `,` (each is a validated id), so nothing is
+//! escaped. `db` and `sch` tell the backend which database and schema to open; Postgres
+//! ignores them. Keys are at least 32 bytes and their `kid` matches `^[A-Za-z0-9_-]{1,64}$`.
 //!
 //! The gateway signs ([`ContextSigner`]); backends read the claims unverified
 //! ([`decode_unverified`]: Postgres verifies on every statement); tools verify
 //! ([`verify`]). Nothing else builds or parses a token.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -30,12 +33,14 @@ type HmacSha256 = Hmac<Sha256>;
 /// The request header the gateway puts the signed context in.
 pub const CONTEXT_HEADER: &str = "x-tenant-context";
 
-/// Tokens longer than this are refused (the database refuses over 4096 bytes too).
+/// Tokens longer than this are refused here (the gateway never signs one; the database does not
+/// bound the length, so a key holder's longer token would verify there).
 pub const MAX_CONTEXT_BYTES: usize = 4096;
 
-/// The context's claims. On the wire the placement is three claims, `plc`, `db` and
-/// `sch`, and the fields appear in the order `tid, slug, plc, db, sch, uid, roles, perms,
-/// rid, exp[, ro]` (a known-answer test pins it).
+/// The context's claims. In a token the placement is three fields, `plc`, `db` and `sch`,
+/// in the order of the module's format (a known-answer test pins it). The serde form is the
+/// JSON object `{tid, slug, plc, db, sch, uid, roles, perms, rid, exp[, ro]}` (what
+/// `tenantgate.current_context()` returns and tools print); tokens never carry JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextClaims {
     /// Tenant id (`tid`).
@@ -66,7 +71,7 @@ impl ContextClaims {
     }
 }
 
-/// The wire shape as signed (borrowed: signing is on every request's path).
+/// The JSON shape as written (borrowed).
 #[derive(Serialize)]
 struct WireOut<'a> {
     tid: &'a TenantId,
@@ -83,8 +88,7 @@ struct WireOut<'a> {
     ro: bool,
 }
 
-/// The wire shape as read: optional claims may be absent (Postgres reads `db`, `sch` and
-/// `uid` as NULL then).
+/// The JSON shape as read: optional claims may be absent.
 #[derive(Deserialize)]
 struct WireIn {
     tid: TenantId,
@@ -155,7 +159,7 @@ pub enum ContextError {
     /// A kid outside `[A-Za-z0-9_-]{1,64}`.
     #[error("invalid context key id")]
     BadKid,
-    /// Not `v1.<kid>.<payload>.<sig>` with a JSON payload of the expected shape.
+    /// Not `v2~<kid>~...~<sig>` with fields of the expected shape.
     #[error("malformed context token")]
     Malformed,
     /// Unknown kid or a signature that does not verify.
@@ -198,6 +202,15 @@ impl std::fmt::Debug for ContextSigner {
     }
 }
 
+/// The version field every token starts with.
+const VERSION: &str = "v2";
+/// The field separator.
+const SEP: char = '~';
+/// Fields in a token, version and signature included.
+const FIELDS: usize = 14;
+/// Hex digits of the signature.
+const SIG_HEX: usize = 64;
+
 fn valid_kid(kid: &str) -> bool {
     (1..=64).contains(&kid.len())
         && kid
@@ -210,6 +223,97 @@ fn keyed(key: &[u8]) -> Result<HmacSha256, ContextError> {
         return Err(ContextError::KeyTooShort);
     }
     HmacSha256::new_from_slice(key).map_err(|_| ContextError::KeyTooShort)
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(2) {
+        return None;
+    }
+    b.chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+fn join<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+}
+
+/// The payload of a token for `claims`: the fields between the kid and the signature,
+/// `<exp>~<tid>~<uid>~<rid>~<plc>~<db>~<sch>~<slug>~<roles>~<perms>~<ro>`.
+pub fn encode_payload(claims: &ContextClaims) -> String {
+    let (plc, db, sch) = claims.placement.columns();
+    let mut out = String::with_capacity(160);
+    out.push_str(&claims.exp.to_string());
+    for field in [
+        claims.tid.as_str(),
+        &claims.uid.map(|u| u.to_string()).unwrap_or_default(),
+        claims.rid.as_str(),
+        plc,
+        db.unwrap_or(""),
+        sch.unwrap_or(""),
+        claims.slug.as_str(),
+    ] {
+        out.push(SEP);
+        out.push_str(field);
+    }
+    out.push(SEP);
+    join(&mut out, claims.roles.iter().map(RoleName::as_str));
+    out.push(SEP);
+    join(&mut out, claims.perms.iter().map(Permission::as_str));
+    out.push(SEP);
+    if claims.ro {
+        out.push('1');
+    }
+    out
+}
+
+/// The payload for claims given as JSON in the [`ContextClaims`] serde shape, written as
+/// given and unchecked: strings as they are, numbers in decimal, `true` as `1`, `null`,
+/// `false` and absent claims as empty, arrays joined by `,`. For attack tests and tools that
+/// must send claims the contract's types would not build; a non-object gives eleven empty
+/// fields.
+pub fn payload_from_json(claims: &serde_json::Value) -> String {
+    fn text(v: Option<&serde_json::Value>) -> String {
+        match v {
+            None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => {
+                String::new()
+            }
+            Some(serde_json::Value::Bool(true)) => "1".into(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|i| text(Some(i)))
+                .collect::<Vec<_>>()
+                .join(","),
+            Some(other) => other.to_string(),
+        }
+    }
+    [
+        "exp", "tid", "uid", "rid", "plc", "db", "sch", "slug", "roles", "perms", "ro",
+    ]
+    .iter()
+    .map(|k| text(claims.get(k)))
+    .collect::<Vec<_>>()
+    .join("~")
 }
 
 impl ContextSigner {
@@ -243,30 +347,28 @@ impl ContextSigner {
 
     /// Signs `claims` as given (the caller sets `exp`, normally [`ContextSigner::expiry`]).
     pub fn sign(&self, claims: &ContextClaims) -> SignedContext {
-        let json = serde_json::to_vec(claims).expect("context claims always serialise");
-        let mut token = format!("v1.{}.", self.kid);
-        URL_SAFE_NO_PAD.encode_string(json, &mut token);
-        self.seal(token)
+        self.sign_payload(&encode_payload(claims))
     }
 
-    /// Signs `payload` exactly as given (normally [`encode_payload`] of some JSON), even if
-    /// it is not base64url or not claims: for tools and attack tests that need a validly
-    /// signed token with an odd payload. Postgres refuses such a token.
+    /// Signs `payload` exactly as given (normally [`encode_payload`] or
+    /// [`payload_from_json`]), even if it is not eleven valid fields: for tools and attack
+    /// tests that need a validly signed token with an odd payload.
     pub fn sign_payload(&self, payload: &str) -> SignedContext {
-        self.seal(format!("v1.{}.{payload}", self.kid))
-    }
-
-    /// Appends `.<b64url HMAC-SHA256(key, head)>` to `head` (`v1.<kid>.<payload>`).
-    fn seal(&self, mut token: String) -> SignedContext {
+        let mut token = String::with_capacity(payload.len() + self.kid.len() + 72);
+        token.push_str(VERSION);
+        token.push(SEP);
+        token.push_str(&self.kid);
+        token.push(SEP);
+        token.push_str(payload);
+        token.push(SEP);
         let mut mac = self.mac.clone();
         mac.update(token.as_bytes());
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(mac.finalize().into_bytes(), &mut token);
+        push_hex(&mut token, &mac.finalize().into_bytes());
         SignedContext(token)
     }
 }
 
-/// `v1.<kid>.<payload>.<sig>` for `payload` as given, signed with `key`, checking neither
+/// `v2~<kid>~<payload>~<sig>` for `payload` as given, signed with `key`, checking neither
 /// the kid's format nor the key's length. Only for attack tests and tools that must make
 /// tokens the database has to refuse (a 65-character kid, a short key); everything else
 /// signs with a [`ContextSigner`].
@@ -281,41 +383,90 @@ pub fn sign_unchecked(kid: &str, key: &[u8], payload: &str) -> String {
     .into_string()
 }
 
-/// base64url without padding of `json`: the payload part of a token.
-pub fn encode_payload(json: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(json)
+/// The parts of a token of the right shape: its kid, its fields (11), and its signature.
+struct Parts<'a> {
+    kid: &'a str,
+    fields: [&'a str; FIELDS - 3],
+    sig: &'a str,
 }
 
-/// Splits a token into (kid, payload, sig), checking the shape the database checks.
-fn split(token: &str) -> Result<(&str, &str, &str), ContextError> {
+/// Splits a token, checking the shape: at most [`MAX_CONTEXT_BYTES`], `v2`, a valid kid,
+/// eleven fields, and 64 lower-case hex digits of signature.
+fn split(token: &str) -> Result<Parts<'_>, ContextError> {
     if token.len() > MAX_CONTEXT_BYTES {
         return Err(ContextError::Malformed);
     }
-    let mut parts = token.split('.');
-    match (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) {
-        (Some("v1"), Some(kid), Some(payload), Some(sig), None)
-            if valid_kid(kid) && payload.len() >= 2 && sig.len() == 43 =>
-        {
-            Ok((kid, payload, sig))
-        }
-        _ => Err(ContextError::Malformed),
+    let mut it = token.split(SEP);
+    let mut all = [""; FIELDS];
+    for slot in all.iter_mut() {
+        *slot = it.next().ok_or(ContextError::Malformed)?;
     }
+    let sig = all[FIELDS - 1];
+    if it.next().is_some()
+        || all[0] != VERSION
+        || !valid_kid(all[1])
+        || sig.len() != SIG_HEX
+        || !sig.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(ContextError::Malformed);
+    }
+    let mut fields = [""; FIELDS - 3];
+    fields.copy_from_slice(&all[2..FIELDS - 1]);
+    Ok(Parts {
+        kid: all[1],
+        fields,
+        sig,
+    })
+}
+
+fn list<T: std::str::FromStr>(field: &str) -> Result<Vec<T>, ContextError> {
+    if field.is_empty() {
+        return Ok(Vec::new());
+    }
+    field
+        .split(',')
+        .map(|s| s.parse().map_err(|_| ContextError::Malformed))
+        .collect()
+}
+
+fn claims_of(f: &[&str; FIELDS - 3]) -> Result<ContextClaims, ContextError> {
+    let bad = |_| ContextError::Malformed;
+    let [exp, tid, uid, rid, plc, db, sch, slug, roles, perms, ro] = *f;
+    // Postgres casts exp to bigint: digits only, within i64.
+    if exp.is_empty() || !exp.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ContextError::Malformed);
+    }
+    let exp: u64 = exp.parse().map_err(|_| ContextError::Malformed)?;
+    if exp > i64::MAX as u64 {
+        return Err(ContextError::Malformed);
+    }
+    let opt = |s: &'_ str| (!s.is_empty()).then(|| s.to_owned());
+    let (db, sch) = (opt(db), opt(sch));
+    Ok(ContextClaims {
+        tid: tid.parse().map_err(bad)?,
+        slug: slug.parse().map_err(bad)?,
+        placement: Placement::from_columns(plc, db.as_deref(), sch.as_deref())
+            .map_err(|_| ContextError::Malformed)?,
+        uid: match uid {
+            "" => None,
+            u => Some(uuid::Uuid::parse_str(u).map_err(|_| ContextError::Malformed)?),
+        },
+        roles: list(roles)?,
+        perms: list(perms)?,
+        rid: rid.parse().map_err(bad)?,
+        exp,
+        ro: match ro {
+            "" => false,
+            "1" => true,
+            _ => return Err(ContextError::Malformed),
+        },
+    })
 }
 
 /// The claims of a context token WITHOUT checking its signature or expiry. For backends
 /// that only pick a database and schema (Postgres verifies), and for tests.
 pub fn decode_unverified(token: &str) -> Result<ContextClaims, ContextError> {
-    let (_, payload, _) = split(token)?;
-    let json = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| ContextError::Malformed)?;
-    serde_json::from_slice(&json).map_err(|_| ContextError::Malformed)
+    claims_of(&split(token)?.fields)
 }
 
 /// Verifies a context token against `keys` (`(kid, key)` pairs) at `now`, in constant time
@@ -325,19 +476,17 @@ pub fn verify(
     keys: &[(&str, &[u8])],
     now: UnixMillis,
 ) -> Result<ContextClaims, ContextError> {
-    let (kid, _, sig) = split(token)?;
+    let parts = split(token)?;
     let (_, key) = keys
         .iter()
-        .find(|(k, _)| *k == kid)
+        .find(|(k, _)| *k == parts.kid)
         .ok_or(ContextError::BadSignature)?;
-    let sig = URL_SAFE_NO_PAD
-        .decode(sig)
-        .map_err(|_| ContextError::Malformed)?;
+    let sig = unhex(parts.sig).ok_or(ContextError::Malformed)?;
     let mut mac = keyed(key)?;
-    mac.update(&token.as_bytes()[..token.rfind('.').unwrap_or(0)]);
+    mac.update(&token.as_bytes()[..token.len() - SIG_HEX]);
     mac.verify_slice(&sig)
         .map_err(|_| ContextError::BadSignature)?;
-    let claims = decode_unverified(token)?;
+    let claims = claims_of(&parts.fields)?;
     if now.as_secs() >= claims.exp {
         return Err(ContextError::Expired);
     }

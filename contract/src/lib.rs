@@ -7,7 +7,7 @@
 //!   UTS-46, port), for request hosts and custom domains alike;
 //! - [`placement`]: the one [`Placement`] type (shared, schema, dedicated), converted to and
 //!   from the routing table's columns;
-//! - [`context`]: the signed tenant context (`x-tenant-context`, `v1.<kid>.<payload>.<sig>`,
+//! - [`context`]: the signed tenant context (`x-tenant-context`, `v2~<kid>~<fields>~<sig>`,
 //!   byte-compatible with what Postgres verifies): claims, signing, verification;
 //! - [`error`]: the JSON error body and every stable [`ErrorCode`];
 //! - [`headers`]: the contract's header names and the hop-by-hop list.
@@ -42,7 +42,7 @@
 //!     ro: false,
 //! };
 //! let token = signer.sign(&claims);
-//! assert!(token.as_str().starts_with("v1.k1."));
+//! assert!(token.as_str().starts_with("v2~k1~1700000030~0b3a6f2e-"));
 //! assert_eq!(verify(token.as_str(), &[("k1", &[7; 32])], now), Ok(claims.clone()));
 //! assert_eq!(decode_unverified(token.as_str()).unwrap().placement.search_path(), "tenant_acme");
 //!

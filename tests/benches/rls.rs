@@ -1,28 +1,33 @@
 //! RLS with the verified tenant context vs an explicit `WHERE tenant_id = $1`, side
-//! by side in one run (issue 3, performance part).
+//! by side in one run (issue 3; issue 12 item 5 added the v1 and classic rows).
 //!
 //! Starts its own cluster, applies the migrations as `migrations/README.md` says,
 //! loads 10,000 tenants, 20,000 projects and 1,000,000 tasks (generate_series, as the
-//! superuser), ANALYZEs, then measures on loopback with tokio-postgres, interleaved, for random tenants:
+//! superuser), ANALYZEs, then measures on loopback with tokio-postgres, interleaved, for
+//! random tenants, four paths over the same table (same indexes, same shared buffers, each on
+//! its own connection, prepared statements):
 //!
-//! - `rls`: the application role `tenantgate_app`, the context bound in the
-//!   transaction with `set_config('tenantgate.context', $1, true)`, no tenant filter
-//!   in the query (the policy adds it);
-//! - `explicit`: the role `tenantgate_bench_explicit` (`BYPASSRLS`, `SELECT` on the
-//!   same tables), the same query with `WHERE tenant_id = $1`, no context.
+//! - `v2`: the application role `tenantgate_app`, the context (v2, `tenantgate.context_v2`)
+//!   bound in the transaction with `set_config('tenantgate.context', $1, true)`, no tenant
+//!   filter in the query (the policy adds it);
+//! - `v1` (the verification before issue 12 item 5, for comparison in the same run): a role
+//!   whose policy on the same table verifies a v1 token with 0001's plpgsql
+//!   `current_context()` (base64, JSON, pgcrypto), copied by this bench under another name;
+//! - `classic`: a role whose policy reads a plain, forgeable setting,
+//!   `tenant_id = (SELECT current_setting('tenantgate.tenant', true)::uuid)`, bound the same
+//!   way: the usual RLS recipe, the reference for what RLS costs without verification;
+//! - `explicit`: a `BYPASSRLS` role with `SELECT` on the same tables, the same query with
+//!   `WHERE tenant_id = $1`, no context.
 //!
-//! Same table, same indexes, same shared buffers, same kind of connection; the only
-//! difference is the policy and the context verification. Each iteration picks a
-//! random tenant and runs every measurement for both paths, alternating which path
-//! goes first, so machine noise lands on both. What is timed:
+//! Each iteration picks a random tenant and runs every measurement for every path, rotating
+//! which path goes first, so machine noise lands on all of them. What is timed:
 //!
 //! - `statement`: the query alone (prepared; its round trip), inside a transaction
-//!   already begun and, for `rls`, already bound;
+//!   already begun and, for the RLS paths, already bound;
 //! - `request`: the whole request transaction: `BEGIN`, bind and query pipelined in
 //!   one round trip, `COMMIT` (for `explicit`: `BEGIN`, query, `COMMIT`);
-//! - `request_seq` (`rls` only): the same with the bind as a round trip of its own;
-//! - `verify/statement`: `SELECT tenantgate.current_tenant_id()` vs `SELECT $1::uuid`,
-//!   the verification's cost per statement.
+//! - `verify/statement`: the tenant id as each path's policy computes it (`SELECT
+//!   tenantgate.current_tenant_id()`, the v1 function, the setting) vs `SELECT $1::uuid`.
 //!
 //! Then prints `EXPLAIN (ANALYZE, BUFFERS)` of each query on the warm connections.
 //!
@@ -31,6 +36,8 @@
 
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use tenantgate_tests::dataplane::{sign_context, unix_now};
 use tenantgate_tests::postgres::PgCluster;
 use tokio_postgres::{Client, NoTls, Statement};
@@ -41,6 +48,8 @@ const TENANTS: u32 = 10_000;
 const PROJECTS_PER_TENANT: u32 = 2;
 const TASKS_PER_PROJECT: u32 = 50;
 const EXPLICIT_ROLE: &str = "tenantgate_bench_explicit";
+const V1_ROLE: &str = "tenantgate_bench_v1";
+const CLASSIC_ROLE: &str = "tenantgate_bench_classic";
 
 const LIST_RLS: &str = "SELECT id, project_id, title, done, created_at FROM app.tasks \
      ORDER BY created_at DESC, id DESC LIMIT 50";
@@ -51,9 +60,56 @@ const GET_RLS: &str = "SELECT id, project_id, title, description, done, created_
 const GET_EXPLICIT: &str =
     "SELECT id, project_id, title, description, done, created_at, updated_at \
      FROM app.tasks WHERE tenant_id = $1 AND id = $2";
-const VERIFY_RLS: &str = "SELECT tenantgate.current_tenant_id()";
-const VERIFY_EXPLICIT: &str = "SELECT $1::uuid";
-const BIND: &str = "SELECT set_config('tenantgate.context', $1, true)";
+
+/// The four paths, in the order of the table's columns.
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    Explicit,
+    Classic,
+    V1,
+    V2,
+}
+
+const PATHS: [Path; 4] = [Path::Explicit, Path::Classic, Path::V1, Path::V2];
+
+impl Path {
+    fn verify_sql(self) -> &'static str {
+        match self {
+            Path::Explicit => "SELECT $1::uuid",
+            Path::Classic => "SELECT current_setting('tenantgate.tenant', true)::uuid",
+            Path::V1 => "SELECT (tenantgate_private.bench_v1_context() ->> 'tid')::uuid",
+            Path::V2 => "SELECT tenantgate.current_tenant_id()",
+        }
+    }
+
+    fn bind_sql(self) -> Option<&'static str> {
+        match self {
+            Path::Explicit => None,
+            Path::Classic => Some("SELECT set_config('tenantgate.tenant', $1, true)"),
+            Path::V1 | Path::V2 => Some("SELECT set_config('tenantgate.context', $1, true)"),
+        }
+    }
+}
+
+/// 0001's v1 `current_context()`, renamed, so the `v1` path verifies exactly as before.
+fn v1_function() -> String {
+    let src = std::fs::read_to_string(
+        tenantgate_tests::workspace_root().join("migrations/0001_roles_and_keys.sql"),
+    )
+    .unwrap();
+    let start = src
+        .find("CREATE OR REPLACE FUNCTION tenantgate.current_context()")
+        .expect("0001 defines current_context()");
+    let end = start
+        + src[start..]
+            .find("$fn$;")
+            .expect("its body ends with $fn$;")
+        + 5;
+    src[start..end].replace(
+        "tenantgate.current_context()",
+        "tenantgate_private.bench_v1_context()",
+    )
+}
 
 fn load_sql() -> String {
     format!(
@@ -72,9 +128,25 @@ fn load_sql() -> String {
                    FROM app.projects AS p, generate_series(1, {TASKS_PER_PROJECT}) AS g) AS s
           ORDER BY s.created_at;
          CREATE ROLE {EXPLICIT_ROLE} LOGIN NOSUPERUSER BYPASSRLS;
-         GRANT USAGE ON SCHEMA app, tenantgate TO {EXPLICIT_ROLE};
-         GRANT SELECT ON app.projects, app.tasks TO {EXPLICIT_ROLE};",
-        key = hex(KEY)
+         CREATE ROLE {V1_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+         CREATE ROLE {CLASSIC_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+         -- 0006 revoked CONNECT from PUBLIC.
+         GRANT CONNECT ON DATABASE postgres TO {EXPLICIT_ROLE}, {V1_ROLE}, {CLASSIC_ROLE};
+         GRANT USAGE ON SCHEMA app, tenantgate TO {EXPLICIT_ROLE}, {V1_ROLE}, {CLASSIC_ROLE};
+         GRANT SELECT ON app.projects, app.tasks TO {EXPLICIT_ROLE}, {V1_ROLE}, {CLASSIC_ROLE};
+         BEGIN;
+         SET LOCAL search_path = pg_catalog, pg_temp;
+         SET LOCAL ROLE tenantgate_owner;
+         {v1}
+         GRANT USAGE ON SCHEMA tenantgate_private TO {V1_ROLE};
+         GRANT EXECUTE ON FUNCTION tenantgate_private.bench_v1_context() TO {V1_ROLE};
+         CREATE POLICY bench_v1 ON app.tasks FOR SELECT TO {V1_ROLE}
+             USING (tenant_id = (SELECT (tenantgate_private.bench_v1_context() ->> 'tid')::uuid));
+         CREATE POLICY bench_classic ON app.tasks FOR SELECT TO {CLASSIC_ROLE}
+             USING (tenant_id = (SELECT current_setting('tenantgate.tenant', true)::uuid));
+         COMMIT;",
+        key = hex(KEY),
+        v1 = v1_function(),
     )
 }
 
@@ -82,24 +154,44 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A context token as the gateway signs it (see `tests/data_plane/main.rs`).
-fn token(tid: &Uuid) -> String {
-    let exp = unix_now() + 3600;
-    let claims = serde_json::json!({
+/// The claims the gateway signs, for tenant `tid`, valid for an hour.
+fn claims(tid: &Uuid) -> serde_json::Value {
+    serde_json::json!({
         "tid": tid.to_string(), "slug": "bench", "plc": "shared", "uid": null,
-        "roles": ["admin"], "perms": ["tasks.read", "tasks.write"], "rid": "bench-request", "exp": exp,
-    });
-    sign_context("bench", KEY, &claims)
+        "roles": ["admin"], "perms": ["tasks.read", "tasks.write"], "rid": "bench-request",
+        "exp": unix_now() + 3600,
+    })
 }
 
-/// One tenant of the sample: its id, a signed context and one of its tasks.
+/// A v1 token (`v1.<kid>.<base64url JSON>.<base64url HMAC>`), as the gateway signed before.
+fn v1_token(tid: &Uuid) -> String {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let head = format!("v1.bench.{}", b64(claims(tid).to_string().as_bytes()));
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(KEY).unwrap();
+    mac.update(head.as_bytes());
+    format!("{head}.{}", b64(&mac.finalize().into_bytes()))
+}
+
+/// One tenant of the sample: its id, what each path binds, and one of its tasks.
 struct Tenant {
     id: Uuid,
-    context: String,
+    v1: String,
+    v2: String,
     task: Uuid,
 }
 
+impl Tenant {
+    fn bound(&self, path: Path) -> String {
+        match path {
+            Path::Explicit | Path::Classic => self.id.to_string(),
+            Path::V1 => self.v1.clone(),
+            Path::V2 => self.v2.clone(),
+        }
+    }
+}
+
 struct Prepared {
+    path: Path,
     list: Statement,
     get: Statement,
     verify: Statement,
@@ -112,20 +204,20 @@ async fn connect(url: &str) -> Client {
     client
 }
 
-async fn prepare(c: &Client, rls: bool) -> Prepared {
-    let (list, get, verify) = if rls {
-        (LIST_RLS, GET_RLS, VERIFY_RLS)
+async fn prepare(c: &Client, path: Path) -> Prepared {
+    let (list, get) = if path == Path::Explicit {
+        (LIST_EXPLICIT, GET_EXPLICIT)
     } else {
-        (LIST_EXPLICIT, GET_EXPLICIT, VERIFY_EXPLICIT)
+        (LIST_RLS, GET_RLS)
     };
     Prepared {
+        path,
         list: c.prepare(list).await.unwrap(),
         get: c.prepare(get).await.unwrap(),
-        verify: c.prepare(verify).await.unwrap(),
-        bind: if rls {
-            Some(c.prepare(BIND).await.unwrap())
-        } else {
-            None
+        verify: c.prepare(path.verify_sql()).await.unwrap(),
+        bind: match path.bind_sql() {
+            Some(sql) => Some(c.prepare(sql).await.unwrap()),
+            None => None,
         },
     }
 }
@@ -141,7 +233,6 @@ enum Query {
 enum Mode {
     Statement,
     Request,
-    RequestSeq,
 }
 
 /// Runs one measurement; returns the timed part and the number of rows.
@@ -151,13 +242,15 @@ async fn run(c: &mut Client, p: &Prepared, t: &Tenant, q: Query, mode: Mode) -> 
         Query::Get => &p.get,
         Query::Verify => &p.verify,
     };
-    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = match (&p.bind, q) {
-        (Some(_), Query::Get) => vec![&t.task],
-        (Some(_), _) => vec![],
-        (None, Query::Get) => vec![&t.id, &t.task],
-        (None, _) => vec![&t.id],
+    let explicit = p.path == Path::Explicit;
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = match (explicit, q) {
+        (false, Query::Get) => vec![&t.task],
+        (false, _) => vec![],
+        (true, Query::Get) => vec![&t.id, &t.task],
+        (true, _) => vec![&t.id],
     };
-    let context: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&t.context];
+    let bound = t.bound(p.path);
+    let context: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&bound];
     match mode {
         Mode::Statement => {
             let tx = c.transaction().await.unwrap();
@@ -170,21 +263,17 @@ async fn run(c: &mut Client, p: &Prepared, t: &Tenant, q: Query, mode: Mode) -> 
             tx.commit().await.unwrap();
             (d, rows.len())
         }
-        Mode::Request | Mode::RequestSeq => {
+        Mode::Request => {
             let start = Instant::now();
             let tx = c.transaction().await.unwrap();
-            let rows = match (&p.bind, mode) {
-                (Some(bind), Mode::Request) => {
+            let rows = match &p.bind {
+                Some(bind) => {
                     let (_, rows) =
                         tokio::try_join!(tx.execute(bind, &context), tx.query(stmt, &params))
                             .unwrap();
                     rows
                 }
-                (Some(bind), _) => {
-                    tx.execute(bind, &context).await.unwrap();
-                    tx.query(stmt, &params).await.unwrap()
-                }
-                (None, _) => tx.query(stmt, &params).await.unwrap(),
+                None => tx.query(stmt, &params).await.unwrap(),
             };
             tx.commit().await.unwrap();
             (start.elapsed(), rows.len())
@@ -211,10 +300,10 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-async fn explain(c: &Client, context: Option<&str>, sql: &str) -> String {
+async fn explain(c: &Client, bind: Option<(&str, &str)>, sql: &str) -> String {
     c.batch_execute("BEGIN").await.unwrap();
-    if let Some(ctx) = context {
-        c.execute(BIND, &[&ctx]).await.unwrap();
+    if let Some((bind, value)) = bind {
+        c.execute(bind, &[&value]).await.unwrap();
     }
     let rows = c
         .query(&format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"), &[])
@@ -256,7 +345,8 @@ fn main() {
             let (tid, task) = l.split_once(' ').unwrap();
             let id = Uuid::parse_str(tid).unwrap();
             Tenant {
-                context: token(&id),
+                v1: v1_token(&id),
+                v2: sign_context("bench", KEY, &claims(&id)),
                 id,
                 task: Uuid::parse_str(task).unwrap(),
             }
@@ -273,110 +363,110 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut app = connect(&pg.url_as("tenantgate_app", "postgres")).await;
-        let mut explicit = connect(&pg.url_as(EXPLICIT_ROLE, "postgres")).await;
-        let pa = prepare(&app, true).await;
-        let pe = prepare(&explicit, false).await;
+        let mut clients = Vec::new();
+        let mut prepared = Vec::new();
+        for path in PATHS {
+            let role = match path {
+                Path::Explicit => EXPLICIT_ROLE,
+                Path::Classic => CLASSIC_ROLE,
+                Path::V1 => V1_ROLE,
+                Path::V2 => "tenantgate_app",
+            };
+            let c = connect(&pg.url_as(role, "postgres")).await;
+            prepared.push(prepare(&c, path).await);
+            clients.push(c);
+        }
 
-        let cases: [(&str, Query, Mode, bool); 7] = [
-            ("list/statement", Query::List, Mode::Statement, true),
-            ("list/request", Query::List, Mode::Request, true),
-            ("list/request_seq", Query::List, Mode::RequestSeq, false),
-            ("get/statement", Query::Get, Mode::Statement, true),
-            ("get/request", Query::Get, Mode::Request, true),
-            ("get/request_seq", Query::Get, Mode::RequestSeq, false),
-            ("verify/statement", Query::Verify, Mode::Statement, true),
+        let cases: [(&str, Query, Mode); 5] = [
+            ("list/statement", Query::List, Mode::Statement),
+            ("list/request", Query::List, Mode::Request),
+            ("get/statement", Query::Get, Mode::Statement),
+            ("get/request", Query::Get, Mode::Request),
+            ("verify/statement", Query::Verify, Mode::Statement),
         ];
-        let mut rls: Vec<Vec<Duration>> = vec![Vec::with_capacity(iters); cases.len()];
-        let mut exp: Vec<Vec<Duration>> = vec![Vec::with_capacity(iters); cases.len()];
+        // times[case][path]
+        let mut times: Vec<Vec<Vec<Duration>>> =
+            vec![vec![Vec::with_capacity(iters); PATHS.len()]; cases.len()];
         for i in 0..warmup + iters {
             let t = &tenants[(rng.next() % tenants.len() as u64) as usize];
-            for (k, &(name, q, mode, with_explicit)) in cases.iter().enumerate() {
-                let rls_first = (i + k) % 2 == 0;
-                for second in [false, true] {
-                    let is_rls = rls_first != second;
-                    if !is_rls && !with_explicit {
-                        continue;
-                    }
-                    let (d, n) = if is_rls {
-                        run(&mut app, &pa, t, q, mode).await
-                    } else {
-                        run(&mut explicit, &pe, t, q, mode).await
-                    };
+            for (k, &(name, q, mode)) in cases.iter().enumerate() {
+                for j in 0..PATHS.len() {
+                    let p = (i + k + j) % PATHS.len();
+                    let (d, n) = run(&mut clients[p], &prepared[p], t, q, mode).await;
                     let want = match q {
                         Query::List => 50,
                         _ => 1,
                     };
                     assert_eq!(n, want, "{name}: rows");
                     if i >= warmup {
-                        if is_rls { &mut rls[k] } else { &mut exp[k] }.push(d);
+                        times[k][p].push(d);
                     }
                 }
             }
         }
 
         println!(
-            "### {iters} iterations (after {warmup} warm-up), random tenants of {TENANTS}, µs\n"
+            "### {iters} iterations (after {warmup} warm-up), random tenants of {TENANTS}, µs (p50, p99 in brackets)\n"
         );
-        println!("| id | rls p50 | explicit p50 | p50 ratio | rls p99 | explicit p99 | p99 ratio |");
-        println!("|---|---|---|---|---|---|---|");
-        for (k, &(name, _, _, with_explicit)) in cases.iter().enumerate() {
-            rls[k].sort();
-            exp[k].sort();
-            let (r50, r99) = (percentile(&rls[k], 0.5), percentile(&rls[k], 0.99));
-            if with_explicit {
-                let (e50, e99) = (percentile(&exp[k], 0.5), percentile(&exp[k], 0.99));
-                println!(
-                    "| `rls/{name}` | {:.1} | {:.1} | **{:.3}x** | {:.1} | {:.1} | {:.3}x |",
-                    us(r50),
-                    us(e50),
-                    us(r50) / us(e50),
-                    us(r99),
-                    us(e99),
-                    us(r99) / us(e99)
-                );
-            } else {
-                // Compared with the explicit path's `request` (it has no bind).
-                let e = &exp[k - 1];
-                let (e50, e99) = (percentile(e, 0.5), percentile(e, 0.99));
-                println!(
-                    "| `rls/{name}` (vs explicit request) | {:.1} | {:.1} | {:.3}x | {:.1} | {:.1} | {:.3}x |",
-                    us(r50),
-                    us(e50),
-                    us(r50) / us(e50),
-                    us(r99),
-                    us(e99),
-                    us(r99) / us(e99)
-                );
+        println!(
+            "| id | explicit | classic | v1 (before) | v2 | **v2 − explicit** | v2 − classic | v1 − explicit | v2 / explicit |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        for (k, &(name, _, _)) in cases.iter().enumerate() {
+            let mut p50 = [0.0; 4];
+            let mut p99 = [0.0; 4];
+            for p in 0..PATHS.len() {
+                times[k][p].sort();
+                p50[p] = us(percentile(&times[k][p], 0.5));
+                p99[p] = us(percentile(&times[k][p], 0.99));
             }
+            let [e, c, v1, v2] = p50;
+            println!(
+                "| `rls/{name}` | {e:.1} [{:.0}] | {c:.1} [{:.0}] | {v1:.1} [{:.0}] | {v2:.1} [{:.0}] | **{:+.1}** | {:+.1} | {:+.1} | {:.3}x |",
+                p99[0],
+                p99[1],
+                p99[2],
+                p99[3],
+                v2 - e,
+                v2 - c,
+                v1 - e,
+                v2 / e
+            );
         }
         println!();
         // Plans after the measurements, so they show the warm, steady state.
         let t = &tenants[0];
+        let bind_v2 = Some((Path::V2.bind_sql().unwrap(), t.v2.as_str()));
+        let explicit = 0;
+        let v2 = 3;
         let plans = [
-            ("list, rls (tenantgate_app)", Some(t.context.as_str()), LIST_RLS.to_owned()),
+            ("list, v2 (tenantgate_app)", v2, bind_v2, LIST_RLS.to_owned()),
             (
                 "list, explicit",
+                explicit,
                 None,
                 LIST_EXPLICIT.replace("$1", &format!("'{}'", t.id)),
             ),
             (
-                "get, rls (tenantgate_app)",
-                Some(t.context.as_str()),
+                "get, v2 (tenantgate_app)",
+                v2,
+                bind_v2,
                 GET_RLS.replace("$1", &format!("'{}'", t.task)),
             ),
             (
                 "get, explicit",
+                explicit,
                 None,
                 GET_EXPLICIT
                     .replace("$1", &format!("'{}'", t.id))
                     .replace("$2", &format!("'{}'", t.task)),
             ),
         ];
-        for (name, ctx, sql) in plans {
-            let c = if ctx.is_some() { &app } else { &explicit };
-            println!("### EXPLAIN (ANALYZE, BUFFERS): {name}\n\n```\n{sql}\n\n{}\n```\n", explain(c, ctx, &sql).await);
+        for (name, c, bind, sql) in plans {
+            println!(
+                "### EXPLAIN (ANALYZE, BUFFERS): {name}\n\n```\n{sql}\n\n{}\n```\n",
+                explain(&clients[c], bind, &sql).await
+            );
         }
-
     });
 }

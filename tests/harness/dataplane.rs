@@ -69,22 +69,22 @@ pub fn add_context_key(pg: &PgCluster, kid: &str, key: &[u8]) {
     );
 }
 
-/// base64url without padding, as context tokens use it (the contract's encoding).
-pub fn b64(bytes: &[u8]) -> String {
-    tenant_contract::context::encode_payload(bytes)
-}
-
-/// `v1.<kid>.<payload>.<sig>` with `payload` taken as is (even if it is not base64url)
-/// and a valid HMAC-SHA256 signature under `key`, by the contract's signer (which checks
-/// neither kid nor key here: attack tests need tokens the database must refuse).
+/// `v2~<kid>~<payload>~<sig>` with `payload` taken as is (even if it is not eleven valid
+/// fields) and a valid HMAC-SHA256 signature under `key`, by the contract's signer (which
+/// checks neither kid nor key here: attack tests need tokens the database must refuse).
 pub fn sign_payload(kid: &str, key: &[u8], payload: &str) -> String {
     tenant_contract::context::sign_unchecked(kid, key, payload)
 }
 
-/// A context token for `claims` (any JSON, so tests can send claims the contract's type
-/// would not build), signed as the gateway signs it.
+/// A context token for `claims` (any JSON in the contract's claims shape, so tests can send
+/// claims the contract's type would not build: each claim is written as given), signed as
+/// the gateway signs it.
 pub fn sign_context(kid: &str, key: &[u8], claims: &serde_json::Value) -> String {
-    sign_payload(kid, key, &b64(claims.to_string().as_bytes()))
+    sign_payload(
+        kid,
+        key,
+        &tenant_contract::context::payload_from_json(claims),
+    )
 }
 
 /// Unix time in seconds, for `exp` claims.

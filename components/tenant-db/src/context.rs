@@ -20,7 +20,7 @@ impl TenantContext {
     /// Reads the context from a header value.
     ///
     /// Fails with [`DbError::NoContext`] for a missing or empty value and
-    /// [`DbError::BadContext`] for one that is not `v1.<kid>.<payload>.<sig>` of the shape
+    /// [`DbError::BadContext`] for one that is not `v2~<kid>~<fields>~<sig>` of the shape
     /// Postgres accepts, with claims of the contract's shape (valid ids, a known placement
     /// with its fields). Passing here proves nothing about the signature: Postgres checks
     /// it on every statement, and a forged token sees no rows.
@@ -60,13 +60,15 @@ impl TenantContext {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use tenant_contract::context::{encode_payload, ContextSigner};
+    use tenant_contract::context::{payload_from_json, ContextSigner};
     use tenant_contract::Placement;
 
+    /// A token signed with a test key for claims given as JSON (the contract's serde shape).
     pub(crate) fn encode(json: &str) -> String {
+        let claims: serde_json::Value = serde_json::from_str(json).unwrap();
         ContextSigner::new("k1", &[1; 32])
             .unwrap()
-            .sign_payload(&encode_payload(json.as_bytes()))
+            .sign_payload(&payload_from_json(&claims))
             .into_string()
     }
 
@@ -99,14 +101,18 @@ pub(crate) mod tests {
             TenantContext::parse(Some(" ")),
             Err(DbError::NoContext)
         ));
-        let sig = "A".repeat(43);
+        let good = encode(
+            r#"{"tid":"a0000000-0000-4000-8000-000000000001","slug":"acme","plc":"shared","rid":"r","exp":9}"#,
+        );
+        assert!(TenantContext::parse(Some(&good)).is_ok(), "control");
+        let sig = "a".repeat(64);
         for bad in [
-            "v1.k1.e30".to_owned(),
-            format!("v2.k1.e30.{sig}"),
-            format!("v1..e30.{sig}"),
-            format!("v1.k1.!!!.{sig}"),
-            format!("v1.k1.e30.{sig}.extra"),
-            "v1.k1.e30.sig".to_owned(),
+            "v1.k1.e30.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+            good.replacen("v2~", "v1~", 1),
+            good.replacen("~k1~", "~~", 1),
+            format!("{good}~extra"),
+            format!("{}~sig", &good[..good.len() - 65]),
+            format!("v2~k1~9~~~~~~~~~~~{sig}"),
         ] {
             assert!(
                 matches!(TenantContext::parse(Some(&bad)), Err(DbError::BadContext)),

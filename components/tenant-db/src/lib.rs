@@ -4,10 +4,13 @@
 //! reads it (unverified: Postgres verifies the signature and expiry in every statement,
 //! see `migrations/README.md`), picks the database and schema from the placement the
 //! token names, and runs the caller's work in one transaction:
-//! `ROLLBACK` (a pooled connection may carry a dropped transaction), `BEGIN`,
-//! `SET LOCAL search_path` to the tenant's schema, bind the context with
-//! `set_config('tenantgate.context', $1, true)`, the work, `COMMIT`; `ROLLBACK` on every
-//! error path. Backend code gets a [`Tx`] only inside [`TenantDb::read`] or
+//! `ROLLBACK` (a pooled connection may carry a dropped transaction), `BEGIN READ ONLY` or
+//! `BEGIN READ WRITE`, one statement that binds the tenant's schema and the context
+//! transaction-locally (`set_config('search_path', $1, true)`,
+//! `set_config('tenantgate.context', $2, true)`; never `SET`, which the host refuses, nor a
+//! session-level `set_config(..., false)`), releases advisory locks an earlier request left
+//! on the pooled connection, and reads back the verified tenant; the work; `COMMIT`;
+//! `ROLLBACK` on every error path. Backend code gets a [`Tx`] only inside [`TenantDb::read`] or
 //! [`TenantDb::write`], so it has no way to the database without the tenant bound.
 //!
 //! Configuration comes from two Spin variables the component declares:

@@ -121,24 +121,32 @@ impl Tx<'_> {
     ) -> Result<(), DbError> {
         // A pooled connection may come back inside a transaction someone dropped.
         self.conn.execute("ROLLBACK", &[]).map_err(DbError::from)?;
+        // The access mode is always named: a session-level `default_transaction_read_only`
+        // left on a pooled connection (Spin's pool resets nothing) cannot turn a write into a
+        // read-only transaction.
         self.execute(
             match access {
                 Access::Read => "BEGIN READ ONLY",
-                Access::Write => "BEGIN",
+                Access::Write => "BEGIN READ WRITE",
             },
             &[],
         )?;
         // One round trip binds the schema and the context and has Postgres verify the
         // context (signature, expiry, key) at once. `OFFSET 0` keeps the inner SELECT a
         // separate step, so both settings are in place before the outer one reads them.
-        // The statement always returns exactly one row (no WHERE over a one-row sub-query), so
-        // it needs no one-row envelope (Spin #3671) and skips its planning cost.
+        // Both are transaction-local, so they override whatever session-level value an
+        // earlier request left on the connection. `pg_advisory_unlock_all()` releases the
+        // session-level advisory locks an earlier request may have left there (this request
+        // has taken none yet). The statement always returns exactly one row (no WHERE over a
+        // one-row sub-query), so it needs no one-row envelope (Spin #3671) and skips its
+        // planning cost.
         let bound = self
             .conn
             .query(
                 "SELECT tenantgate.current_tenant_id()::text AS tid FROM \
                  (SELECT set_config('search_path', $1, true), \
-                         set_config('tenantgate.context', $2, true) OFFSET 0) AS bind",
+                         set_config('tenantgate.context', $2, true), \
+                         pg_advisory_unlock_all() OFFSET 0) AS bind",
                 &[
                     ParameterValue::Str(schema.to_owned()),
                     ParameterValue::Str(token.to_owned()),

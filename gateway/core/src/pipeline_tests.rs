@@ -477,10 +477,7 @@ fn a_read_only_tenant_is_marked_in_the_context_and_only_then() {
             .unwrap()
             .ro
     );
-    assert!(
-        !payload(token.as_str()).contains("\"ro\""),
-        "absent while false"
-    );
+    assert_eq!(ro_field(token.as_str()), "", "empty while false");
     let mut moving = sample_tenant("acme");
     moving.read_only = true;
     p.directory.upsert(moving);
@@ -491,18 +488,12 @@ fn a_read_only_tenant_is_marked_in_the_context_and_only_then() {
             .unwrap()
             .ro
     );
-    assert!(payload(token.as_str()).contains("\"ro\":true"));
+    assert_eq!(ro_field(token.as_str()), "1");
 }
 
-fn payload(token: &str) -> String {
-    use base64::Engine as _;
-    let part = token.split('.').nth(2).unwrap();
-    String::from_utf8(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
+/// The `ro` field of a v2 token (the one before the signature).
+fn ro_field(token: &str) -> &str {
+    token.rsplit('~').nth(1).unwrap()
 }
 
 #[test]
