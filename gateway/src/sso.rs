@@ -17,8 +17,7 @@ use crate::ports::PgDirectory;
 /// How long a login may take between the redirect to the IdP and its answer.
 const FLOW_TTL_SECS: u64 = 600;
 
-/// The largest SAML response form accepted at the ACS.
-pub const MAX_ACS_BODY: usize = 512 * 1024;
+pub use gateway_core::sso::MAX_ACS_BODY;
 
 /// Answers one `/auth/` request; `body` is the request body for the SAML ACS (`None`: too
 /// large or broken off).

@@ -2,7 +2,7 @@
 //
 //   node oidc_login.mjs <start-url> <username> <password> <expect-path> <screenshot-dir>
 //
-// Opens start-url (e.g. a tenant's /auth/login, which redirects to the IdP), fills the IdP's
+// Opens start-url (e.g. a tenant's /auth/login, whose button leads to the IdP), fills the IdP's
 // login form (labels "Username" and "Password", button "Sign in"), confirms consent
 // ("Continue") if the IdP asks, and waits to land on a URL whose path is expect-path. Prints
 // {"url", "status", "body_text"} of that page and writes 01-login.png, 02-consent.png (when
@@ -26,6 +26,16 @@ const landed = (url) => url.pathname === expectPath;
 try {
   await page.goto(startUrl);
   const login = page.locator('form[data-form="login"]');
+  // A tenant's own login page first (tenantgate's /auth/login): its button starts the login.
+  const start = page.locator('#sso-start');
+  const first = await Promise.race([
+    login.waitFor().then(() => 'idp'),
+    start.waitFor().then(() => 'tenant'),
+  ]);
+  if (first === 'tenant') {
+    await page.screenshot({ path: join(shots, '00-tenant-login.png') });
+    await start.click();
+  }
   await login.waitFor();
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);

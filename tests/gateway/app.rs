@@ -79,7 +79,11 @@ impl App {
             );
         let mut builder = AppBuilder::new(&manifest);
         for (k, v) in settings {
-            builder = builder.env(k, v);
+            builder = match *k {
+                // Not a variable: the port to serve on (browser tests).
+                "TEST_LISTEN_PORT" => builder.port(v.parse().expect("a port")),
+                _ => builder.env(k, v),
+            };
         }
         builder = builder
             .runtime_config("[key_value_store.default]\ntype = \"spin\"\n")

@@ -5,6 +5,7 @@
 
 mod app;
 mod attacks;
+mod browser;
 mod conformance;
 mod lifecycle;
 mod limits;

@@ -10,7 +10,6 @@ use tenantgate_tests::saml_idp::{SamlIdp, SamlUser};
 
 use crate::app::{code, App, ACME, GLOBEX};
 
-const SESSION_KEY_HEX: &str = "73657373696f6e2d6b65792d666f722d74657374732d33322d627974657321";
 const GLOBEX_HOST: &str = "globex.localhost:3000";
 const ACME_HOST: &str = "acme.localhost:3000";
 
@@ -51,8 +50,9 @@ async fn start() -> Saml {
             },
         ],
     );
+    let session_key = tenantgate_tests::dataplane::hex(b"saml-tests-session-key-32-bytes!");
     let app = App::start_with(&[
-        ("SPIN_VARIABLE_SESSION_KEY", SESSION_KEY_HEX),
+        ("SPIN_VARIABLE_SESSION_KEY", &session_key),
         ("SPIN_VARIABLE_ANONYMOUS_PERMISSIONS", ""),
     ])
     .await;

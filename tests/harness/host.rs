@@ -31,9 +31,17 @@ pub struct AppBuilder {
     server: ServerOptions,
     cache_dir: Option<PathBuf>,
     dir: Option<PathBuf>,
+    port: u16,
 }
 
 impl AppBuilder {
+    /// Serves on this loopback port instead of a free one (a browser test must know the port
+    /// before the app starts, to register redirect URIs).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
     /// An app from manifest text. `{probe}`, `{hello}`, `{rogue}` are replaced by fixture paths.
     pub fn new(manifest: &str) -> AppBuilder {
         let mut m = manifest.to_owned();
@@ -59,6 +67,7 @@ impl AppBuilder {
             // Shared across tests and runs: each component compiles once.
             cache_dir: Some(crate::fixtures::target_dir().join("tenantgate-test-cache")),
             dir: None,
+            port: 0,
         }
     }
 
@@ -156,7 +165,7 @@ impl AppBuilder {
             .expect("app loads");
         let server = Server::bind(
             rt.clone(),
-            "127.0.0.1:0".parse().unwrap(),
+            std::net::SocketAddr::from(([127, 0, 0, 1], self.port)),
             self.server.clone(),
         )
         .await

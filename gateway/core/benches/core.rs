@@ -182,7 +182,26 @@ fn headers(c: &mut Criterion) {
 
 fn pipeline(c: &mut Criterion) {
     let directory = MemoryDirectory::default();
-    directory.upsert(sample_tenant("acme"));
+    let mut acme = sample_tenant("acme");
+    acme.sso = gateway_core::sso::SsoMode::Sso;
+    directory.upsert(acme.clone());
+    let sid = uuid::Uuid::from_bytes([5; 16]);
+    directory.set_session(
+        sid,
+        Some(gateway_core::sso::session::SessionRow {
+            tenant: acme.id,
+            user_id: uuid::Uuid::from_bytes([6; 16]),
+            role: "member".into(),
+            permissions: vec!["tasks.read".into()],
+            expires_in: 3600,
+        }),
+    );
+    let session_key =
+        gateway_core::sso::session::SessionKey::new(b"bench-session-key-32-bytes-long!").unwrap();
+    let cookie = format!(
+        "tg_session={}",
+        session_key.issue(sid, &acme.id, NOW.as_secs() + 1800)
+    );
     let ports = Ports {
         directory,
         cache: MemoryKv::default(),
@@ -190,7 +209,10 @@ fn pipeline(c: &mut Criterion) {
         keys: verifier(),
     };
     let config = GatewayConfig {
-        sessions: Default::default(),
+        sessions: gateway_core::sso::session::SessionConfig {
+            key: Some(session_key),
+            ..Default::default()
+        },
         host: HostConfig::with_ports(&[3000]),
         resolver: ResolverConfig::new("app.example".parse().unwrap()),
         tenant_cache: TenantCacheConfig::default(),
@@ -219,6 +241,14 @@ fn pipeline(c: &mut Criterion) {
         headers,
         ..anon.clone()
     };
+    let mut with_session = anon.clone();
+    with_session
+        .headers
+        .push(("cookie".to_owned(), cookie.into_bytes()));
+    assert!(matches!(
+        handle(&with_session, &config, &ports, NOW, &rid),
+        Decision::Forward(_)
+    ));
     assert!(matches!(
         handle(&authed, &config, &ports, NOW, &rid),
         Decision::Forward(_)
@@ -229,6 +259,10 @@ fn pipeline(c: &mut Criterion) {
     });
     g.bench_function("bearer_cached", |b| {
         b.iter(|| handle(black_box(&authed), &config, &ports, NOW, &rid))
+    });
+    // A session cookie: MAC, expiry, tenant, and the cached session state (one cache read).
+    g.bench_function("session_warm", |b| {
+        b.iter(|| handle(black_box(&with_session), &config, &ports, NOW, &rid))
     });
     g.finish();
 }

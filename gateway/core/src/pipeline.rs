@@ -180,8 +180,9 @@ where
     N: RateLimitStore,
     J: JwksSource,
 {
-    check_request(req, &config.limits)?;
-    let target = RequestTarget::parse(&req.target)?;
+    let target = RequestTarget::parse(&req.target);
+    check_request(req, target.as_ref().ok(), &config.limits)?;
+    let target = target?;
     let host = normalise_host(&host_values(&req.headers), &target, &config.host)?;
     let credentials = credentials(&req.headers)?;
 
@@ -399,11 +400,26 @@ fn host_values(headers: &[(String, Vec<u8>)]) -> Vec<&[u8]> {
 }
 
 /// The request as a whole: an accepted method, headers within their budget, a declared
-/// body within its cap.
-fn check_request(req: &RequestParts, limits: &Limits) -> Result<(), GatewayError> {
+/// body within its cap. A SAML response posted to the ACS has a cap of its own
+/// ([`crate::sso::MAX_ACS_BODY`], enforced by the component that reads it), so a deployment
+/// with a small API body cap can still sign people in.
+fn check_request(
+    req: &RequestParts,
+    target: Option<&RequestTarget>,
+    limits: &Limits,
+) -> Result<(), GatewayError> {
     check_method(&req.method)?;
     limits.check_headers(&req.headers)?;
-    limits.check_declared_body(&req.headers)?;
+    let acs = req.method == "POST" && target.is_some_and(|t| t.path() == "/auth/saml/acs");
+    if acs {
+        let cap = Limits {
+            max_body_bytes: crate::sso::MAX_ACS_BODY as u64,
+            ..*limits
+        };
+        cap.check_declared_body(&req.headers)?;
+    } else {
+        limits.check_declared_body(&req.headers)?;
+    }
     Ok(())
 }
 

@@ -156,6 +156,9 @@ impl AuthRequest {
     }
 }
 
+/// The largest body accepted at the SAML ACS (a form with one signed response).
+pub const MAX_ACS_BODY: usize = 512 * 1024;
+
 /// The login flow's browser-binding cookie name.
 pub const FLOW_COOKIE: &str = "tg_sso_flow";
 
