@@ -74,9 +74,7 @@ fn hex(s: &str) -> Result<Vec<u8>, String> {
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| "must be hex".to_owned())
-        })
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| "must be hex".to_owned()))
         .collect()
 }
 

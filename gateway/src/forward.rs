@@ -128,7 +128,10 @@ pub async fn forward(
             let mut headers = vec![
                 ("location".to_owned(), location.into_bytes()),
                 ("cache-control".to_owned(), b"no-store".to_vec()),
-                (REQUEST_ID_HEADER.to_owned(), rid.as_str().as_bytes().to_vec()),
+                (
+                    REQUEST_ID_HEADER.to_owned(),
+                    rid.as_str().as_bytes().to_vec(),
+                ),
             ];
             headers.extend(
                 plan.response_headers

@@ -72,13 +72,8 @@ pub fn start(
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     );
-    let request = tenantgate_saml::authn_request(
-        &service_provider(auth),
-        &idp,
-        &id,
-        now.0,
-        Some(&state),
-    );
+    let request =
+        tenantgate_saml::authn_request(&service_provider(auth), &idp, &id, now.0, Some(&state));
     directory
         .one(
             "SELECT b::text FROM (VALUES (1)) AS one (x) LEFT JOIN \

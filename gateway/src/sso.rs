@@ -230,8 +230,12 @@ fn start(
         return crate::saml::start(auth, p, &return_to, key, directory, sessions, now);
     }
     let oidc = usable_oidc(p, sessions)?;
-    let (state, nonce, verifier, binding) =
-        (random_token()?, random_token()?, random_token()?, random_token()?);
+    let (state, nonce, verifier, binding) = (
+        random_token()?,
+        random_token()?,
+        random_token()?,
+        random_token()?,
+    );
     directory
         .one(
             "SELECT b::text FROM (VALUES (1)) AS one (x) LEFT JOIN \
@@ -284,10 +288,7 @@ pub(crate) fn take_flow(
     let tenant = text(0).ok_or(SsoError::StateInvalid)?;
     let binding_ok = auth.binding.as_deref().is_some_and(|b| {
         let expected = hex(&key.keyed_hash("binding", b));
-        gateway_core::sso::constant_eq(
-            expected.as_bytes(),
-            text(1).unwrap_or_default().as_bytes(),
-        )
+        gateway_core::sso::constant_eq(expected.as_bytes(), text(1).unwrap_or_default().as_bytes())
     });
     if tenant != auth.tenant.id.as_str() || text(5).as_deref() != Some("false") || !binding_ok {
         return Err(SsoError::StateInvalid);
@@ -432,8 +433,10 @@ fn logout(
         session::forget(&s.sid, sessions, kv);
     }
     let mut page = pages::signed_out(&auth.tenant.name);
-    page.headers
-        .push(("set-cookie".to_owned(), session::clear_cookie(auth.tls).into_bytes()));
+    page.headers.push((
+        "set-cookie".to_owned(),
+        session::clear_cookie(auth.tls).into_bytes(),
+    ));
     page
 }
 

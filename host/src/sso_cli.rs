@@ -13,7 +13,7 @@ use crate::admin::Conn;
 pub enum SsoCommand {
     /// Create or change the tenant's identity provider (audited); for OIDC, fetches its
     /// discovery document and keys at once.
-    Set(SetArgs),
+    Set(Box<SetArgs>),
     /// Show the tenant's identity provider (never its secret) and the URLs to give the
     /// customer's IdP administrator.
     Show {
@@ -121,7 +121,11 @@ fn print(p: &sso::Provider, origin: &str) {
         println!("  client id:       {}", opt(&p.client_id));
         println!(
             "  client secret:   {}",
-            if p.client_secret_set { "set" } else { "not set" }
+            if p.client_secret_set {
+                "set"
+            } else {
+                "not set"
+            }
         );
         println!("  scopes:          {}", p.scopes.join(" "));
         println!("  authorization:   {}", opt(&p.authorization_endpoint));
@@ -160,8 +164,8 @@ fn read_certificates(paths: &[std::path::PathBuf]) -> anyhow::Result<Option<Vec<
     }
     let mut out = Vec::new();
     for p in paths {
-        let bytes = std::fs::read(p)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
+        let bytes =
+            std::fs::read(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
         out.extend(
             tenantgate_saml::pem_or_der_certificates(&bytes)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
@@ -175,7 +179,9 @@ pub async fn run(cmd: SsoCommand) -> anyhow::Result<ExitCode> {
         SsoCommand::Set(a) => {
             let client_secret = match &a.client_secret_env {
                 Some(var) => Some(std::env::var(var).map_err(|_| {
-                    anyhow::anyhow!("--client-secret-env {var}: that environment variable is not set")
+                    anyhow::anyhow!(
+                        "--client-secret-env {var}: that environment variable is not set"
+                    )
                 })?),
                 None => None,
             };

@@ -113,9 +113,7 @@ impl App {
         {
             builder = builder.env("SPIN_VARIABLE_ANONYMOUS_PERMISSIONS", "tasks.read");
         }
-        builder
-            .start()
-            .await
+        builder.start().await
     }
 
     /// `GET path` as `host` (the `Host` header), with extra headers.

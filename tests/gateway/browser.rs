@@ -27,7 +27,10 @@ async fn a_person_signs_in_with_a_browser_and_sees_acmes_tasks() {
         ("TEST_LISTEN_PORT", &port_text),
         ("SPIN_VARIABLE_EXTRA_PORTS", &format!("3000,{port}")),
         ("SPIN_VARIABLE_SESSION_KEY", &session_key),
-        ("SPIN_VARIABLE_SSO_TOKEN_ORIGIN", idp.issuer().trim_end_matches('/')),
+        (
+            "SPIN_VARIABLE_SSO_TOKEN_ORIGIN",
+            idp.issuer().trim_end_matches('/'),
+        ),
         ("SPIN_VARIABLE_ANONYMOUS_PERMISSIONS", ""),
     ])
     .await;

@@ -84,7 +84,10 @@ async fn start() -> Saml {
     .await
     .unwrap();
     let shown = sso::show(&control, "globex").await.unwrap();
-    assert_eq!(shown.idp_entity_id.as_deref(), Some("https://idp.globex.test/saml"));
+    assert_eq!(
+        shown.idp_entity_id.as_deref(),
+        Some("https://idp.globex.test/saml")
+    );
     assert_eq!(shown.certificates, 1);
     sso::set(
         &mut control,
@@ -167,7 +170,10 @@ impl Saml {
             .send("GET", host, "/auth/sso?return_to=/api/tasks", None, None)
             .await;
         assert_eq!(a.status, 302, "{}", a.body);
-        (a.location.clone(), a.cookie("tg_sso_flow").expect("flow cookie"))
+        (
+            a.location.clone(),
+            a.cookie("tg_sso_flow").expect("flow cookie"),
+        )
     }
 
     async fn post_acs(
@@ -182,8 +188,14 @@ impl Saml {
             form.push(("RelayState", r.to_owned()));
         }
         let cookie = binding.map(|b| format!("tg_sso_flow={b}"));
-        self.send("POST", host, "/auth/saml/acs", cookie.as_deref(), Some(form))
-            .await
+        self.send(
+            "POST",
+            host,
+            "/auth/saml/acs",
+            cookie.as_deref(),
+            Some(form),
+        )
+        .await
     }
 
     fn count(&self, sql: &str) -> i64 {
@@ -243,9 +255,19 @@ async fn saml_login_through_the_real_idp_and_its_attacks() {
     let post = s.idp.login(&redirect, "gina", "gina-pw").await;
     assert_eq!(post.action, "http://globex.localhost:3000/auth/saml/acs");
     let done = s
-        .post_acs(GLOBEX_HOST, &post.saml_response, post.relay_state.as_deref(), Some(&binding))
+        .post_acs(
+            GLOBEX_HOST,
+            &post.saml_response,
+            post.relay_state.as_deref(),
+            Some(&binding),
+        )
         .await;
-    assert_eq!((done.status, done.location.as_str()), (302, "/api/tasks"), "{}", done.body);
+    assert_eq!(
+        (done.status, done.location.as_str()),
+        (302, "/api/tasks"),
+        "{}",
+        done.body
+    );
     let session = format!("tg_session={}", done.cookie("tg_session").expect("session"));
     let tasks = s
         .send("GET", GLOBEX_HOST, "/api/tasks", Some(&session), None)
@@ -257,19 +279,42 @@ async fn saml_login_through_the_real_idp_and_its_attacks() {
 
     // The same response again: the flow is gone.
     let again = s
-        .post_acs(GLOBEX_HOST, &post.saml_response, post.relay_state.as_deref(), Some(&binding))
+        .post_acs(
+            GLOBEX_HOST,
+            &post.saml_response,
+            post.relay_state.as_deref(),
+            Some(&binding),
+        )
         .await;
-    assert_eq!((again.status, again.code()), (400, "sso_state_invalid".into()));
+    assert_eq!(
+        (again.status, again.code()),
+        (400, "sso_state_invalid".into())
+    );
 
     // Responses minted by the real IdP with one thing wrong, each for a fresh flow.
     let globex = sp("http://globex.localhost:3000");
     let acme = sp("http://acme.localhost:3000");
     let cases: Vec<(&str, serde_json::Value)> = vec![
-        ("unsigned assertion", json!({"sign_assertion": false, "sign_response": true})),
-        ("wrong audience", json!({"audience": "https://someone-else.test/sp"})),
-        ("wrong recipient", json!({"recipient": "http://evil.test/acs"})),
-        ("wrong destination", json!({"destination": "http://evil.test/acs"})),
-        ("expired", json!({"not_on_or_after": -600, "confirmation_not_on_or_after": -600})),
+        (
+            "unsigned assertion",
+            json!({"sign_assertion": false, "sign_response": true}),
+        ),
+        (
+            "wrong audience",
+            json!({"audience": "https://someone-else.test/sp"}),
+        ),
+        (
+            "wrong recipient",
+            json!({"recipient": "http://evil.test/acs"}),
+        ),
+        (
+            "wrong destination",
+            json!({"destination": "http://evil.test/acs"}),
+        ),
+        (
+            "expired",
+            json!({"not_on_or_after": -600, "confirmation_not_on_or_after": -600}),
+        ),
         ("not yet valid", json!({"not_before": 900})),
         ("another issuer", json!({"issuer": "https://evil.test/idp"})),
     ];
@@ -286,7 +331,12 @@ async fn saml_login_through_the_real_idp_and_its_attacks() {
         let a = s
             .post_acs(GLOBEX_HOST, &response, Some(&relay), Some(&binding))
             .await;
-        assert_eq!((a.status, a.code()), (400, "sso_failed".into()), "{what}: {}", a.body);
+        assert_eq!(
+            (a.status, a.code()),
+            (400, "sso_failed".into()),
+            "{what}: {}",
+            a.body
+        );
     }
     // acme's assertion (audience and ACS of acme) posted to globex's ACS.
     let (redirect, binding) = s.begin(GLOBEX_HOST).await;
@@ -294,28 +344,50 @@ async fn saml_login_through_the_real_idp_and_its_attacks() {
     let request_id = s.pending_request_id(&relay);
     let for_acme = s
         .idp
-        .mint(json!({"sp": acme.entity_id, "acs": acme.acs_url, "user": "gina",
-                     "in_response_to": request_id}))
+        .mint(
+            json!({"sp": acme.entity_id, "acs": acme.acs_url, "user": "gina",
+                     "in_response_to": request_id}),
+        )
         .await;
     let a = s
         .post_acs(GLOBEX_HOST, &for_acme, Some(&relay), Some(&binding))
         .await;
-    assert_eq!((a.status, a.code()), (400, "sso_failed".into()), "{}", a.body);
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "sso_failed".into()),
+        "{}",
+        a.body
+    );
     // An unsolicited (IdP-initiated) response is refused while the tenant does not allow it.
     let unsolicited = s
         .idp
-        .mint(json!({"sp": globex.entity_id, "acs": globex.acs_url, "user": "gina",
-                     "in_response_to": null}))
+        .mint(
+            json!({"sp": globex.entity_id, "acs": globex.acs_url, "user": "gina",
+                     "in_response_to": null}),
+        )
         .await;
     let a = s.post_acs(GLOBEX_HOST, &unsolicited, None, None).await;
-    assert_eq!((a.status, a.code()), (400, "sso_failed".into()), "{}", a.body);
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "sso_failed".into()),
+        "{}",
+        a.body
+    );
     // A user of a domain globex has not verified.
     let (redirect, binding) = s.begin(GLOBEX_HOST).await;
     let post = s.idp.login(&redirect, "mallory", "mallory-pw").await;
     let a = s
-        .post_acs(GLOBEX_HOST, &post.saml_response, post.relay_state.as_deref(), Some(&binding))
+        .post_acs(
+            GLOBEX_HOST,
+            &post.saml_response,
+            post.relay_state.as_deref(),
+            Some(&binding),
+        )
         .await;
-    assert_eq!((a.status, a.code()), (403, "email_domain_not_allowed".into()));
+    assert_eq!(
+        (a.status, a.code()),
+        (403, "email_domain_not_allowed".into())
+    );
     // Nothing was created by any of it.
     assert_eq!(
         s.count("SELECT count(*) FROM tenantgate.sessions"),
@@ -336,11 +408,18 @@ async fn saml_login_through_the_real_idp_and_its_attacks() {
     );
     let unsolicited = s
         .idp
-        .mint(json!({"sp": globex.entity_id, "acs": globex.acs_url, "user": "gina",
-                     "in_response_to": null}))
+        .mint(
+            json!({"sp": globex.entity_id, "acs": globex.acs_url, "user": "gina",
+                     "in_response_to": null}),
+        )
         .await;
     let first = s.post_acs(GLOBEX_HOST, &unsolicited, None, None).await;
-    assert_eq!((first.status, first.location.as_str()), (302, "/"), "{}", first.body);
+    assert_eq!(
+        (first.status, first.location.as_str()),
+        (302, "/"),
+        "{}",
+        first.body
+    );
     let replay = s.post_acs(GLOBEX_HOST, &unsolicited, None, None).await;
     assert_eq!((replay.status, replay.code()), (400, "sso_failed".into()));
     // globex's session cookie is not acme's.

@@ -215,7 +215,11 @@ async fn sso_login_lands_on_return_to_and_sees_the_tenants_data() {
         .await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("acme IdP"), "{}", page.body);
-    assert!(page.body.contains("/auth/sso?return_to=%2Fapi%2Ftasks"), "{}", page.body);
+    assert!(
+        page.body.contains("/auth/sso?return_to=%2Fapi%2Ftasks"),
+        "{}",
+        page.body
+    );
 
     // The flow: PKCE S256, state, nonce, the exact redirect URI.
     let (authorize, binding) = s.begin(ACME_HOST, "/api/tasks").await;
@@ -287,7 +291,13 @@ async fn sso_login_lands_on_return_to_and_sees_the_tenants_data() {
         (403, "csrf_failed".into())
     );
     let no_origin = s
-        .send("POST", ACME_HOST, "/api/tasks", &[("cookie", &cookie)], Some(body))
+        .send(
+            "POST",
+            ACME_HOST,
+            "/api/tasks",
+            &[("cookie", &cookie)],
+            Some(body),
+        )
         .await;
     assert_eq!(
         (no_origin.status, code(&no_origin.json())),
@@ -298,13 +308,18 @@ async fn sso_login_lands_on_return_to_and_sees_the_tenants_data() {
             "POST",
             ACME_HOST,
             "/api/tasks",
-            &[("cookie", &cookie), ("origin", "http://acme.localhost:3000")],
+            &[
+                ("cookie", &cookie),
+                ("origin", "http://acme.localhost:3000"),
+            ],
             Some(body),
         )
         .await;
     assert_eq!(same.status, 201, "{}", same.body);
     // /auth/session names the user and gives the CSRF token for clients without Origin.
-    let me = s.get(ACME_HOST, "/auth/session", &[("cookie", &cookie)]).await;
+    let me = s
+        .get(ACME_HOST, "/auth/session", &[("cookie", &cookie)])
+        .await;
     assert_eq!(me.status, 200, "{}", me.body);
     let token = me.json()["csrf_token"].as_str().unwrap().to_owned();
     let with_token = s
@@ -327,13 +342,19 @@ async fn login_state_attacks_are_refused() {
     let callback = s.idp.login(&authorize, "alice", "alice-pw").await;
     let forged = callback.replace("state=", "state=x");
     let a = s.finish(ACME_HOST, &forged, &binding).await;
-    assert_eq!((a.status, code(&a.json())), (400, "sso_state_invalid".into()));
+    assert_eq!(
+        (a.status, code(&a.json())),
+        (400, "sso_state_invalid".into())
+    );
     // Another browser's (no or another binding cookie) state: refused, and burnt.
     let (authorize, _) = s.begin(ACME_HOST, "/").await;
     let (_, other_binding) = s.begin(ACME_HOST, "/").await;
     let callback = s.idp.login(&authorize, "alice", "alice-pw").await;
     let a = s.finish(ACME_HOST, &callback, &other_binding).await;
-    assert_eq!((a.status, code(&a.json())), (400, "sso_state_invalid".into()));
+    assert_eq!(
+        (a.status, code(&a.json())),
+        (400, "sso_state_invalid".into())
+    );
     // Replayed state: the first use works, the second is refused.
     let (authorize, binding) = s.begin(ACME_HOST, "/").await;
     let callback = s.idp.login(&authorize, "alice", "alice-pw").await;
@@ -347,7 +368,10 @@ async fn login_state_attacks_are_refused() {
     let (authorize, binding) = s.begin(ACME_HOST, "/").await;
     let callback = s.idp.login(&authorize, "alice", "alice-pw").await;
     let a = s.finish(GLOBEX_HOST, &callback, &binding).await;
-    assert_eq!((a.status, code(&a.json())), (400, "sso_state_invalid".into()));
+    assert_eq!(
+        (a.status, code(&a.json())),
+        (400, "sso_state_invalid".into())
+    );
     // Code replay: a used code with a fresh flow's state is refused by the IdP.
     let (authorize, binding) = s.begin(ACME_HOST, "/").await;
     let used = s.idp.login(&authorize, "alice", "alice-pw").await;
@@ -375,12 +399,21 @@ async fn login_state_attacks_are_refused() {
     let a = s.finish(ACME_HOST, &mixed, &binding).await;
     assert_eq!((a.status, code(&a.json())), (400, "sso_failed".into()));
     // An open redirect in return_to.
-    for bad in ["//evil.test/x", "https://evil.test/", "/\\evil.test", "javascript:alert(1)"] {
+    for bad in [
+        "//evil.test/x",
+        "https://evil.test/",
+        "/\\evil.test",
+        "javascript:alert(1)",
+    ] {
         let enc: String = url_encode(bad);
         let a = s
             .get(ACME_HOST, &format!("/auth/sso?return_to={enc}"), &[])
             .await;
-        assert_eq!((a.status, code(&a.json())), (400, "bad_request".into()), "{bad}");
+        assert_eq!(
+            (a.status, code(&a.json())),
+            (400, "bad_request".into()),
+            "{bad}"
+        );
     }
     // An IdP error answer.
     let (_, binding) = s.begin(ACME_HOST, "/").await;
@@ -391,7 +424,10 @@ async fn login_state_attacks_are_refused() {
             &binding,
         )
         .await;
-    assert_eq!((a.status, code(&a.json())), (400, "sso_state_invalid".into()));
+    assert_eq!(
+        (a.status, code(&a.json())),
+        (400, "sso_state_invalid".into())
+    );
     // Browsers get the error page with the stable code.
     let page = s
         .get(
@@ -437,15 +473,26 @@ async fn just_in_time_membership_only_for_verified_emails_of_verified_domains() 
         let (authorize, binding) = s.begin(ACME_HOST, "/").await;
         let callback = s.idp.login(&authorize, user, password).await;
         let a = s.finish(ACME_HOST, &callback, &binding).await;
-        assert_eq!((a.status, code(&a.json())), (403, expected.into()), "{user}");
+        assert_eq!(
+            (a.status, code(&a.json())),
+            (403, expected.into()),
+            "{user}"
+        );
         assert!(a.cookie("tg_session").is_none());
     }
-    assert_eq!(s.count("SELECT count(*) FROM tenantgate.users"), users_before);
+    assert_eq!(
+        s.count("SELECT count(*) FROM tenantgate.users"),
+        users_before
+    );
     assert_eq!(s.count("SELECT count(*) FROM tenantgate.sessions"), 0);
     // The control: gina on globex is let in.
     let cookie = s.login(GLOBEX_HOST, "gina", "gina-pw").await;
     let tasks = s
-        .get(GLOBEX_HOST, "/api/tasks", &[("cookie", &session_header(&cookie))])
+        .get(
+            GLOBEX_HOST,
+            "/api/tasks",
+            &[("cookie", &session_header(&cookie))],
+        )
         .await;
     assert_eq!(tasks.status, 200, "{}", tasks.body);
     assert!(tasks.body.contains("globex: hire engineers"));
@@ -472,7 +519,9 @@ async fn session_cookies_are_bound_checked_and_revocable() {
         200
     );
     // acme's cookie on globex's host.
-    let a = s.get(GLOBEX_HOST, "/api/tasks", &[("cookie", &cookie)]).await;
+    let a = s
+        .get(GLOBEX_HOST, "/api/tasks", &[("cookie", &cookie)])
+        .await;
     assert_eq!((a.status, code(&a.json())), (401, "session_invalid".into()));
     // Tampered: one character of the MAC, and the session id.
     let mut tampered = value.clone();
@@ -480,12 +529,28 @@ async fn session_cookies_are_bound_checked_and_revocable() {
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     let (_, rest) = value.split_once('.').unwrap();
     let other_sid = format!("s1.{}{}", "0", &rest[1..]);
-    for bad in [tampered, other_sid, "garbage".to_owned(), String::new() + "s1...."] {
+    for bad in [
+        tampered,
+        other_sid,
+        "garbage".to_owned(),
+        String::new() + "s1....",
+    ] {
         let a = s
-            .get(ACME_HOST, "/api/tasks", &[("cookie", &session_header(&bad))])
+            .get(
+                ACME_HOST,
+                "/api/tasks",
+                &[("cookie", &session_header(&bad))],
+            )
             .await;
-        assert_eq!((a.status, code(&a.json())), (401, "session_invalid".into()), "{bad}");
-        assert!(a.cookies.iter().any(|c| c.starts_with("tg_session=;")), "cleared");
+        assert_eq!(
+            (a.status, code(&a.json())),
+            (401, "session_invalid".into()),
+            "{bad}"
+        );
+        assert!(
+            a.cookies.iter().any(|c| c.starts_with("tg_session=;")),
+            "cleared"
+        );
     }
     // Expired: minted with the right key but past its expiry.
     let key = SessionKey::new(SESSION_KEY).unwrap();
@@ -493,7 +558,11 @@ async fn session_cookies_are_bound_checked_and_revocable() {
     let sid: uuid::Uuid = parts[1].parse().unwrap();
     let expired = key.issue(sid, &ACME.parse().unwrap(), 1_000_000);
     let a = s
-        .get(ACME_HOST, "/api/tasks", &[("cookie", &session_header(&expired))])
+        .get(
+            ACME_HOST,
+            "/api/tasks",
+            &[("cookie", &session_header(&expired))],
+        )
         .await;
     assert_eq!((a.status, code(&a.json())), (401, "session_invalid".into()));
     // A browser navigation with a bad cookie goes to the login page instead.
@@ -501,7 +570,10 @@ async fn session_cookies_are_bound_checked_and_revocable() {
         .get(
             ACME_HOST,
             "/api/tasks?x=1",
-            &[("cookie", &session_header(&expired)), ("sec-fetch-mode", "navigate")],
+            &[
+                ("cookie", &session_header(&expired)),
+                ("sec-fetch-mode", "navigate"),
+            ],
         )
         .await;
     assert_eq!(nav.status, 302);
@@ -510,7 +582,10 @@ async fn session_cookies_are_bound_checked_and_revocable() {
     let nav = s
         .get(ACME_HOST, "/api/tasks", &[("accept", "text/html,*/*")])
         .await;
-    assert_eq!((nav.status, nav.location.as_str()), (302, "/auth/login?return_to=%2Fapi%2Ftasks"));
+    assert_eq!(
+        (nav.status, nav.location.as_str()),
+        (302, "/auth/login?return_to=%2Fapi%2Ftasks")
+    );
     let api = s.get(ACME_HOST, "/api/tasks", &[]).await;
     assert_eq!(api.status, 403);
 
@@ -520,7 +595,10 @@ async fn session_cookies_are_bound_checked_and_revocable() {
             "POST",
             ACME_HOST,
             "/auth/logout",
-            &[("cookie", &cookie), ("origin", "http://acme.localhost:3000")],
+            &[
+                ("cookie", &cookie),
+                ("origin", "http://acme.localhost:3000"),
+            ],
             None,
         )
         .await;
@@ -577,7 +655,9 @@ async fn enforced_sso_refuses_bearer_tokens_and_stale_keys_fail_closed() {
     let until = std::time::Instant::now() + Duration::from_secs(7);
     let mut refused = None;
     while std::time::Instant::now() < until {
-        let a = s.get(ACME_HOST, "/api/tasks", &[("authorization", &acme)]).await;
+        let a = s
+            .get(ACME_HOST, "/api/tasks", &[("authorization", &acme)])
+            .await;
         if a.status != 200 {
             refused = Some(a);
             break;
@@ -585,19 +665,35 @@ async fn enforced_sso_refuses_bearer_tokens_and_stale_keys_fail_closed() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let a = refused.expect("enforced SSO took effect within 7 s");
-    assert_eq!((a.status, code(&a.json())), (403, "sso_required".into()), "{}", a.body);
+    assert_eq!(
+        (a.status, code(&a.json())),
+        (403, "sso_required".into()),
+        "{}",
+        a.body
+    );
     assert!(a.body.contains("/auth/login"), "{}", a.body);
     // On the apex, a token naming acme is refused the same way.
-    let apex = s.get("localhost:3000", "/api/tasks", &[("authorization", &acme)]).await;
-    assert_eq!((apex.status, code(&apex.json())), (403, "sso_required".into()));
-    let g = s.get(GLOBEX_HOST, "/api/tasks", &[("authorization", &globex)]).await;
+    let apex = s
+        .get("localhost:3000", "/api/tasks", &[("authorization", &acme)])
+        .await;
+    assert_eq!(
+        (apex.status, code(&apex.json())),
+        (403, "sso_required".into())
+    );
+    let g = s
+        .get(GLOBEX_HOST, "/api/tasks", &[("authorization", &globex)])
+        .await;
     assert_eq!(g.status, 200, "{}", g.body);
     // The SSO login still works.
     let value = s.login(ACME_HOST, "alice", "alice-pw").await;
     assert_eq!(
-        s.get(ACME_HOST, "/api/tasks", &[("cookie", &session_header(&value))])
-            .await
-            .status,
+        s.get(
+            ACME_HOST,
+            "/api/tasks",
+            &[("cookie", &session_header(&value))]
+        )
+        .await
+        .status,
         200
     );
     // Keys older than the bound: logins fail closed.
@@ -614,14 +710,20 @@ async fn enforced_sso_refuses_bearer_tokens_and_stale_keys_fail_closed() {
         .await
         .unwrap();
     sso::refresh(&control, "acme").await.unwrap();
-    assert_eq!(s.get(ACME_HOST, "/auth/sso?return_to=/", &[]).await.status, 302);
+    assert_eq!(
+        s.get(ACME_HOST, "/auth/sso?return_to=/", &[]).await.status,
+        302
+    );
     // A tenant without an IdP has no login.
     s.app.pg.psql(
         "postgres",
         &format!("DELETE FROM tenantgate.sso_providers WHERE tenant_id = '{GLOBEX}'"),
     );
     let a = s.get(GLOBEX_HOST, "/auth/sso?return_to=/", &[]).await;
-    assert_eq!((a.status, code(&a.json())), (404, "sso_not_configured".into()));
+    assert_eq!(
+        (a.status, code(&a.json())),
+        (404, "sso_not_configured".into())
+    );
 }
 
 #[tokio::test]
@@ -632,7 +734,7 @@ async fn sso_settings_are_validated_audited_and_the_secret_never_shown() {
         .unwrap();
     let shown = sso::show(&control, "acme").await.unwrap();
     assert!(shown.client_secret_set);
-    assert_eq!(shown.keys >= 1, true);
+    assert!(shown.keys >= 1, "{shown:?}");
     let printed = serde_json::to_string(&shown).unwrap();
     assert!(!printed.contains("acme-secret"), "{printed}");
     for (bad, expect) in [

@@ -18,8 +18,8 @@ use crate::auth::{apex_organisation, authenticate, bind, credentials, AuthError,
 use crate::auth::{Identity, Via};
 use crate::cache::{TenantCache, TenantCacheConfig};
 use crate::context::{ContextClaims, ContextSigner, SignedContext};
-use crate::decision::{Decision, Response};
 pub use crate::decision::Forward;
+use crate::decision::{Decision, Response};
 use crate::error::{BadRequest, GatewayError};
 use crate::headers::{sanitise, Limits};
 use crate::host::{normalise_host, HostConfig, RequestTarget};
@@ -213,15 +213,17 @@ where
         (Some(identity), _) => identity,
         // Without a session key, sessions are off and a cookie is nobody's.
         (None, Credentials::Session(_)) if config.sessions.key.is_none() => Identity::Anonymous,
-        (None, Credentials::Session(raw)) => Identity::Session(session::authenticate(
-            raw,
-            &active.record().id,
-            &config.sessions,
-            &ports.directory,
-            &ports.cache,
-            now,
-        )
-        .map_err(AuthError::from)?),
+        (None, Credentials::Session(raw)) => Identity::Session(
+            session::authenticate(
+                raw,
+                &active.record().id,
+                &config.sessions,
+                &ports.directory,
+                &ports.cache,
+                now,
+            )
+            .map_err(AuthError::from)?,
+        ),
         (None, other) => authenticate(other, &ports.keys, &ports.cache, now)?,
     };
     let principal = bind(active, identity, &config.anonymous_permissions)?;

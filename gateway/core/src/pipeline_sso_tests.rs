@@ -73,7 +73,11 @@ fn cookie(tenant: &str) -> String {
 
 fn req(method: &str, host: &str, path: &str, extra: &[(&str, &str)]) -> RequestParts {
     let mut headers = vec![("host".to_owned(), host.as_bytes().to_vec())];
-    headers.extend(extra.iter().map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec())));
+    headers.extend(
+        extra
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec())),
+    );
     RequestParts {
         method: method.into(),
         target: path.into(),
@@ -89,7 +93,10 @@ fn refusal(d: Decision) -> (u16, String) {
     match d {
         Decision::Respond(r) => {
             let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
-            (r.status, body["error"]["code"].as_str().unwrap_or("").to_owned())
+            (
+                r.status,
+                body["error"]["code"].as_str().unwrap_or("").to_owned(),
+            )
         }
         Decision::Forward(_) => (200, String::new()),
         Decision::Auth(a) => (0, format!("{:?}", a.route)),
@@ -100,7 +107,15 @@ fn refusal(d: Decision) -> (u16, String) {
 fn a_session_carries_the_member_into_the_context() {
     let p = ports(SsoMode::Sso);
     let c = cookie("acme");
-    let Decision::Forward(f) = decide(&req("GET", "acme.app.example:3000", "/api/tasks", &[("cookie", &c)]), &p) else {
+    let Decision::Forward(f) = decide(
+        &req(
+            "GET",
+            "acme.app.example:3000",
+            "/api/tasks",
+            &[("cookie", &c)],
+        ),
+        &p,
+    ) else {
         panic!("not forwarded")
     };
     let claims = crate::context::decode_unverified(f.context.as_str()).unwrap();
@@ -112,23 +127,47 @@ fn a_session_carries_the_member_into_the_context() {
 fn another_tenants_or_a_forged_cookie_is_refused_and_cleared() {
     let p = ports(SsoMode::Sso);
     let c = cookie("acme");
-    let d = decide(&req("GET", "globex.app.example:3000", "/api/tasks", &[("cookie", &c)]), &p);
+    let d = decide(
+        &req(
+            "GET",
+            "globex.app.example:3000",
+            "/api/tasks",
+            &[("cookie", &c)],
+        ),
+        &p,
+    );
     let Decision::Respond(r) = d else { panic!() };
     assert_eq!(r.status, 401);
     assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
     let forged = "tg_session=s1.05050505050505050505050505050505.x.1.AAAA";
     assert_eq!(
-        refusal(decide(&req("GET", "acme.app.example:3000", "/api/tasks", &[("cookie", forged)]), &p)),
+        refusal(decide(
+            &req(
+                "GET",
+                "acme.app.example:3000",
+                "/api/tasks",
+                &[("cookie", forged)]
+            ),
+            &p
+        )),
         (401, "session_invalid".into())
     );
     // A navigation goes to the login page instead.
     let d = decide(
-        &req("GET", "acme.app.example:3000", "/api/tasks", &[("cookie", forged), ("sec-fetch-mode", "navigate")]),
+        &req(
+            "GET",
+            "acme.app.example:3000",
+            "/api/tasks",
+            &[("cookie", forged), ("sec-fetch-mode", "navigate")],
+        ),
         &p,
     );
     let Decision::Respond(r) = d else { panic!() };
     assert_eq!(r.status, 302);
-    assert_eq!(r.header("location"), Some("/auth/login?return_to=%2Fapi%2Ftasks"));
+    assert_eq!(
+        r.header("location"),
+        Some("/auth/login?return_to=%2Fapi%2Ftasks")
+    );
 }
 
 #[test]
@@ -138,16 +177,34 @@ fn session_writes_need_this_origin() {
     let post = |extra: &[(&str, &str)]| {
         let mut h = vec![("cookie", c.as_str())];
         h.extend_from_slice(extra);
-        refusal(decide(&req("POST", "acme.app.example:3000", "/api/tasks", &h), &p))
+        refusal(decide(
+            &req("POST", "acme.app.example:3000", "/api/tasks", &h),
+            &p,
+        ))
     };
-    assert_eq!(post(&[("origin", "http://evil.example")]), (403, "csrf_failed".into()));
+    assert_eq!(
+        post(&[("origin", "http://evil.example")]),
+        (403, "csrf_failed".into())
+    );
     assert_eq!(post(&[]), (403, "csrf_failed".into()));
     assert_eq!(post(&[("origin", ORIGIN)]).0, 200);
     assert_eq!(post(&[("sec-fetch-site", "same-origin")]).0, 200);
     // A bearer token is not a cookie: no CSRF check.
-    let bearer = format!("Bearer {}", rs256(&claims_for(&sample_tenant("acme").id.to_string())));
+    let bearer = format!(
+        "Bearer {}",
+        rs256(&claims_for(&sample_tenant("acme").id.to_string()))
+    );
     assert_eq!(
-        refusal(decide(&req("POST", "acme.app.example:3000", "/api/tasks", &[("authorization", &bearer)]), &p)).0,
+        refusal(decide(
+            &req(
+                "POST",
+                "acme.app.example:3000",
+                "/api/tasks",
+                &[("authorization", &bearer)]
+            ),
+            &p
+        ))
+        .0,
         200
     );
 }
@@ -155,46 +212,126 @@ fn session_writes_need_this_origin() {
 #[test]
 fn enforced_sso_refuses_bearer_tokens_only() {
     let p = ports(SsoMode::Enforced);
-    let bearer = format!("Bearer {}", rs256(&claims_for(&sample_tenant("acme").id.to_string())));
+    let bearer = format!(
+        "Bearer {}",
+        rs256(&claims_for(&sample_tenant("acme").id.to_string()))
+    );
     assert_eq!(
-        refusal(decide(&req("GET", "acme.app.example:3000", "/api/tasks", &[("authorization", &bearer)]), &p)),
+        refusal(decide(
+            &req(
+                "GET",
+                "acme.app.example:3000",
+                "/api/tasks",
+                &[("authorization", &bearer)]
+            ),
+            &p
+        )),
         (403, "sso_required".into())
     );
     assert_eq!(
-        refusal(decide(&req("GET", "app.example:3000", "/api/tasks", &[("authorization", &bearer)]), &p)),
+        refusal(decide(
+            &req(
+                "GET",
+                "app.example:3000",
+                "/api/tasks",
+                &[("authorization", &bearer)]
+            ),
+            &p
+        )),
         (403, "sso_required".into())
     );
     let c = cookie("acme");
-    assert_eq!(refusal(decide(&req("GET", "acme.app.example:3000", "/api/tasks", &[("cookie", &c)]), &p)).0, 200);
+    assert_eq!(
+        refusal(decide(
+            &req(
+                "GET",
+                "acme.app.example:3000",
+                "/api/tasks",
+                &[("cookie", &c)]
+            ),
+            &p
+        ))
+        .0,
+        200
+    );
     // The control: not enforced, the token works.
     let p = ports(SsoMode::Sso);
-    assert_eq!(refusal(decide(&req("GET", "acme.app.example:3000", "/api/tasks", &[("authorization", &bearer)]), &p)).0, 200);
+    assert_eq!(
+        refusal(decide(
+            &req(
+                "GET",
+                "acme.app.example:3000",
+                "/api/tasks",
+                &[("authorization", &bearer)]
+            ),
+            &p
+        ))
+        .0,
+        200
+    );
 }
 
 #[test]
 fn auth_routes_go_to_the_component_with_the_origin() {
     let p = ports(SsoMode::Sso);
-    match decide(&req("GET", "acme.app.example:3000", "/auth/sso?return_to=/x", &[]), &p) {
+    match decide(
+        &req(
+            "GET",
+            "acme.app.example:3000",
+            "/auth/sso?return_to=/x",
+            &[],
+        ),
+        &p,
+    ) {
         Decision::Auth(a) => {
             assert_eq!(a.route, crate::sso::AuthRoute::Start);
             assert_eq!(a.origin, ORIGIN);
             assert_eq!(a.query, "return_to=/x");
-            assert_eq!(a.oidc_redirect_uri(), "http://acme.app.example:3000/auth/oidc/callback");
+            assert_eq!(
+                a.oidc_redirect_uri(),
+                "http://acme.app.example:3000/auth/oidc/callback"
+            );
         }
         other => panic!("{other:?}"),
     }
     // The apex has no /auth/ of its own: it is routed like any path.
-    assert_eq!(refusal(decide(&req("GET", "app.example:3000", "/auth/sso", &[]), &p)).0, 401);
+    assert_eq!(
+        refusal(decide(
+            &req("GET", "app.example:3000", "/auth/sso", &[]),
+            &p
+        ))
+        .0,
+        401
+    );
 }
 
 #[test]
 fn anonymous_navigations_carry_the_login_redirect_only_with_sso() {
-    let nav = req("GET", "acme.app.example:3000", "/api/tasks?a=1", &[("accept", "text/html")]);
-    let Decision::Forward(f) = decide(&nav, &ports(SsoMode::Sso)) else { panic!() };
-    assert_eq!(f.login_redirect.as_deref(), Some("/auth/login?return_to=%2Fapi%2Ftasks%3Fa%3D1"));
-    let Decision::Forward(f) = decide(&nav, &ports(SsoMode::None)) else { panic!() };
+    let nav = req(
+        "GET",
+        "acme.app.example:3000",
+        "/api/tasks?a=1",
+        &[("accept", "text/html")],
+    );
+    let Decision::Forward(f) = decide(&nav, &ports(SsoMode::Sso)) else {
+        panic!()
+    };
+    assert_eq!(
+        f.login_redirect.as_deref(),
+        Some("/auth/login?return_to=%2Fapi%2Ftasks%3Fa%3D1")
+    );
+    let Decision::Forward(f) = decide(&nav, &ports(SsoMode::None)) else {
+        panic!()
+    };
     assert_eq!(f.login_redirect, None);
-    let api = req("GET", "acme.app.example:3000", "/api/tasks", &[("accept", "application/json")]);
-    let Decision::Forward(f) = decide(&api, &ports(SsoMode::Sso)) else { panic!() };
+    let api = req(
+        "GET",
+        "acme.app.example:3000",
+        "/api/tasks",
+        &[("accept", "application/json")],
+    );
+    let Decision::Forward(f) = decide(&api, &ports(SsoMode::Sso)) else {
+        panic!()
+    };
     assert_eq!(f.login_redirect, None);
 }

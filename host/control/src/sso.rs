@@ -232,11 +232,9 @@ pub async fn set(control: &mut Client, slug: &str, change: &SsoChange) -> Result
         .await
         .doing("reading the SSO settings")?
         .map(|r| r.get::<_, String>(0));
-    let kind = change
-        .kind
-        .clone()
-        .or(exists.clone())
-        .ok_or_else(|| Error::InvalidSso("a new identity provider needs --kind oidc|saml".into()))?;
+    let kind = change.kind.clone().or(exists.clone()).ok_or_else(|| {
+        Error::InvalidSso("a new identity provider needs --kind oidc|saml".into())
+    })?;
     if exists.is_none() {
         let display = change
             .display_name
@@ -334,7 +332,11 @@ fn sso_constraint(e: &tokio_postgres::Error, kind: &str) -> String {
         "sso_providers_saml" => "a SAML provider needs --idp-entity-id (or --metadata)".into(),
         "sso_providers_role_fkey" => "--default-role names no role of this tenant".into(),
         "sso_providers_display_name" => "--name must be 1 to 100 characters".into(),
-        _ => format!("the {kind} settings were refused: {}", e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_owned())),
+        _ => format!(
+            "the {kind} settings were refused: {}",
+            e.as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+        ),
     }
 }
 
@@ -362,8 +364,13 @@ pub async fn remove(control: &mut Client, slug: &str) -> Result<()> {
         )
         .await
         .doing("ending the tenant's sessions")?;
-    events::commit_with(tx, id, "sso.removed", serde_json::json!({"sessions_ended": ended}))
-        .await
+    events::commit_with(
+        tx,
+        id,
+        "sso.removed",
+        serde_json::json!({"sessions_ended": ended}),
+    )
+    .await
 }
 
 /// Fetches the OIDC discovery document and JWKS of the tenant's provider and stores them with
@@ -392,7 +399,12 @@ pub async fn refresh(control: &Client, slug: &str) -> Result<Provider> {
                         "UPDATE tenantgate.sso_providers SET idp_entity_id = $2, sso_url = $3, \
                             certificates = $4, keys_refreshed_at = now(), refresh_error = NULL \
                           WHERE tenant_id = $1",
-                        &[&id, &meta.entity_id, &meta.sso_redirect_url, &meta.certificates_der],
+                        &[
+                            &id,
+                            &meta.entity_id,
+                            &meta.sso_redirect_url,
+                            &meta.certificates_der,
+                        ],
                     )
                     .await
                     .doing("storing the IdP metadata")?;

@@ -144,7 +144,10 @@ fn cookies_are_renewed_past_half_their_life_never_past_the_session() {
 #[test]
 fn cookie_attributes() {
     let plain = set_cookie("v", 60, false);
-    assert_eq!(plain, "tg_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax");
+    assert_eq!(
+        plain,
+        "tg_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+    );
     let tls = set_cookie("v", 60, true);
     assert!(tls.starts_with("__Host-tg_session=v; Path=/;"));
     assert!(tls.ends_with("; Secure"));

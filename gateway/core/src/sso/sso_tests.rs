@@ -3,7 +3,10 @@ use super::*;
 #[test]
 fn return_to_is_a_path_on_this_host() {
     assert_eq!(return_to("").unwrap(), "/");
-    assert_eq!(return_to("return_to=%2Fapi%2Ftasks%3Fa%3D1").unwrap(), "/api/tasks?a=1");
+    assert_eq!(
+        return_to("return_to=%2Fapi%2Ftasks%3Fa%3D1").unwrap(),
+        "/api/tasks?a=1"
+    );
     for bad in [
         "return_to=%2F%2Fevil.test",
         "return_to=https%3A%2F%2Fevil.test",
@@ -24,9 +27,18 @@ fn return_to_is_a_path_on_this_host() {
 #[test]
 fn routes_under_auth_are_the_gateways() {
     assert_eq!(AuthRoute::of("GET", "/auth/login"), Some(AuthRoute::Login));
-    assert_eq!(AuthRoute::of("POST", "/auth/logout"), Some(AuthRoute::Logout));
-    assert_eq!(AuthRoute::of("GET", "/auth/logout"), Some(AuthRoute::Unknown));
-    assert_eq!(AuthRoute::of("GET", "/auth/anything"), Some(AuthRoute::Unknown));
+    assert_eq!(
+        AuthRoute::of("POST", "/auth/logout"),
+        Some(AuthRoute::Logout)
+    );
+    assert_eq!(
+        AuthRoute::of("GET", "/auth/logout"),
+        Some(AuthRoute::Unknown)
+    );
+    assert_eq!(
+        AuthRoute::of("GET", "/auth/anything"),
+        Some(AuthRoute::Unknown)
+    );
     assert_eq!(AuthRoute::of("GET", "/authx"), None);
     assert_eq!(AuthRoute::of("GET", "/api/tasks"), None);
 }
@@ -41,10 +53,19 @@ fn h(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn navigation_is_told_apart_from_api_calls() {
     assert!(is_navigation("GET", &h(&[("sec-fetch-mode", "navigate")])));
-    assert!(!is_navigation("GET", &h(&[("sec-fetch-mode", "cors"), ("accept", "text/html")])));
-    assert!(is_navigation("GET", &h(&[("accept", "text/html,application/xhtml+xml")])));
+    assert!(!is_navigation(
+        "GET",
+        &h(&[("sec-fetch-mode", "cors"), ("accept", "text/html")])
+    ));
+    assert!(is_navigation(
+        "GET",
+        &h(&[("accept", "text/html,application/xhtml+xml")])
+    ));
     assert!(!is_navigation("GET", &h(&[("accept", "application/json")])));
-    assert!(!is_navigation("POST", &h(&[("sec-fetch-mode", "navigate")])));
+    assert!(!is_navigation(
+        "POST",
+        &h(&[("sec-fetch-mode", "navigate")])
+    ));
 }
 
 #[test]
@@ -59,13 +80,38 @@ fn csrf_needs_this_origin_for_state_changes() {
     let origin = "http://acme.localhost:3000";
     assert!(csrf_ok("GET", &[], origin, "t"));
     assert!(csrf_ok("POST", &h(&[("origin", origin)]), origin, "t"));
-    assert!(!csrf_ok("POST", &h(&[("origin", "http://evil.test")]), origin, "t"));
+    assert!(!csrf_ok(
+        "POST",
+        &h(&[("origin", "http://evil.test")]),
+        origin,
+        "t"
+    ));
     assert!(!csrf_ok("POST", &h(&[("origin", "null")]), origin, "t"));
     assert!(!csrf_ok("DELETE", &[], origin, "t"));
-    assert!(csrf_ok("POST", &h(&[("sec-fetch-site", "same-origin")]), origin, "t"));
-    assert!(!csrf_ok("POST", &h(&[("sec-fetch-site", "cross-site")]), origin, "t"));
-    assert!(csrf_ok("PUT", &h(&[("x-csrf-token", "t0k")]), origin, "t0k"));
-    assert!(!csrf_ok("PUT", &h(&[("x-csrf-token", "t0x")]), origin, "t0k"));
+    assert!(csrf_ok(
+        "POST",
+        &h(&[("sec-fetch-site", "same-origin")]),
+        origin,
+        "t"
+    ));
+    assert!(!csrf_ok(
+        "POST",
+        &h(&[("sec-fetch-site", "cross-site")]),
+        origin,
+        "t"
+    ));
+    assert!(csrf_ok(
+        "PUT",
+        &h(&[("x-csrf-token", "t0k")]),
+        origin,
+        "t0k"
+    ));
+    assert!(!csrf_ok(
+        "PUT",
+        &h(&[("x-csrf-token", "t0x")]),
+        origin,
+        "t0k"
+    ));
 }
 
 #[test]
