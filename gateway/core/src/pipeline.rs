@@ -213,6 +213,14 @@ where
         (Some(identity), _) => identity,
         // Without a session key, sessions are off and a cookie is nobody's.
         (None, Credentials::Session(_)) if config.sessions.key.is_none() => Identity::Anonymous,
+        // Over TLS only the `__Host-` cookie counts: a plain-named one may have been set for
+        // the whole apex by a sibling subdomain (cookie tossing), and is nobody's session here.
+        (None, Credentials::Session(_))
+            if progress.tls
+                && crate::sso::cookie(&req.headers, session::SECURE_COOKIE).is_none() =>
+        {
+            Identity::Anonymous
+        }
         (None, Credentials::Session(raw)) => Identity::Session(
             session::authenticate(
                 raw,

@@ -335,3 +335,30 @@ fn anonymous_navigations_carry_the_login_redirect_only_with_sso() {
     };
     assert_eq!(f.login_redirect, None);
 }
+
+#[test]
+fn over_tls_only_the_host_prefixed_cookie_is_a_session() {
+    let p = ports(SsoMode::Sso);
+    let value = cookie("acme");
+    let https = |c: &str| RequestParts {
+        method: "GET".into(),
+        target: "https://acme.app.example/api/tasks".into(),
+        headers: vec![
+            ("host".to_owned(), b"acme.app.example".to_vec()),
+            ("cookie".to_owned(), c.as_bytes().to_vec()),
+        ],
+    };
+    // A plain-named cookie (which a sibling subdomain could have set for the apex): anonymous.
+    let Decision::Forward(f) = decide(&https(&value), &p) else {
+        panic!()
+    };
+    let claims = crate::context::decode_unverified(f.context.as_str()).unwrap();
+    assert_eq!(claims.uid, None);
+    // The __Host- cookie is the session.
+    let host_cookie = value.replacen("tg_session=", "__Host-tg_session=", 1);
+    let Decision::Forward(f) = decide(&https(&host_cookie), &p) else {
+        panic!()
+    };
+    let claims = crate::context::decode_unverified(f.context.as_str()).unwrap();
+    assert_eq!(claims.uid, Some(uuid::Uuid::from_bytes([6; 16])));
+}
