@@ -125,28 +125,14 @@ pub async fn forward(
             if matches!(resp.status(), 401 | 403) && plan.login_redirect.is_some() =>
         {
             let location = plan.login_redirect.unwrap_or_default();
-            let mut headers = vec![
-                ("location".to_owned(), location.into_bytes()),
-                ("cache-control".to_owned(), b"no-store".to_vec()),
-                (
-                    REQUEST_ID_HEADER.to_owned(),
-                    rid.as_str().as_bytes().to_vec(),
-                ),
-            ];
-            headers.extend(
+            let mut answer = gateway_core::decision::Response::redirect(&location)
+                .with_header(REQUEST_ID_HEADER, rid.as_str());
+            answer.headers.extend(
                 plan.response_headers
                     .iter()
                     .map(|(n, v)| (n.clone(), v.as_bytes().to_vec())),
             );
-            respond::send(
-                out,
-                gateway_core::decision::Response {
-                    status: 302,
-                    headers,
-                    body: Vec::new(),
-                    cause: None,
-                },
-            )
+            respond::send(out, answer)
         }
         (Ok(()), Ok(resp)) => relay(resp, out, &rid, &plan.response_headers).await,
     }

@@ -65,13 +65,7 @@ pub fn start(
     let (state, binding) = (sso::random_token()?, sso::random_token()?);
     let mut id_bytes = [0u8; 16];
     getrandom::fill(&mut id_bytes).map_err(sso::unavailable)?;
-    let id = format!(
-        "_{}",
-        id_bytes
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let id = format!("_{}", sso::hex(&id_bytes));
     let request =
         tenantgate_saml::authn_request(&service_provider(auth), &idp, &id, now.0, Some(&state));
     directory

@@ -30,7 +30,7 @@ pub async fn serve(
     now: UnixMillis,
 ) -> Response {
     let result = match auth.route {
-        AuthRoute::Login => login_page(auth, directory, sessions, now),
+        AuthRoute::Login => login_page(auth, directory),
         AuthRoute::Start => start(auth, directory, sessions, now),
         AuthRoute::OidcCallback => callback(auth, directory, sessions, now).await,
         AuthRoute::SamlAcs => crate::saml::acs(auth, body, directory, sessions, now),
@@ -169,21 +169,9 @@ pub(crate) fn key(sessions: &SessionConfig) -> Result<&session::SessionKey, SsoE
 }
 
 pub(crate) fn redirect(location: &str, cookies: &[String]) -> Response {
-    let mut headers = vec![
-        ("location".to_owned(), location.as_bytes().to_vec()),
-        ("cache-control".to_owned(), b"no-store".to_vec()),
-    ];
-    headers.extend(
-        cookies
-            .iter()
-            .map(|c| ("set-cookie".to_owned(), c.as_bytes().to_vec())),
-    );
-    Response {
-        status: 302,
-        headers,
-        body: Vec::new(),
-        cause: None,
-    }
+    cookies.iter().fold(Response::redirect(location), |r, c| {
+        r.with_header("set-cookie", c.as_str())
+    })
 }
 
 pub(crate) fn flow_cookie(value: &str, max_age: u64, tls: bool) -> String {
@@ -191,18 +179,12 @@ pub(crate) fn flow_cookie(value: &str, max_age: u64, tls: bool) -> String {
     format!("{FLOW_COOKIE}={value}; Path=/auth; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
 
-fn login_page(
-    auth: &AuthRequest,
-    directory: &PgDirectory,
-    sessions: &SessionConfig,
-    now: UnixMillis,
-) -> Result<Response, SsoError> {
+fn login_page(auth: &AuthRequest, directory: &PgDirectory) -> Result<Response, SsoError> {
     let return_to = gateway_core::sso::return_to(&auth.query)?;
     if let Some(s) = &auth.session {
         return Ok(pages::signed_in(&auth.tenant.name, &s.user_id.to_string()));
     }
     let p = provider(directory, auth)?;
-    let _ = (sessions, now);
     let start = format!(
         "/auth/sso?{}",
         form_urlencoded::Serializer::new(String::new())
@@ -301,7 +283,7 @@ pub(crate) fn take_flow(
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -274,6 +274,25 @@ pub struct Response {
 }
 
 impl Response {
+    /// A `302 Found` to `location`, not to be cached.
+    pub fn redirect(location: &str) -> Response {
+        Response {
+            status: 302,
+            headers: vec![
+                ("location".to_owned(), location.as_bytes().to_vec()),
+                ("cache-control".to_owned(), b"no-store".to_vec()),
+            ],
+            body: Vec::new(),
+            cause: None,
+        }
+    }
+
+    /// Adds a header (name in lower case).
+    pub fn with_header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Response {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
     /// The first value of header `name` (any case), as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -139,19 +139,9 @@ fn refuse(refusal: GatewayError, progress: &Progress, request_id: &RequestId) ->
     }
     match &progress.login {
         Some(location) if answer.status == 401 => {
-            let mut r = Response {
-                status: 302,
-                headers: vec![
-                    ("location".to_owned(), location.as_bytes().to_vec()),
-                    ("cache-control".to_owned(), b"no-store".to_vec()),
-                    (
-                        REQUEST_ID_HEADER.to_owned(),
-                        request_id.as_str().as_bytes().to_vec(),
-                    ),
-                ],
-                body: Vec::new(),
-                cause: Some(refusal),
-            };
+            let mut r =
+                Response::redirect(location).with_header(REQUEST_ID_HEADER, request_id.as_str());
+            r.cause = Some(refusal);
             r.headers.extend(
                 answer
                     .headers
@@ -198,7 +188,7 @@ where
     let resolved = resolve(&host, &class, org, &tenants, now)?;
 
     let active = admit(resolved)?;
-    progress.tls = target.path_and_query() != req.target && req.target.starts_with("https://");
+    progress.tls = req.target.starts_with("https://");
     let tenant_host = !matches!(class, HostClass::Apex);
     let origin = origin(&host, &req.headers, &req.target, progress.tls);
     let auth_route = AuthRoute::of(&req.method, target.path()).filter(|_| tenant_host);

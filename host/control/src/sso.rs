@@ -387,44 +387,45 @@ pub async fn refresh(control: &Client, slug: &str) -> Result<Provider> {
         .ok_or_else(|| Error::InvalidSso(format!("tenant {slug:?} has no identity provider")))?;
     let (kind, issuer, metadata_url): (String, Option<String>, Option<String>) =
         (row.get(0), row.get(1), row.get(2));
-    if kind == "saml" {
+    let fetched = if kind == "saml" {
         let Some(url) = metadata_url else {
             // Certificates set by hand: nothing to fetch.
             return show(control, slug).await;
         };
-        return match fetch_saml(&url).await {
-            Ok(meta) => {
-                control
-                    .execute(
-                        "UPDATE tenantgate.sso_providers SET idp_entity_id = $2, sso_url = $3, \
-                            certificates = $4, keys_refreshed_at = now(), refresh_error = NULL \
-                          WHERE tenant_id = $1",
-                        &[
-                            &id,
-                            &meta.entity_id,
-                            &meta.sso_redirect_url,
-                            &meta.certificates_der,
-                        ],
-                    )
-                    .await
-                    .doing("storing the IdP metadata")?;
-                show(control, slug).await
-            }
-            Err(e) => {
-                control
-                    .execute(
-                        "UPDATE tenantgate.sso_providers SET refresh_error = $2 WHERE tenant_id = $1",
-                        &[&id, &e.to_string()],
-                    )
-                    .await
-                    .doing("recording the refresh failure")?;
-                Err(e)
-            }
-        };
-    }
-    let issuer = issuer.unwrap_or_default();
-    match fetch_oidc(&issuer).await {
-        Ok(found) => {
+        fetch_saml(&url).await.map(Fetched::Saml)
+    } else {
+        fetch_oidc(&issuer.unwrap_or_default())
+            .await
+            .map(Fetched::Oidc)
+    };
+    match fetched {
+        Err(e) => {
+            control
+                .execute(
+                    "UPDATE tenantgate.sso_providers SET refresh_error = $2 WHERE tenant_id = $1",
+                    &[&id, &e.to_string()],
+                )
+                .await
+                .doing("recording the refresh failure")?;
+            return Err(e);
+        }
+        Ok(Fetched::Saml(meta)) => {
+            control
+                .execute(
+                    "UPDATE tenantgate.sso_providers SET idp_entity_id = $2, sso_url = $3, \
+                        certificates = $4, keys_refreshed_at = now(), refresh_error = NULL \
+                      WHERE tenant_id = $1",
+                    &[
+                        &id,
+                        &meta.entity_id,
+                        &meta.sso_redirect_url,
+                        &meta.certificates_der,
+                    ],
+                )
+                .await
+                .doing("storing the IdP metadata")?;
+        }
+        Ok(Fetched::Oidc(found)) => {
             control
                 .execute(
                     "UPDATE tenantgate.sso_providers SET authorization_endpoint = $2, \
@@ -440,19 +441,15 @@ pub async fn refresh(control: &Client, slug: &str) -> Result<Provider> {
                 )
                 .await
                 .doing("storing the IdP keys")?;
-            show(control, slug).await
-        }
-        Err(e) => {
-            control
-                .execute(
-                    "UPDATE tenantgate.sso_providers SET refresh_error = $2 WHERE tenant_id = $1",
-                    &[&id, &e.to_string()],
-                )
-                .await
-                .doing("recording the refresh failure")?;
-            Err(e)
         }
     }
+    show(control, slug).await
+}
+
+/// What a refresh fetched.
+enum Fetched {
+    Saml(tenantgate_saml::IdpMetadata),
+    Oidc(Discovered),
 }
 
 /// Refreshes every tenant's provider; returns (slug, error) for those that failed.
