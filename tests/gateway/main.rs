@@ -12,3 +12,4 @@ mod limits;
 mod saml;
 mod sso;
 mod tokens;
+mod web;

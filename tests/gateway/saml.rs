@@ -2,13 +2,13 @@
 //! loopback): globex signs in through its SAML IdP; forged, misdirected, expired and replayed
 //! responses are refused with their code and nothing created.
 
-use reqwest::redirect::Policy;
 use serde_json::json;
 use tenantgate_control::sso::{self, SsoChange};
 use tenantgate_saml::ServiceProvider;
 use tenantgate_tests::saml_idp::{SamlIdp, SamlUser};
 
-use crate::app::{code, App, ACME, GLOBEX};
+use crate::app::{App, ACME, GLOBEX};
+use crate::web::Answer;
 
 const GLOBEX_HOST: &str = "globex.localhost:3000";
 const ACME_HOST: &str = "acme.localhost:3000";
@@ -100,32 +100,8 @@ async fn start() -> Saml {
     )
     .await
     .unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap();
+    let http = crate::web::client();
     Saml { app, idp, http }
-}
-
-struct Answer {
-    status: u16,
-    location: String,
-    cookies: Vec<String>,
-    body: String,
-}
-
-impl Answer {
-    fn code(&self) -> String {
-        code(&serde_json::from_str(&self.body).unwrap_or_default())
-    }
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies.iter().find_map(|c| {
-            let pair = c.split(';').next()?;
-            let (n, v) = pair.split_once('=')?;
-            (n == name && !v.is_empty()).then(|| v.to_owned())
-        })
-    }
 }
 
 impl Saml {
@@ -147,21 +123,7 @@ impl Saml {
         if let Some(f) = form {
             req = req.form(&f);
         }
-        let resp = req.send().await.unwrap();
-        let all = |n: &str| {
-            resp.headers()
-                .get_all(n)
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                .collect::<Vec<_>>()
-        };
-        let (location, cookies) = (all("location").join(""), all("set-cookie"));
-        Answer {
-            status: resp.status().as_u16(),
-            location,
-            cookies,
-            body: resp.text().await.unwrap(),
-        }
+        crate::web::answer(req).await
     }
 
     /// Starts a login on globex: the IdP redirect URL and the flow cookie.

@@ -5,12 +5,11 @@
 use std::time::Duration;
 
 use gateway_core::sso::session::SessionKey;
-use reqwest::redirect::Policy;
-use serde_json::Value;
 use tenantgate_control::sso::{self, SsoChange};
 use tenantgate_tests::idp::{OidcClient, OidcIdp, OidcUser};
 
 use crate::app::{code, App, ACME, GLOBEX};
+use crate::web::Answer;
 
 const SESSION_KEY: &[u8] = b"session-key-for-tests-32-bytes!!";
 const ACME_HOST: &str = "acme.localhost:3000";
@@ -93,33 +92,8 @@ async fn start() -> Sso {
         .await
         .unwrap_or_else(|e| panic!("sso set {slug}: {e}\n{}", idp.stderr()));
     }
-    let http = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap();
+    let http = crate::web::client();
     Sso { app, idp, http }
-}
-
-struct Answer {
-    status: u16,
-    location: String,
-    cookies: Vec<String>,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-    /// The value a `Set-Cookie` gives `name`.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies.iter().find_map(|c| {
-            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
-            let (n, v) = pair.split_once('=')?;
-            (n == name).then(|| v.to_owned())
-        })
-    }
 }
 
 impl Sso {
@@ -143,21 +117,7 @@ impl Sso {
                 .header("content-type", "application/json")
                 .body(b.to_owned());
         }
-        let resp = req.send().await.unwrap();
-        let header = |n: &str| {
-            resp.headers()
-                .get_all(n)
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                .collect::<Vec<_>>()
-        };
-        let (location, cookies) = (header("location").join(""), header("set-cookie"));
-        Answer {
-            status: resp.status().as_u16(),
-            location,
-            cookies,
-            body: resp.text().await.unwrap(),
-        }
+        crate::web::answer(req).await
     }
 
     async fn get(&self, host: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
