@@ -46,6 +46,7 @@ directory="postgres://tenantgate_directory@127.0.0.1:$pgport/postgres"
 ./scripts/demo/seed.sh "$admin" ./target/release/tenantgate "$bin/psql"
 tg="${TENANTGATE_BIN:-./target/release/tenantgate}"
 key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+session_key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 "$bin/psql" "$admin" -X -q -c "INSERT INTO tenantgate_private.context_keys (kid, key) VALUES ('k1', '\\x$key')" >/dev/null
 # Limits that every request spends but none reaches: acme's anonymous and per-client
 # buckets (two compare-and-swaps, or one Redis EVAL, per request); globex refuses all but
@@ -74,6 +75,21 @@ print(head + hmac.new(key, head.encode(), hashlib.sha256).hexdigest())
 PY
 )
 
+# A live session of acme's demo admin, and the cookie the gateway would have set for it
+# (s1.<sid>.<tid>.<exp>.<base64url HMAC-SHA256 under the session key>).
+sid=$(python3 -c 'import uuid; print(uuid.uuid4())')
+"$bin/psql" "$admin" -X -q -c "INSERT INTO tenantgate.sessions (tenant_id, id, user_id, issuer, expires_at)
+  VALUES ('a0000000-0000-4000-8000-0000000000ac', '$sid', 'a5000000-0000-4000-8000-000000000001', 'bench', now() + interval '1 hour')" >/dev/null
+session_cookie=$(python3 - "$session_key" "$sid" <<'PY'
+import base64, hmac, hashlib, sys, time, uuid
+key = bytes.fromhex(sys.argv[1])
+body = "s1.%s.%s.%d" % (uuid.UUID(sys.argv[2]).hex, uuid.UUID("a0000000-0000-4000-8000-0000000000ac").hex,
+                        int(time.time()) + 3600)
+mac = base64.urlsafe_b64encode(hmac.new(key, body.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+print(body + "." + mac)
+PY
+)
+
 cat > "$dir/gateway.toml" <<TOML
 spin_manifest_version = 2
 [application]
@@ -94,6 +110,7 @@ key_value_stores = ["default"]
 [component.gateway.variables]
 directory_database_url = "$directory"
 context_key = "$key"
+session_key = "$session_key"
 routes = "/api/tasks=tasks,/api/projects=tasks,/hello=hello"
 anonymous_permissions = "tasks.read"
 [component.tasks]
@@ -161,6 +178,16 @@ run() { # name, then wrk arguments
   echo "== $name ($conns connections, ${secs}s)"
   wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$@" | grep -E "Latency |50%|90%|99%|Requests/sec|Non-2xx"
 }
+if [ -n "${BENCH_ONLY_SESSIONS:-}" ]; then
+  # The session must be accepted (200, not a 401/redirect) for the figure to mean anything.
+  curl -sf -H "$host" -H "Cookie: tg_session=$session_cookie" "http://127.0.0.1:$gw/hello" >/dev/null
+  for round in 1 2; do
+    run "sessions ($round): hello through the gateway, anonymous" -H "$host" "http://127.0.0.1:$gw/hello"
+    run "sessions ($round): hello through the gateway, valid session cookie" -H "$host" \
+      -H "Cookie: tg_session=$session_cookie" "http://127.0.0.1:$gw/hello"
+  done
+  exit 0
+fi
 if [ -z "${BENCH_ONLY_LIMITS:-}" ]; then
   run "hello, direct" "http://127.0.0.1:$direct/hello"
   run "hello, through the gateway" -H "$host" "http://127.0.0.1:$gw/hello"

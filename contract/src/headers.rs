@@ -11,6 +11,10 @@ pub use crate::context::CONTEXT_HEADER;
 /// The normalised host the request arrived on, set by the gateway.
 pub const TENANT_HOST_HEADER: &str = "x-tenant-host";
 
+/// The client's address as the host saw it (`spin-client-addr`, port dropped), set by the
+/// gateway for backends that record it (the audit log). Absent when the host gave none.
+pub const CLIENT_ADDR_HEADER: &str = "x-tenant-client-addr";
+
 /// The request id, set by the gateway (and echoed on responses).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 

@@ -35,7 +35,9 @@ use crate::routes::{authorise, Permit, RouteTable};
 use crate::sso::session::{self, SessionConfig};
 use crate::sso::{AuthRequest, AuthRoute, SsoMode};
 use crate::tenant::TenantDirectory;
-use tenant_contract::headers::{CONTEXT_HEADER, REQUEST_ID_HEADER, TENANT_HOST_HEADER};
+use tenant_contract::headers::{
+    CLIENT_ADDR_HEADER, CONTEXT_HEADER, REQUEST_ID_HEADER, TENANT_HOST_HEADER,
+};
 
 /// The parts of an incoming request the core looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -374,6 +376,12 @@ pub fn plan_forward(
         context.as_str().as_bytes().to_vec(),
     ));
     out.push((TENANT_HOST_HEADER.to_owned(), host));
+    if let Some(addr) = client_addr(headers) {
+        out.push((
+            CLIENT_ADDR_HEADER.to_owned(),
+            addr.to_string().into_bytes(),
+        ));
+    }
     out.push((
         REQUEST_ID_HEADER.to_owned(),
         request_id.as_str().as_bytes().to_vec(),

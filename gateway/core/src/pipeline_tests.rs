@@ -331,7 +331,9 @@ fn the_forward_carries_our_headers_only_and_a_context_postgres_accepts() {
             ("X-Tenant-Context", "v1.k1.forged.sig"),
             ("x-tenant-context", "v1.k1.forged2.sig"),
             ("X-Tenant-Host", "acme.app.example"),
+            ("x-tenant-client-addr", "203.0.113.66"),
             ("spin-full-url", "http://acme.app.example/"),
+            ("spin-client-addr", "192.0.2.7:51000"),
             ("Connection", "x-hop"),
             ("X-Hop", "1"),
             ("Accept", "application/json"),
@@ -349,6 +351,8 @@ fn the_forward_carries_our_headers_only_and_a_context_postgres_accepts() {
     assert_eq!(get("x-tenant-context"), [f.context.as_str().to_owned()]);
     assert_eq!(get("x-tenant-host"), ["globex.app.example"]);
     assert_eq!(get("x-request-id"), ["req-1"]);
+    // The client's address is the host's (the last spin-client-addr), never the client's claim.
+    assert_eq!(get("x-tenant-client-addr"), ["192.0.2.7"]);
     assert!(
         get("spin-full-url").is_empty() && get("x-hop").is_empty() && get("connection").is_empty()
     );
