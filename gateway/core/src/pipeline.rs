@@ -377,10 +377,7 @@ pub fn plan_forward(
     ));
     out.push((TENANT_HOST_HEADER.to_owned(), host));
     if let Some(addr) = client_addr(headers) {
-        out.push((
-            CLIENT_ADDR_HEADER.to_owned(),
-            addr.to_string().into_bytes(),
-        ));
+        out.push((CLIENT_ADDR_HEADER.to_owned(), addr.to_string().into_bytes()));
     }
     out.push((
         REQUEST_ID_HEADER.to_owned(),
