@@ -146,7 +146,9 @@ mod tests {
             ("pg://control", "pg_catalog, pg_temp")
         );
         assert_eq!(
-            target(&dbs, "dedicated", Some("big"), None).unwrap().address,
+            target(&dbs, "dedicated", Some("big"), None)
+                .unwrap()
+                .address,
             "pg://big",
             "control: the tenant's data lives elsewhere"
         );

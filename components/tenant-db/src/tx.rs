@@ -64,7 +64,10 @@ impl TenantDb {
             Some(v) => Some(v.as_str().ok_or(DbError::BadContext)?),
             None => None,
         };
-        Ok(TenantDb::control_plane_for(TenantContext::parse(value)?, dbs))
+        Ok(TenantDb::control_plane_for(
+            TenantContext::parse(value)?,
+            dbs,
+        ))
     }
 
     /// [`TenantDb::control_plane`] from a parsed context.
