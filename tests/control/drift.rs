@@ -156,7 +156,11 @@ async fn audit_isolation_finds_role_settings_drift_and_reopened_side_channels() 
         );
         if *repair == "0007" {
             // 0007 revokes every function grant and grants its own; the files after it grant theirs.
-            for file in ["0007_isolation_control.sql", "0008_sso.sql", "0010_organisations.sql"] {
+            for file in [
+                "0007_isolation_control.sql",
+                "0008_sso.sql",
+                "0010_organisations.sql",
+            ] {
                 dataplane::apply(&w.control, file, "");
             }
         } else {

@@ -353,7 +353,7 @@ async fn purge_removes_a_deleted_tenant_after_its_grace_period_and_nothing_else(
         "0"
     );
     assert_eq!(shared_tasks(&globex), "1");
-    assert_eq!(control_rows(&globex), "1 1 0 2 1");
+    assert_eq!(control_rows(&globex), "1 1 0 3 1");
     assert_eq!(
         sql("SELECT count(*) FROM tenantgate.users WHERE email = 'ann@example.test'"),
         "1"

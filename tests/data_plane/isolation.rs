@@ -193,12 +193,34 @@ async fn a_tenant_reaches_only_its_members_and_cannot_make_one() {
     ]).await;
     // Ann may manage members (the functions check the permission): still only acme's.
     let manager = ctx_with(A, Some(ANN), &["members.manage"]);
-    check(&pg, "tenantgate_app", &manager, &[
-        ("change a globex member's role", format!("SELECT tenantgate.set_member_role('{CAROL}', 'member', NULL)"), Err("member not found")),
-        ("remove a globex member", format!("SELECT tenantgate.remove_member('{CAROL}', NULL)"), Err("member not found")),
-        ("control: change its own member's role", format!("SELECT tenantgate.set_member_role('{ANN}', 'member', NULL)"), Ok(vec!["member"])),
-        ("accept bob's invitation as ann", "SELECT tenantgate.accept_invitation('bob-token')".into(), Err("no pending invitation")),
-    ]).await;
+    check(
+        &pg,
+        "tenantgate_app",
+        &manager,
+        &[
+            (
+                "change a globex member's role",
+                format!("SELECT tenantgate.set_member_role('{CAROL}', 'member', NULL)"),
+                Err("member not found"),
+            ),
+            (
+                "remove a globex member",
+                format!("SELECT tenantgate.remove_member('{CAROL}', NULL)"),
+                Err("member not found"),
+            ),
+            (
+                "control: change its own member's role",
+                format!("SELECT tenantgate.set_member_role('{ANN}', 'member', NULL)"),
+                Ok(vec!["member"]),
+            ),
+            (
+                "accept bob's invitation as ann",
+                "SELECT tenantgate.accept_invitation('bob-token')".into(),
+                Err("no pending invitation"),
+            ),
+        ],
+    )
+    .await;
     // Carol (globex) holds an acme invitation for her own e-mail: accepting it, signed in as
     // herself, is how she becomes acme's member; a wrong token is refused.
     let carol_at_acme = ctx(A, Some(CAROL));

@@ -157,11 +157,11 @@ pub fn usage(call: &Call) -> Result<Response, ApiError> {
         "SELECT json_build_object( \
            'days', coalesce((SELECT json_agg(d ORDER BY d.day) FROM ( \
                SELECT to_char(u.day, 'YYYY-MM-DD') AS day, sum(u.requests)::bigint AS requests, \
-                      sum(u.requests) FILTER (WHERE u.route_class = 'read')::bigint AS read, \
-                      sum(u.requests) FILTER (WHERE u.route_class = 'write')::bigint AS write, \
-                      sum(u.requests) FILTER (WHERE u.route_class = 'auth')::bigint AS auth, \
-                      sum(u.requests) FILTER (WHERE u.audience = 'anonymous')::bigint AS anonymous, \
-                      sum(u.requests) FILTER (WHERE u.status_family = '429')::bigint AS rate_limited \
+                      coalesce(sum(u.requests) FILTER (WHERE u.route_class = 'read'), 0)::bigint AS read, \
+                      coalesce(sum(u.requests) FILTER (WHERE u.route_class = 'write'), 0)::bigint AS write, \
+                      coalesce(sum(u.requests) FILTER (WHERE u.route_class = 'auth'), 0)::bigint AS auth, \
+                      coalesce(sum(u.requests) FILTER (WHERE u.audience = 'anonymous'), 0)::bigint AS anonymous, \
+                      coalesce(sum(u.requests) FILTER (WHERE u.status_family = '429'), 0)::bigint AS rate_limited \
                  FROM tenantgate.usage_daily AS u {} GROUP BY u.day) AS d), '[]'::json), \
            'month_to_date', q.month_to_date, 'monthly_quota', q.monthly_quota)::text AS item \
          FROM tenantgate.usage_quota() AS q",

@@ -72,19 +72,42 @@ pub fn client_addr(req: &Request) -> Option<String> {
         .map(|ip| ip.to_string())
 }
 
-/// The tenant's origin: the gateway's normalised host (`x-tenant-host`) with the port the
-/// client used; `http` for `localhost` names (the demo), else `https`.
+/// The tenant's origin as the browser addresses it, `scheme://host[:port]`: the gateway's
+/// normalised host (`x-tenant-host`; the gateway strips `Host`), with the scheme and port of
+/// the request's `Origin` or `Referer` when they name that host; else `https://host` (`http`
+/// for `localhost` names, the demo).
 pub fn origin(req: &Request) -> String {
-    let host = header(req, tenant_contract::headers::TENANT_HOST_HEADER).unwrap_or_default();
-    let port = header(req, "host")
-        .and_then(|h| h.rsplit_once(':'))
-        .and_then(|(_, p)| p.parse::<u16>().ok());
-    let local = host == "localhost" || host.ends_with(".localhost");
-    let scheme = if local { "http" } else { "https" };
-    match port {
-        Some(p) if p != 80 && p != 443 => format!("{scheme}://{host}:{p}"),
-        _ => format!("{scheme}://{host}"),
+    let host = header(req, tenant_contract::headers::TENANT_HOST_HEADER)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    origin_of(
+        &host,
+        [header(req, "origin"), header(req, "referer")]
+            .into_iter()
+            .flatten(),
+    )
+}
+
+fn origin_of<'a>(host: &str, seen: impl Iterator<Item = &'a str>) -> String {
+    for s in seen {
+        let Some((scheme, rest)) = s.split_once("://") else {
+            continue;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let (name, port) = match authority.rsplit_once(':') {
+            Some((n, p)) if p.parse::<u16>().is_ok() => (n, Some(p)),
+            _ => (authority, None),
+        };
+        if matches!(scheme, "http" | "https") && name.eq_ignore_ascii_case(host) && !host.is_empty()
+        {
+            return match port {
+                Some(p) => format!("{scheme}://{host}:{p}"),
+                None => format!("{scheme}://{host}"),
+            };
+        }
     }
+    let local = host == "localhost" || host.ends_with(".localhost");
+    format!("{}://{host}", if local { "http" } else { "https" })
 }
 
 /// A canonical (lower-case, hyphenated) uuid, or None.
@@ -401,6 +424,27 @@ mod tests {
         for bad in ["", "A", "a b", "a'b", "a/b"] {
             assert!(parse_name(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_origin_comes_from_the_browser_only_for_the_tenants_own_host() {
+        let o = |seen: &[&'static str]| origin_of("acme.localhost", seen.iter().copied());
+        assert_eq!(
+            o(&["http://acme.localhost:3000"]),
+            "http://acme.localhost:3000"
+        );
+        assert_eq!(
+            o(&[
+                "https://evil.test",
+                "http://acme.localhost:3000/admin/sso?x"
+            ]),
+            "http://acme.localhost:3000"
+        );
+        assert_eq!(o(&["http://evil.test:1"]), "http://acme.localhost");
+        assert_eq!(
+            origin_of("portal.acme.com", std::iter::empty()),
+            "https://portal.acme.com"
+        );
     }
 
     #[test]
