@@ -804,6 +804,17 @@ async fn escalation_is_refused_and_each_refusal_has_an_allowed_control() {
     assert_eq!(field(&perms, "permission"), ALL);
 }
 
+/// (what, method, path of globex's item, body, status, code, path of acme's own item).
+type CrossTenant<'a> = (
+    &'a str,
+    &'a str,
+    String,
+    Option<Value>,
+    u16,
+    &'a str,
+    String,
+);
+
 #[tokio::test]
 async fn acme_cannot_reach_globex_through_ids_names_tokens_or_the_switcher() {
     let o = Orgs::start().await;
@@ -902,7 +913,7 @@ async fn acme_cannot_reach_globex_through_ids_names_tokens_or_the_switcher() {
         .status,
         201
     );
-    let cases: Vec<(&str, &str, String, Option<Value>, u16, &str, String)> = vec![
+    let cases: Vec<CrossTenant> = vec![
         (
             "change globex's owner",
             "PATCH",
@@ -1086,7 +1097,7 @@ async fn self_serve_organisations_and_their_limits() {
         "free shared admin,member,owner"
     );
     assert_eq!(
-        o.sql(&"SELECT a.action || ' ' || a.actor_user_id FROM tenantgate.audit_log a JOIN tenantgate.tenants t ON t.id = a.tenant_id WHERE t.slug = 'initech'"),
+        o.sql("SELECT a.action || ' ' || a.actor_user_id FROM tenantgate.audit_log a JOIN tenantgate.tenants t ON t.id = a.tenant_id WHERE t.slug = 'initech'"),
         format!("organisation.created {ALICE}")
     );
     let initech: String = o.sql("SELECT id FROM tenantgate.tenants WHERE slug = 'initech'");

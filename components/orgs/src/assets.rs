@@ -37,10 +37,7 @@ pub fn is_admin_path(path: &str) -> bool {
 
 /// The file a path names: `(content type, bytes)`, or None (404).
 pub fn file(path: &str) -> Option<(&'static str, &'static [u8])> {
-    let name = match path.strip_prefix("/admin/assets/") {
-        Some(name) => name,
-        None => "admin.html",
-    };
+    let name = path.strip_prefix("/admin/assets/").unwrap_or("admin.html");
     FILES
         .iter()
         .find(|(n, _, _)| *n == name)

@@ -90,7 +90,7 @@ fn with_token(status: u16, rows: &RowSet, token: &str) -> Result<Response, ApiEr
 }
 
 fn days(d: Option<i32>) -> P {
-    d.map_or(P::DbNull, |d| P::Int32(d))
+    d.map_or(P::DbNull, P::Int32)
 }
 
 /// `POST /api/org/invitations` `{"email","role","expires_in_days"?}`: 201.
