@@ -84,6 +84,12 @@ async fn audit_isolation_finds_role_settings_drift_and_reopened_side_channels() 
         ),
         (
             "control",
+            "GRANT INSERT ON tenantgate.role_permissions TO tenantgate_app",
+            "[grants]: tenantgate_app may write tenantgate.role_permissions INSERT",
+            "REVOKE INSERT ON tenantgate.role_permissions FROM tenantgate_app",
+        ),
+        (
+            "control",
             "GRANT INSERT ON tenantgate.memberships TO tenantgate_app",
             "[grants]: tenantgate_app may write tenantgate.memberships INSERT",
             "REVOKE INSERT ON tenantgate.memberships FROM tenantgate_app",

@@ -151,15 +151,16 @@ pub(super) async fn drift_findings(
         }
     }
 
-    // Tables: the directory role reads none; the application role does not write users or
-    // memberships and does not read the global audit id.
+    // Tables: the directory role reads none; the application role does not write users,
+    // memberships, roles, role permissions or invitations (0010: only the organisation
+    // functions do) and does not read the global audit id.
     let row = client
         .query_one(
             "SELECT (SELECT string_agg(c.oid::regclass::text, ', ') FROM pg_class AS c \
                       WHERE c.relnamespace IN ('tenantgate'::regnamespace, 'tenantgate_private'::regnamespace) \
                         AND c.relkind IN ('r', 'p', 'v', 'm') \
                         AND has_table_privilege('tenantgate_directory', c.oid, 'SELECT, INSERT, UPDATE, DELETE')), \
-                    (SELECT string_agg(t || ' ' || p, ', ') FROM unnest(ARRAY['tenantgate.users', 'tenantgate.memberships']) AS t, \
+                    (SELECT string_agg(t || ' ' || p, ', ') FROM unnest(ARRAY['tenantgate.users', 'tenantgate.memberships', 'tenantgate.roles', 'tenantgate.role_permissions', 'tenantgate.invitations']) AS t, \
                             unnest(ARRAY['INSERT', 'UPDATE', 'DELETE']) AS p \
                       WHERE to_regclass(t) IS NOT NULL AND has_table_privilege('tenantgate_app', t, p)), \
                     to_regclass('tenantgate.audit_log') IS NOT NULL \
