@@ -210,6 +210,55 @@ async fn domains_sso_usage_export_and_the_admin_pages() {
         "member exports",
     );
 
+    // Past the bound: 50,000 rows, read in chunks without a duplicate or a gap, and a marker.
+    o.sql(&format!(
+        "INSERT INTO tenantgate.audit_log (tenant_id, actor_kind, action, target, created_at) \
+         SELECT '{ACME}', 'system', 'bulk.event', i::text, now() - make_interval(secs => i) \
+           FROM generate_series(1, 50001) AS i"
+    ));
+    let resp = client()
+        .get(
+            o.app
+                .host
+                .url("/api/org/audit/export?format=jsonl&action=bulk.event"),
+        )
+        .header("host", ACME_HOST)
+        .header(
+            "cookie",
+            match &alice {
+                As::Cookie(c) => c.clone(),
+                As::Bearer(_) => unreachable!(),
+            },
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-export-truncated"], "true");
+    let body = resp.text().await.unwrap();
+    let targets: Vec<u32> = body
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["target"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        (1..=50_000).collect::<Vec<u32>>(),
+        "newest first, each once"
+    );
+    let c = o
+        .get(
+            &alice,
+            ACME_HOST,
+            "/api/org/audit/export?format=csv&action=bulk.event&since=2000-01-01T00:00:00Z",
+        )
+        .await;
+    assert_eq!(c.body.lines().count(), 50_001, "the header and the bound");
+
     // The admin pages: the same page for every path, assets by name, the strict headers.
     for path in ["/admin", "/admin/members", "/admin/accept?token=x"] {
         let p = answer(client().get(o.app.host.url(path)).header("host", ACME_HOST)).await;
