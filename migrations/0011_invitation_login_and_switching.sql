@@ -9,7 +9,7 @@
 -- (`/auth/login?invitation=TOKEN`): the login flow keeps sha256(token) (sso_flows.invitation_hash), and
 -- sso_login, for a user who is not yet a member, accepts a pending, unexpired, unrevoked invitation of this
 -- tenant whose email is the email the provider asserted and verified, creating the membership with the
--- invitation's role (`invitation.accepted` in the tenant's audit log). A bad invitation is outcome
+-- invitation's role (`invitation.accepted` in the tenant's audit log, with before and after as 0010 writes them). A bad invitation is outcome
 -- `invitation_invalid` (one answer for unknown, used, expired, revoked and another email's), and nothing
 -- changes. A member who follows an invitation link just signs in; the invitation stays pending.
 --
@@ -43,8 +43,6 @@ $$;
 -- Tables -----------------------------------------------------------------------------------------------------------
 
 ALTER TABLE tenantgate.sso_flows ADD COLUMN IF NOT EXISTS invitation_hash bytea;
--- Revoked invitations stay (for the audit trail) but admit nobody (0010 may have added it already).
-ALTER TABLE tenantgate.invitations ADD COLUMN IF NOT EXISTS revoked_at timestamptz;
 ALTER TABLE tenantgate.sso_flows DROP CONSTRAINT IF EXISTS sso_flows_invitation_hash_sha256;
 ALTER TABLE tenantgate.sso_flows ADD CONSTRAINT sso_flows_invitation_hash_sha256
     CHECK (invitation_hash IS NULL OR octet_length(invitation_hash) = 32);
@@ -77,7 +75,6 @@ CREATE POLICY tenant_isolation ON tenantgate.switch_tickets FOR ALL TO tenantgat
 REVOKE ALL ON TABLE tenantgate.switch_tickets FROM PUBLIC, tenantgate_app, tenantgate_directory;
 GRANT SELECT, INSERT, DELETE ON TABLE tenantgate.switch_tickets TO tenantgate_members;
 GRANT SELECT ON TABLE tenantgate.tenants TO tenantgate_members;
-GRANT SELECT, UPDATE ON TABLE tenantgate.invitations TO tenantgate_members;
 
 -- Login flows carry the invitation -----------------------------------------------------------------------------------
 
@@ -131,6 +128,7 @@ DECLARE
     v_member boolean;
     created  boolean := false;
     inv      record;
+    before   jsonb;
     sid      uuid;
 BEGIN
     SELECT * INTO prov FROM tenantgate.sso_providers AS p WHERE p.tenant_id = p_tenant;
@@ -173,12 +171,15 @@ BEGIN
         INSERT INTO tenantgate.memberships (tenant_id, user_id, role_name)
         VALUES (p_tenant, uid, inv.role_name)
         ON CONFLICT DO NOTHING;
+        before := tenantgate.org_invitation_json(p_tenant, inv.id);
         UPDATE tenantgate.invitations AS i SET accepted_at = statement_timestamp()
          WHERE i.tenant_id = p_tenant AND i.id = inv.id;
-        INSERT INTO tenantgate.audit_log (tenant_id, actor_kind, action, target, detail)
-        VALUES (p_tenant, 'system', 'invitation.accepted', inv.id::text,
-                jsonb_build_object('invitation_id', inv.id, 'user_id', uid, 'email', v_email,
-                                   'role', inv.role_name, 'via', 'login', 'issuer', p_issuer));
+        -- As the organisation API records it (0010), plus how: at login, through which provider.
+        PERFORM tenantgate.org_audit(p_tenant, 'invitation.accepted', inv.id::text, before,
+                                     tenantgate.org_invitation_json(p_tenant, inv.id)
+                                         || jsonb_build_object('user_id', uid, 'member_role', inv.role_name,
+                                                               'via', 'login', 'issuer', p_issuer),
+                                     NULL);
         v_member := true;
     END IF;
     IF NOT v_member THEN

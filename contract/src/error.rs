@@ -82,6 +82,24 @@ codes! {
     MethodNotAllowed = "method_not_allowed",
     /// 409: the write conflicts with an existing row.
     Conflict = "conflict",
+    /// 409: the change would leave the organisation without an owner.
+    LastOwner = "last_owner",
+    /// 409: a pending invitation for this email exists (resend it instead).
+    InvitationExists = "invitation_exists",
+    /// 409: the invited email is already a member.
+    AlreadyMember = "already_member",
+    /// 409: system roles (owner, admin, member) cannot be changed or deleted.
+    RoleBuiltIn = "role_built_in",
+    /// 409: members, pending invitations or the SSO settings use the role.
+    RoleInUse = "role_in_use",
+    /// 400: an organisation slug that is not a DNS label of 3 to 63 characters.
+    SlugInvalid = "slug_invalid",
+    /// 400: an organisation slug that is a reserved label.
+    SlugReserved = "slug_reserved",
+    /// 409: the slug belongs to an organisation (any status, deleted included).
+    SlugTaken = "slug_taken",
+    /// 409: the user owns the most organisations allowed.
+    OrganisationLimit = "organisation_limit",
     /// 413: the body is over the cap.
     PayloadTooLarge = "payload_too_large",
     /// 421: the token names another tenant than the host.

@@ -10,6 +10,7 @@ mod conformance;
 mod lifecycle;
 mod limits;
 mod org_auth;
+mod orgs;
 mod saml;
 mod sso;
 mod tokens;

@@ -156,7 +156,8 @@ async fn an_invitation_is_accepted_by_signing_in_and_only_by_its_addressee() {
     assert_eq!(
         s.count(&format!(
             "SELECT count(*) FROM tenantgate.audit_log WHERE tenant_id = '{ACME}' \
-              AND action = 'invitation.accepted' AND detail->>'email' = 'bob@elsewhere.test'"
+              AND action = 'invitation.accepted' AND after_state->>'email' = 'bob@elsewhere.test' \
+              AND before_state->>'accepted_at' IS NULL AND after_state->>'via' = 'login'"
         )),
         1
     );
