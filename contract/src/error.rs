@@ -53,6 +53,9 @@ codes! {
     /// 400 / 502: the identity provider's answer was refused (an error, a bad token or
     /// assertion, the wrong issuer).
     SsoFailed = "sso_failed",
+    /// 400: an organisation-switch link that is unknown, used, expired or another
+    /// organisation's.
+    SwitchInvalid = "switch_invalid",
     /// 403: the tenant enforces SSO; sign in at its login page.
     SsoRequired = "sso_required",
     /// 403: the email the provider asserted is not verified.
@@ -73,7 +76,7 @@ codes! {
     NotFound = "not_found",
     /// 404: the tenant has no identity provider.
     SsoNotConfigured = "sso_not_configured",
-    /// 404: an invitation token that is unknown, used, expired, revoked or for another email.
+    /// 404: the invitation is unknown, used, expired, revoked or for another email address.
     InvitationNotFound = "invitation_not_found",
     /// 405: the path exists, the method does not.
     MethodNotAllowed = "method_not_allowed",

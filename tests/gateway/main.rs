@@ -9,6 +9,7 @@ mod browser;
 mod conformance;
 mod lifecycle;
 mod limits;
+mod org_auth;
 mod orgs;
 mod saml;
 mod sso;

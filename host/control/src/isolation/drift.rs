@@ -54,12 +54,14 @@ pub const DIRECTORY_FUNCTIONS: &[&str] = &[
     "tenantgate.record_usage(jsonb)",
     "tenantgate.sso_mode(uuid)",
     "tenantgate.sso_provider(uuid)",
-    "tenantgate.sso_begin(uuid,bytea,bytea,text,text,text,text,integer)",
+    "tenantgate.sso_begin(uuid,bytea,bytea,text,text,text,text,integer,bytea)",
     "tenantgate.sso_take(bytea)",
     "tenantgate.saml_seen(uuid,text,text,timestampwithtimezone)",
-    "tenantgate.sso_login(uuid,text,text,text,boolean,text,integer)",
+    "tenantgate.sso_login(uuid,text,text,text,boolean,text,integer,bytea)",
     "tenantgate.session_state(uuid)",
     "tenantgate.session_end(uuid)",
+    "tenantgate.switch_begin(uuid,uuid,text,bytea,text,integer)",
+    "tenantgate.switch_redeem(uuid,bytea,integer)",
 ];
 
 /// `pg_catalog` functions and views migration 0006 revokes from `PUBLIC`: one of each kind, so a
