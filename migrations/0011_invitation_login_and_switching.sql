@@ -79,7 +79,7 @@ GRANT SELECT ON TABLE tenantgate.tenants TO tenantgate_members;
 -- Login flows carry the invitation -----------------------------------------------------------------------------------
 
 DROP FUNCTION IF EXISTS tenantgate.sso_begin(uuid, bytea, bytea, text, text, text, text, integer);
-CREATE FUNCTION tenantgate.sso_begin(p_tenant uuid, p_state_hash bytea, p_binding_hash bytea,
+CREATE OR REPLACE FUNCTION tenantgate.sso_begin(p_tenant uuid, p_state_hash bytea, p_binding_hash bytea,
                                      p_nonce text, p_verifier text, p_saml_request_id text,
                                      p_return_to text, p_ttl_seconds integer, p_invitation_hash bytea)
 RETURNS boolean
@@ -113,7 +113,7 @@ $$;
 -- sso_login, as in 0008, plus p_invitation_hash: a user who is not yet a member joins through a valid invitation
 -- for the verified email the provider asserted (before just-in-time membership is considered).
 DROP FUNCTION IF EXISTS tenantgate.sso_login(uuid, text, text, text, boolean, text, integer);
-CREATE FUNCTION tenantgate.sso_login(p_tenant uuid, p_issuer text, p_subject text, p_email text,
+CREATE OR REPLACE FUNCTION tenantgate.sso_login(p_tenant uuid, p_issuer text, p_subject text, p_email text,
                                      p_email_verified boolean, p_name text, p_ttl_seconds integer,
                                      p_invitation_hash bytea)
 RETURNS TABLE (outcome text, session_id uuid, user_id uuid)
