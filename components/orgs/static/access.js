@@ -15,6 +15,7 @@ import {
   table,
   uid,
   when,
+  add,
 } from './dom.js';
 
 const enc = encodeURIComponent;
@@ -42,12 +43,19 @@ function permissionBoxes(catalogue, held, chosen) {
     h('legend', {}, 'Permissions'),
     h('p', { class: 'hint', id: legend }, 'You can grant only permissions you hold yourself.'),
     catalogue.map((p) =>
-      checkbox([h('code', {}, p.permission), ` — ${p.description}`, held.has(p.permission) ? null : ' (you do not hold this)'], {
-        name: 'permission',
-        value: p.permission,
-        checked: chosen.has(p.permission),
-        disabled: !held.has(p.permission),
-      }),
+      checkbox(
+        [
+          h('code', {}, p.permission),
+          ` — ${p.description}`,
+          held.has(p.permission) ? null : ' (you do not hold this)',
+        ],
+        {
+          name: 'permission',
+          value: p.permission,
+          checked: chosen.has(p.permission),
+          disabled: !held.has(p.permission),
+        },
+      ),
     ),
   );
 }
@@ -103,13 +111,22 @@ export async function roles(ctx, slot) {
       h('strong', {}, role.name),
       role.built_in ? h('span', { class: 'tag' }, 'system') : 'custom',
       role.description || '—',
-      h('ul', { class: 'plain' }, role.permissions.map((p) => h('li', {}, h('code', {}, p)))),
+      h(
+        'ul',
+        { class: 'plain' },
+        role.permissions.map((p) => h('li', {}, h('code', {}, p))),
+      ),
       String(role.members),
       manage && !role.built_in
         ? h(
             'div',
             { class: 'actions' },
-            h('button', { type: 'button', class: 'secondary', onclick: () => edit(role) }, 'Edit', h('span', { class: 'sr-only' }, ` ${role.name}`)),
+            h(
+              'button',
+              { type: 'button', class: 'secondary', onclick: () => edit(role) },
+              'Edit',
+              h('span', { class: 'sr-only' }, ` ${role.name}`),
+            ),
             confirmButton('Delete', `Confirm: delete ${role.name}`, async () => {
               try {
                 await del(`/api/org/roles/${enc(role.name)}`);
@@ -125,7 +142,12 @@ export async function roles(ctx, slot) {
 
   let create = null;
   if (manage) {
-    const name = h('input', { type: 'text', required: true, pattern: '[a-z][a-z0-9_\\-]{0,62}', autocomplete: 'off' });
+    const name = h('input', {
+      type: 'text',
+      required: true,
+      pattern: '[a-z][a-z0-9_\\-]{0,62}',
+      autocomplete: 'off',
+    });
     const description = h('input', { type: 'text', maxlength: '200' });
     create = h(
       'form',
@@ -157,9 +179,14 @@ export async function roles(ctx, slot) {
     });
   }
 
-  slot.append(
+  add(
+    slot,
     status,
-    h('p', {}, 'System roles (owner, admin, member) come with every organisation and cannot be changed. Changes to roles take effect within a few seconds.'),
+    h(
+      'p',
+      {},
+      'System roles (owner, admin, member) come with every organisation and cannot be changed. Changes to roles take effect within a few seconds.',
+    ),
     table('Roles', ['Role', 'Kind', 'Description', 'Permissions', 'Members', 'Actions'], rows),
     editor,
     create,
@@ -212,12 +239,22 @@ export async function domains(ctx, slot) {
     ],
   }));
 
-  const domain = h('input', { type: 'text', required: true, autocomplete: 'off', inputmode: 'url', placeholder: 'portal.example.com' });
+  const domain = h('input', {
+    type: 'text',
+    required: true,
+    autocomplete: 'off',
+    inputmode: 'url',
+    placeholder: 'portal.example.com',
+  });
   const form = h(
     'form',
     { class: 'card', 'aria-labelledby': 'add-domain-title' },
     h('h2', { id: 'add-domain-title' }, 'Add a domain'),
-    field('Domain', domain, 'A domain you control. You will be shown a DNS TXT record to create; the domain is verified once the record is found.'),
+    field(
+      'Domain',
+      domain,
+      'A domain you control. You will be shown a DNS TXT record to create; the domain is verified once the record is found.',
+    ),
     h('button', { type: 'submit' }, 'Add domain'),
   );
   form.addEventListener('submit', (e) => {
@@ -228,7 +265,10 @@ export async function domains(ctx, slot) {
         form.reset();
         fill(
           status,
-          notice(h('p', {}, `${added.domain} was added. Create this DNS record to verify it:`), txtRecord(added)),
+          notice(
+            h('p', {}, `${added.domain} was added. Create this DNS record to verify it:`),
+            txtRecord(added),
+          ),
         );
       } catch (err) {
         fill(status, errorBox(err));
@@ -236,11 +276,16 @@ export async function domains(ctx, slot) {
     });
   });
 
-  slot.append(
+  add(
+    slot,
     status,
     form,
     h('h2', {}, 'Domains'),
-    h('p', {}, 'Verified domains serve this organisation and admit people with those email addresses when just-in-time sign-up is on.'),
+    h(
+      'p',
+      {},
+      'Verified domains serve this organisation and admit people with those email addresses when just-in-time sign-up is on.',
+    ),
     table('Domains', ['Domain', 'Status', 'Verification record', 'Added', 'Verified', 'Actions'], rows, {
       empty: 'No domains yet.',
     }),
@@ -254,7 +299,9 @@ function pairs(list) {
   return h(
     'dl',
     { class: 'pairs' },
-    list.filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+    list
+      .filter(([, v]) => v !== undefined && v !== null && v !== '')
+      .map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
   );
 }
 
@@ -276,9 +323,14 @@ export async function sso(ctx, slot) {
     ]),
   );
   if (!p) {
-    slot.append(
+    add(
+      slot,
       status,
-      h('p', {}, 'No identity provider is configured for this organisation yet. The platform operator sets it up with the values below.'),
+      h(
+        'p',
+        {},
+        'No identity provider is configured for this organisation yet. The platform operator sets it up with the values below.',
+      ),
       spValues,
     );
     return;
@@ -335,5 +387,5 @@ export async function sso(ctx, slot) {
       }
     });
   });
-  slot.append(status, provider, form, spValues);
+  add(slot, status, provider, form, spValues);
 }

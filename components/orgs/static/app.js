@@ -6,7 +6,7 @@
 // navigation the page heading takes focus. Pages and actions the user's permissions do not
 // allow are not shown (the API refuses them anyway).
 import { ApiError, get, loadSession, signIn } from './api.js';
-import { h, errorBox } from './dom.js';
+import { h, errorBox, add } from './dom.js';
 import { accept, invitations, members } from './people.js';
 import { domains, roles, sso } from './access.js';
 import { audit, usage } from './records.js';
@@ -64,7 +64,13 @@ function renderChrome() {
   }
   brand.textContent = me.tenant.name;
   account.replaceChildren(
-    h('span', { class: 'who' }, me.user.display_name || me.user.email, ' · ', h('span', { class: 'role' }, me.role)),
+    h(
+      'span',
+      { class: 'who' },
+      me.user.display_name || me.user.email,
+      ' · ',
+      h('span', { class: 'role' }, me.role),
+    ),
     h(
       'form',
       { method: 'post', action: '/auth/logout', class: 'inline' },
@@ -78,11 +84,7 @@ function renderChrome() {
       'ul',
       {},
       ROUTES.filter((r) => !r.hidden && (!r.perm || can(r.perm))).map((r) =>
-        h(
-          'li',
-          {},
-          h('a', { href: r.path, 'aria-current': here === r ? 'page' : null }, r.title),
-        ),
+        h('li', {}, h('a', { href: r.path, 'aria-current': here === r ? 'page' : null }, r.title)),
       ),
     ),
   );
@@ -113,13 +115,18 @@ async function render(moveFocus) {
   };
   try {
     if (!route) {
-      slot.append(h('p', {}, 'There is no such page. ', h('a', { href: '/admin' }, 'Go to the overview.')));
+      add(slot, h('p', {}, 'There is no such page. ', h('a', { href: '/admin' }, 'Go to the overview.')));
     } else if (!state.me && !route.open) {
       signIn();
     } else if (route.perm && !can(route.perm)) {
-      slot.append(
+      add(
+        slot,
         errorBox(
-          new ApiError(403, 'forbidden', `This page needs the ${route.perm} permission, which your role does not have.`),
+          new ApiError(
+            403,
+            'forbidden',
+            `This page needs the ${route.perm} permission, which your role does not have.`,
+          ),
         ),
       );
     } else {
@@ -130,7 +137,7 @@ async function render(moveFocus) {
       signIn();
       return;
     }
-    if (ctx.current()) slot.append(errorBox(err));
+    if (ctx.current()) add(slot, errorBox(err));
   } finally {
     slot.removeAttribute('aria-busy');
   }
@@ -163,7 +170,9 @@ async function boot() {
         return;
       }
     } else {
-      document.getElementById('main').replaceChildren(h('h1', { tabindex: '-1' }, 'Organisation'), errorBox(err));
+      document
+        .getElementById('main')
+        .replaceChildren(h('h1', { tabindex: '-1' }, 'Organisation'), errorBox(err));
       return;
     }
   }

@@ -25,15 +25,27 @@ export function h(tag, attrs = {}, ...children) {
     } else if (name === 'for') {
       el.htmlFor = value;
     } else if (name === 'value') {
+      // The attribute too, so that form.reset() comes back to it.
+      if (tag !== 'select' && tag !== 'textarea') el.setAttribute('value', String(value));
       el.value = value;
-    } else if (name === 'checked' || name === 'selected') {
-      el[name] = Boolean(value);
+    } else if (name === 'checked') {
+      el.defaultChecked = Boolean(value);
+      el.checked = Boolean(value);
+    } else if (name === 'selected') {
+      el.defaultSelected = Boolean(value);
+      el.selected = Boolean(value);
     } else if (value === true) {
       el.setAttribute(name, '');
     } else {
       el.setAttribute(name, String(value));
     }
   }
+  append(el, children);
+  return el;
+}
+
+/** Appends children as h() does: nodes, text, arrays; null, undefined and false skipped. */
+export function add(el, ...children) {
   append(el, children);
   return el;
 }
@@ -85,11 +97,25 @@ export function table(caption, headers, rows, { empty = 'Nothing to show.' } = {
       'table',
       {},
       h('caption', { class: caption.visible ? null : 'sr-only' }, caption.text ?? caption),
-      h('thead', {}, h('tr', {}, headers.map((x) => h('th', { scope: 'col' }, x)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          headers.map((x) => h('th', { scope: 'col' }, x)),
+        ),
+      ),
       h(
         'tbody',
         {},
-        rows.map((row) => h('tr', row.attrs ?? {}, (row.cells ?? row).map((c) => h('td', {}, c)))),
+        rows.map((row) =>
+          h(
+            'tr',
+            row.attrs ?? {},
+            (row.cells ?? row).map((c) => h('td', {}, c)),
+          ),
+        ),
       ),
     ),
   );

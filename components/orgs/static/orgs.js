@@ -1,7 +1,7 @@
 // Organisations: the overview (this organisation, my role, the switcher), my organisations,
 // and creating one. Switching is the gateway's: a form POST /auth/switch with to=<slug>, which
 // answers with a redirect to the other organisation's host (its login page when it enforces SSO).
-import { errorBox, field, fill, h, select, table } from './dom.js';
+import { errorBox, field, fill, h, select, table, add } from './dom.js';
 import { get, post, withQuery } from './api.js';
 
 const SLUG = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -59,7 +59,8 @@ export async function overview(ctx, slot) {
     ['/admin/usage', 'Usage', 'usage.read', 'Requests against your plan.'],
     ['/admin/audit', 'Audit log', 'audit.read', 'Every change, who made it and when.'],
   ].filter(([, , perm]) => ctx.can(perm));
-  slot.append(
+  add(
+    slot,
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'this-org' },
@@ -100,7 +101,9 @@ export async function overview(ctx, slot) {
           h(
             'ul',
             { class: 'tiles' },
-            links.map(([href, title, , text]) => h('li', {}, h('a', { href }, title), h('p', { class: 'muted' }, text))),
+            links.map(([href, title, , text]) =>
+              h('li', {}, h('a', { href }, title), h('p', { class: 'muted' }, text)),
+            ),
           ),
         )
       : null,
@@ -109,7 +112,8 @@ export async function overview(ctx, slot) {
 
 export async function organisations(ctx, slot) {
   const orgs = await myOrganisations();
-  slot.append(
+  add(
+    slot,
     h('p', {}, h('a', { href: '/admin/organisations/new', class: 'button' }, 'Create an organisation')),
     table(
       'Your organisations',
@@ -136,7 +140,13 @@ export async function organisations(ctx, slot) {
 
 export async function createOrganisation(ctx, slot) {
   const status = h('div', { class: 'status-slot' });
-  const name = h('input', { type: 'text', name: 'name', required: true, maxlength: '200', autocomplete: 'organization' });
+  const name = h('input', {
+    type: 'text',
+    name: 'name',
+    required: true,
+    maxlength: '200',
+    autocomplete: 'organization',
+  });
   const slug = h('input', {
     type: 'text',
     name: 'slug',
@@ -164,7 +174,11 @@ export async function createOrganisation(ctx, slot) {
     'form',
     { class: 'card' },
     field('Name', name, 'Shown to members, 1 to 200 characters.'),
-    field('Address', slug, `3 to 63 lower-case letters, digits and hyphens; becomes <address>.${apexOf(ctx)}.`),
+    field(
+      'Address',
+      slug,
+      `3 to 63 lower-case letters, digits and hyphens; becomes <address>.${apexOf(ctx)}.`,
+    ),
     h('button', { type: 'submit' }, 'Create organisation'),
   );
   form.addEventListener('submit', async (e) => {
@@ -173,7 +187,11 @@ export async function createOrganisation(ctx, slot) {
     if (!SLUG.test(value) || value.length < 3) {
       fill(
         status,
-        errorBox({ code: 'slug_invalid', message: 'The address must be 3 to 63 lower-case letters, digits and hyphens, not starting or ending with a hyphen.' }),
+        errorBox({
+          code: 'slug_invalid',
+          message:
+            'The address must be 3 to 63 lower-case letters, digits and hyphens, not starting or ending with a hyphen.',
+        }),
       );
       slug.focus();
       return;
@@ -198,7 +216,7 @@ export async function createOrganisation(ctx, slot) {
       button.disabled = false;
     }
   });
-  slot.append(status, form);
+  add(slot, status, form);
 }
 
 /** The apex host (this host without the organisation's own label), for the address hint. */

@@ -1,7 +1,7 @@
 // People: members (change role, remove, leave), invitations (create, resend, revoke, list by
 // status) and the page an invitation link opens (accept).
 import { del, get, loginUrl, patch, post, withQuery } from './api.js';
-import { busy, confirmButton, errorBox, field, fill, h, notice, select, table, when } from './dom.js';
+import { busy, confirmButton, errorBox, field, fill, h, notice, select, table, when, add } from './dom.js';
 
 const enc = encodeURIComponent;
 
@@ -115,7 +115,8 @@ export async function members(ctx, slot) {
   }
 
   draw();
-  slot.append(
+  add(
+    slot,
     status,
     manage ? h('p', {}, h('a', { href: '/admin/invitations' }, 'Invite people')) : null,
     list,
@@ -130,7 +131,13 @@ const STATUSES = ['pending', 'accepted', 'revoked', 'expired'];
 /** The accept link of a new or resent invitation, shown once, with a copy button. */
 function linkOnce(email, answer, verb) {
   const url = new URL(answer.accept_url, window.location.origin).href;
-  const input = h('input', { type: 'text', readonly: true, value: url, class: 'wide', 'data-accept-url': '' });
+  const input = h('input', {
+    type: 'text',
+    readonly: true,
+    value: url,
+    class: 'wide',
+    'data-accept-url': '',
+  });
   const copy = h(
     'button',
     {
@@ -223,7 +230,9 @@ export async function invitations(ctx, slot) {
         { empty: `No ${filter} invitations.` },
       ),
       moreButton(next, async (cursor) => {
-        const page = await get(withQuery('/api/org/invitations', { status: filter, limit: 50, after: cursor }));
+        const page = await get(
+          withQuery('/api/org/invitations', { status: filter, limit: 50, after: cursor }),
+        );
         items.push(...page.items);
         next = page.next;
         draw();
@@ -244,7 +253,14 @@ export async function invitations(ctx, slot) {
   if (manage) {
     const email = h('input', { type: 'email', name: 'email', required: true, autocomplete: 'off' });
     const role = select(roles, roles.includes('member') ? 'member' : roles[0], { name: 'role' });
-    const days = h('input', { type: 'number', name: 'expires_in_days', min: '1', max: '30', value: '7', required: true });
+    const days = h('input', {
+      type: 'number',
+      name: 'expires_in_days',
+      min: '1',
+      max: '30',
+      value: '7',
+      required: true,
+    });
     createForm = h(
       'form',
       { class: 'card', 'aria-labelledby': 'invite-title' },
@@ -294,7 +310,7 @@ export async function invitations(ctx, slot) {
   );
 
   draw();
-  slot.append(status, createForm, h('h2', {}, 'Invitations'), filters, list);
+  add(slot, status, createForm, h('h2', {}, 'Invitations'), filters, list);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,15 +319,32 @@ export async function invitations(ctx, slot) {
 export async function accept(ctx, slot) {
   const token = ctx.url.searchParams.get('token') ?? '';
   if (!token) {
-    slot.append(
-      errorBox({ code: 'invitation_not_found', message: 'This link has no invitation in it. Ask for a new one.' }),
+    add(
+      slot,
+      errorBox({
+        code: 'invitation_not_found',
+        message: 'This link has no invitation in it. Ask for a new one.',
+      }),
     );
     return;
   }
   if (!ctx.me) {
-    slot.append(
-      h('p', {}, 'You have been invited to join this organisation. Sign in with the email address the invitation was sent to.'),
-      h('p', {}, h('a', { class: 'button', id: 'sign-in-to-accept', href: loginUrl('/admin', token) }, 'Sign in to accept')),
+    add(
+      slot,
+      h(
+        'p',
+        {},
+        'You have been invited to join this organisation. Sign in with the email address the invitation was sent to.',
+      ),
+      h(
+        'p',
+        {},
+        h(
+          'a',
+          { class: 'button', id: 'sign-in-to-accept', href: loginUrl('/admin', token) },
+          'Sign in to accept',
+        ),
+      ),
     );
     return;
   }
@@ -320,7 +353,11 @@ export async function accept(ctx, slot) {
   const form = h(
     'form',
     {},
-    h('p', {}, `You are signed in as ${ctx.me.user.email}. Accepting adds you to ${ctx.me.tenant.name} with the role the invitation names.`),
+    h(
+      'p',
+      {},
+      `You are signed in as ${ctx.me.user.email}. Accepting adds you to ${ctx.me.tenant.name} with the role the invitation names.`,
+    ),
     button,
   );
   form.addEventListener('submit', (e) => {
@@ -343,5 +380,5 @@ export async function accept(ctx, slot) {
       }
     });
   });
-  slot.append(status, form);
+  add(slot, status, form);
 }

@@ -1,7 +1,7 @@
 // Records: usage (requests per day against the monthly quota) and the audit log (filters,
 // paging, export links).
 import { get, withQuery } from './api.js';
-import { field, h, select, table, when } from './dom.js';
+import { field, h, select, table, when, add } from './dom.js';
 
 const DAY_CHOICES = [
   ['7', 'Last 7 days'],
@@ -19,7 +19,12 @@ export async function usage(ctx, slot) {
   const days = DAY_CHOICES.some(([v]) => v === wanted) ? wanted : '30';
   const data = await get(withQuery('/api/org/usage', { days }));
   const picker = select(DAY_CHOICES, days, { name: 'days' });
-  const form = h('form', { class: 'inline filters' }, field('Period', picker), h('button', { type: 'submit' }, 'Show'));
+  const form = h(
+    'form',
+    { class: 'inline filters' },
+    field('Period', picker),
+    h('button', { type: 'submit' }, 'Show'),
+  );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     ctx.navigate(withQuery('/admin/usage', { days: picker.value }));
@@ -31,20 +36,34 @@ export async function usage(ctx, slot) {
     'section',
     { class: 'card', 'aria-labelledby': 'month-title' },
     h('h2', { id: 'month-title' }, 'This month'),
-    h('p', { class: 'big', id: 'month-to-date' }, `${number(mtd)} requests`, quota ? ` of ${number(quota)}` : ' (no monthly quota)'),
+    h(
+      'p',
+      { class: 'big', id: 'month-to-date' },
+      `${number(mtd)} requests`,
+      quota ? ` of ${number(quota)}` : ' (no monthly quota)',
+    ),
     quota
       ? [
           h('label', { for: 'quota-meter', class: 'sr-only' }, 'Share of the monthly quota used'),
-          h('meter', { id: 'quota-meter', min: '0', max: String(quota), value: String(mtd ?? 0), high: String(quota * 0.8) }),
+          h('meter', {
+            id: 'quota-meter',
+            min: '0',
+            max: String(quota),
+            value: String(mtd ?? 0),
+            high: String(quota * 0.8),
+          }),
         ]
       : null,
   );
 
   const rows = [...(data.days ?? [])].sort((a, b) => String(b.day).localeCompare(String(a.day)));
   // Columns beyond day and requests (per route class, ...) as the API gives them.
-  const extra = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== 'day' && k !== 'requests');
+  const extra = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter(
+    (k) => k !== 'day' && k !== 'requests',
+  );
   const peak = Math.max(1, ...rows.map((r) => Number(r.requests) || 0));
-  slot.append(
+  add(
+    slot,
     form,
     summary,
     h('h2', {}, 'Requests per day'),
@@ -55,7 +74,12 @@ export async function usage(ctx, slot) {
         String(r.day),
         number(r.requests),
         ...extra.map((k) => number(r[k])),
-        h('meter', { min: '0', max: String(peak), value: String(Number(r.requests) || 0), 'aria-label': `Requests on ${r.day}` }),
+        h('meter', {
+          min: '0',
+          max: String(peak),
+          value: String(Number(r.requests) || 0),
+          'aria-label': `Requests on ${r.day}`,
+        }),
       ]),
       { empty: 'No requests in this period.' },
     ),
@@ -183,19 +207,34 @@ export async function audit(ctx, slot) {
     'p',
     { class: 'exports' },
     'Export every matching entry (date filters apply): ',
-    h('a', { href: withQuery('/api/org/audit/export', { format: 'csv', ...exportQuery }), download: '' }, 'CSV'),
+    h(
+      'a',
+      { href: withQuery('/api/org/audit/export', { format: 'csv', ...exportQuery }), download: '' },
+      'CSV',
+    ),
     ' · ',
-    h('a', { href: withQuery('/api/org/audit/export', { format: 'jsonl', ...exportQuery }), download: '' }, 'JSON lines'),
+    h(
+      'a',
+      { href: withQuery('/api/org/audit/export', { format: 'jsonl', ...exportQuery }), download: '' },
+      'JSON lines',
+    ),
   );
 
   const paging = h(
     'nav',
     { 'aria-label': 'Audit log pages', class: 'paging' },
     after ? h('a', { href: withQuery('/admin/audit', base) }, 'Newest entries') : null,
-    page.next ? h('a', { href: withQuery('/admin/audit', { ...base, after: page.next }), rel: 'next' }, 'Older entries') : null,
+    page.next
+      ? h(
+          'a',
+          { href: withQuery('/admin/audit', { ...base, after: page.next }), rel: 'next' },
+          'Older entries',
+        )
+      : null,
   );
 
-  slot.append(
+  add(
+    slot,
     form,
     exports,
     table(
