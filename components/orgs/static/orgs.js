@@ -1,6 +1,7 @@
 // Organisations: the overview (this organisation, my role, the switcher), my organisations,
 // and creating one. Switching is the gateway's: a form POST /auth/switch with to=<slug>, which
-// answers with a redirect to the other organisation's host (its login page when it enforces SSO).
+// answers with a redirect to the other organisation's host (its login page when it enforces SSO);
+// return_to asks to land on /admin there.
 import { errorBox, field, fill, h, select, table, add } from './dom.js';
 import { get, post, withQuery } from './api.js';
 
@@ -23,6 +24,7 @@ function switchForm(slug, label, { action = '/auth/switch', extra = null } = {})
     'form',
     { method: 'post', action, class: 'inline', 'data-switch': slug },
     h('input', { type: 'hidden', name: 'to', value: slug }),
+    h('input', { type: 'hidden', name: 'return_to', value: '/admin' }),
     extra,
     h('button', { type: 'submit' }, label),
   );
@@ -43,6 +45,7 @@ function switcher(orgs) {
     'form',
     { method: 'post', action: '/auth/switch', class: 'inline switcher', id: 'switcher' },
     field('Switch to', choice),
+    h('input', { type: 'hidden', name: 'return_to', value: '/admin' }),
     h('button', { type: 'submit' }, 'Switch organisation'),
   );
 }
