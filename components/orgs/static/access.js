@@ -306,7 +306,11 @@ function pairs(list) {
 }
 
 export async function sso(ctx, slot) {
-  const [settings, roleList] = await Promise.all([get('/api/org/sso'), all('/api/org/roles')]);
+  // The role list needs members.read; without it the default role can only stay as it is.
+  const [settings, roleList] = await Promise.all([
+    get('/api/org/sso'),
+    ctx.can('members.read') ? all('/api/org/roles') : [],
+  ]);
   const status = h('div', { class: 'status-slot' });
   const p = settings.provider;
   const sp = settings.sp ?? {};
@@ -352,6 +356,7 @@ export async function sso(ctx, slot) {
   const enforced = checkbox('Enforce single sign-on (no other way to sign in)', { checked: p.enforced });
   const jit = checkbox('Just-in-time membership for people with a verified email domain', { checked: p.jit });
   const names = roleList.map((r) => r.name);
+  if (!names.includes(p.default_role)) names.unshift(p.default_role);
   const defaultRole = select(names, p.default_role, {});
   const domainsInput = h('input', {
     type: 'text',
