@@ -141,6 +141,17 @@ function actor(a) {
   return [a.kind.replaceAll('_', ' '), a.email ? ` (${a.email})` : null];
 }
 
+/** The target, with the email or name the entry's state names (targets are often ids). */
+function targetCell(entry) {
+  const state = entry.after ?? entry.before ?? {};
+  const label = state && typeof state === 'object' ? (state.email ?? state.name ?? state.domain) : null;
+  if (!entry.target) return label ?? '—';
+  return [
+    h('span', { class: 'small' }, entry.target),
+    label && label !== entry.target ? [h('br'), label] : null,
+  ];
+}
+
 export async function audit(ctx, slot) {
   const q = ctx.url.searchParams;
   const filters = {
@@ -245,8 +256,8 @@ export async function audit(ctx, slot) {
         cells: [
           when(e.at),
           actor(e.actor),
-          h('code', {}, e.action),
-          e.target ?? '—',
+          h('code', { class: 'nowrap' }, e.action),
+          targetCell(e),
           change(e),
           e.request_id ? h('code', { class: 'small' }, e.request_id) : '—',
           e.client_addr ?? '—',
