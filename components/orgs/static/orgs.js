@@ -5,6 +5,9 @@
 import { errorBox, field, fill, h, select, table, add } from './dom.js';
 import { get, post, withQuery } from './api.js';
 
+/** How each organisation signs people in (the tenant's `sso` mode). */
+const SSO_MODES = { none: 'Not set up', sso: 'Available', enforced: 'Required' };
+
 const SLUG = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 async function myOrganisations() {
@@ -128,7 +131,7 @@ export async function organisations(ctx, slot) {
           h('code', {}, o.slug),
           o.role,
           o.status,
-          o.sso ?? '—',
+          SSO_MODES[o.sso] ?? o.sso ?? '—',
           o.current
             ? h('span', { class: 'tag' }, 'current')
             : o.status === 'active'
