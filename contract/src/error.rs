@@ -53,6 +53,9 @@ codes! {
     /// 400 / 502: the identity provider's answer was refused (an error, a bad token or
     /// assertion, the wrong issuer).
     SsoFailed = "sso_failed",
+    /// 400: an organisation-switch link that is unknown, used, expired or another
+    /// organisation's.
+    SwitchInvalid = "switch_invalid",
     /// 403: the tenant enforces SSO; sign in at its login page.
     SsoRequired = "sso_required",
     /// 403: the email the provider asserted is not verified.
@@ -73,10 +76,30 @@ codes! {
     NotFound = "not_found",
     /// 404: the tenant has no identity provider.
     SsoNotConfigured = "sso_not_configured",
+    /// 404: the invitation is unknown, used, expired, revoked or for another email address.
+    InvitationNotFound = "invitation_not_found",
     /// 405: the path exists, the method does not.
     MethodNotAllowed = "method_not_allowed",
     /// 409: the write conflicts with an existing row.
     Conflict = "conflict",
+    /// 409: the change would leave the organisation without an owner.
+    LastOwner = "last_owner",
+    /// 409: a pending invitation for this email exists (resend it instead).
+    InvitationExists = "invitation_exists",
+    /// 409: the invited email is already a member.
+    AlreadyMember = "already_member",
+    /// 409: system roles (owner, admin, member) cannot be changed or deleted.
+    RoleBuiltIn = "role_built_in",
+    /// 409: members, pending invitations or the SSO settings use the role.
+    RoleInUse = "role_in_use",
+    /// 400: an organisation slug that is not a DNS label of 3 to 63 characters.
+    SlugInvalid = "slug_invalid",
+    /// 400: an organisation slug that is a reserved label.
+    SlugReserved = "slug_reserved",
+    /// 409: the slug belongs to an organisation (any status, deleted included).
+    SlugTaken = "slug_taken",
+    /// 409: the user owns the most organisations allowed.
+    OrganisationLimit = "organisation_limit",
     /// 413: the body is over the cap.
     PayloadTooLarge = "payload_too_large",
     /// 421: the token names another tenant than the host.

@@ -24,6 +24,7 @@ mod ports;
 mod respond;
 mod saml;
 mod sso;
+mod switch;
 
 /// The component's entry point (wasm only: a native build cannot link the export).
 #[cfg(target_arch = "wasm32")]
@@ -61,6 +62,9 @@ pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
         Decision::Auth(auth) => {
             let body = match auth.route {
                 gateway_core::sso::AuthRoute::SamlAcs => read_body(req, sso::MAX_ACS_BODY).await,
+                gateway_core::sso::AuthRoute::Switch => {
+                    read_body(req, gateway_core::sso::switch::MAX_FORM_BODY).await
+                }
                 _ => None,
             };
             let answer = sso::serve(

@@ -55,7 +55,7 @@ fn flow_cookie(value: &str, max_age: u64, tls: bool) -> String {
 pub fn start(
     auth: &AuthRequest,
     p: Provider,
-    return_to: &str,
+    flow: &sso::NewFlow,
     key: &SessionKey,
     directory: &PgDirectory,
     sessions: &SessionConfig,
@@ -71,14 +71,15 @@ pub fn start(
     directory
         .one(
             "SELECT b::text FROM (VALUES (1)) AS one (x) LEFT JOIN \
-             tenantgate.sso_begin($1::uuid, $2, $3, '', NULL, $4, $5, $6) AS b ON true",
+             tenantgate.sso_begin($1::uuid, $2, $3, '', NULL, $4, $5, $6, $7) AS b ON true",
             &[
                 ParameterValue::Str(auth.tenant.id.to_string()),
                 ParameterValue::Binary(key.keyed_hash("state", &state).to_vec()),
                 ParameterValue::Binary(key.keyed_hash("binding", &binding).to_vec()),
                 ParameterValue::Str(request.id.clone()),
-                ParameterValue::Str(return_to.to_owned()),
+                ParameterValue::Str(flow.return_to.clone()),
                 ParameterValue::Int32(600),
+                flow.invitation_param(),
             ],
         )
         .map_err(sso::unavailable)?;
@@ -183,6 +184,13 @@ pub fn acs(
             .find(|(n, _)| n == "displayName" || n.ends_with("/name") || n == "name")
             .and_then(|(_, v)| v.first().cloned()),
     };
-    let return_to = flow.map_or_else(|| "/".to_owned(), |f| f.return_to);
-    sso::finish_login(auth, directory, sessions, key, &login, &return_to, now)
+    // IdP-initiated: no flow, so no invitation, and the landing page is the root.
+    let flow = flow.unwrap_or(sso::Flow {
+        nonce: String::new(),
+        verifier: String::new(),
+        saml_request_id: None,
+        return_to: "/".to_owned(),
+        invitation_hash: None,
+    });
+    sso::finish_login(auth, directory, sessions, key, &login, &flow, now)
 }

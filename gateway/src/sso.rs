@@ -37,6 +37,8 @@ pub async fn serve(
         AuthRoute::SamlMetadata => Ok(crate::saml::metadata(auth)),
         AuthRoute::Logout => Ok(logout(auth, directory, sessions, kv)),
         AuthRoute::Session => Ok(whoami(auth, sessions)),
+        AuthRoute::Switch => crate::switch::begin(auth, body.as_deref(), directory, sessions),
+        AuthRoute::SwitchComplete => crate::switch::complete(auth, directory, sessions, now),
         AuthRoute::Unknown => {
             let e = GatewayError::Route(gateway_core::routes::RouteError::NotFound);
             Ok(e.response().into_response(&auth.request_id, Some(e)))
@@ -181,22 +183,28 @@ pub(crate) fn flow_cookie(value: &str, max_age: u64, tls: bool) -> String {
 
 fn login_page(auth: &AuthRequest, directory: &PgDirectory) -> Result<Response, SsoError> {
     let return_to = gateway_core::sso::return_to(&auth.query)?;
+    let invitation = gateway_core::sso::invitation(&auth.query)?;
     if let Some(s) = &auth.session {
         return Ok(pages::signed_in(&auth.tenant.name, &s.user_id.to_string()));
     }
     let p = provider(directory, auth)?;
-    let start = format!(
-        "/auth/sso?{}",
-        form_urlencoded::Serializer::new(String::new())
-            .append_pair("return_to", &return_to)
-            .finish()
-    );
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("return_to", &return_to);
+    if let Some(token) = &invitation {
+        query.append_pair("invitation", token);
+    }
+    let start = format!("/auth/sso?{}", query.finish());
     let idp = if p.display_name.is_empty() {
         p.kind.to_uppercase()
     } else {
         p.display_name
     };
-    Ok(pages::login(&auth.tenant.name, &idp, &start))
+    Ok(pages::login(
+        &auth.tenant.name,
+        &idp,
+        &start,
+        invitation.is_some(),
+    ))
 }
 
 fn start(
@@ -206,10 +214,18 @@ fn start(
     now: UnixMillis,
 ) -> Result<Response, SsoError> {
     let return_to = gateway_core::sso::return_to(&auth.query)?;
+    let invitation = gateway_core::sso::invitation(&auth.query)?;
+    let invitation = invitation
+        .as_deref()
+        .map(gateway_core::sso::invitation_hash);
     let key = key(sessions)?;
     let p = provider(directory, auth)?;
+    let flow = NewFlow {
+        return_to,
+        invitation_hash: invitation,
+    };
     if p.kind == "saml" {
-        return crate::saml::start(auth, p, &return_to, key, directory, sessions, now);
+        return crate::saml::start(auth, p, &flow, key, directory, sessions, now);
     }
     let oidc = usable_oidc(p, sessions)?;
     let (state, nonce, verifier, binding) = (
@@ -221,15 +237,16 @@ fn start(
     directory
         .one(
             "SELECT b::text FROM (VALUES (1)) AS one (x) LEFT JOIN \
-             tenantgate.sso_begin($1::uuid, $2, $3, $4, $5, NULL, $6, $7) AS b ON true",
+             tenantgate.sso_begin($1::uuid, $2, $3, $4, $5, NULL, $6, $7, $8) AS b ON true",
             &[
                 ParameterValue::Str(auth.tenant.id.to_string()),
                 ParameterValue::Binary(key.keyed_hash("state", &state).to_vec()),
                 ParameterValue::Binary(key.keyed_hash("binding", &binding).to_vec()),
                 ParameterValue::Str(nonce.clone()),
                 ParameterValue::Str(verifier.clone()),
-                ParameterValue::Str(return_to),
+                ParameterValue::Str(flow.return_to.clone()),
                 ParameterValue::Int32(FLOW_TTL_SECS as i32),
+                flow.invitation_param(),
             ],
         )
         .map_err(unavailable)?;
@@ -240,12 +257,28 @@ fn start(
     ))
 }
 
+/// A login about to start: where it returns to, and the invitation it accepts (the
+/// token's sha256, as the directory stores invitations).
+pub(crate) struct NewFlow {
+    pub(crate) return_to: String,
+    pub(crate) invitation_hash: Option<[u8; 32]>,
+}
+
+impl NewFlow {
+    pub(crate) fn invitation_param(&self) -> ParameterValue {
+        self.invitation_hash.map_or(ParameterValue::DbNull, |h| {
+            ParameterValue::Binary(h.to_vec())
+        })
+    }
+}
+
 /// A login in progress, taken from the directory.
 pub(crate) struct Flow {
     pub(crate) nonce: String,
     pub(crate) verifier: String,
     pub(crate) saml_request_id: Option<String>,
     pub(crate) return_to: String,
+    pub(crate) invitation_hash: Option<Vec<u8>>,
 }
 
 /// Takes the flow named by `state` (it is gone afterwards, whatever happens next) and
@@ -259,7 +292,8 @@ pub(crate) fn take_flow(
     let row = directory
         .one(
             "SELECT f.tenant_id::text, encode(f.binding_hash, 'hex'), f.nonce, f.code_verifier, \
-             f.return_to, f.expired::text, f.saml_request_id FROM (VALUES (1)) AS one (x) \
+             f.return_to, f.expired::text, f.saml_request_id, encode(f.invitation_hash, 'hex') \
+             FROM (VALUES (1)) AS one (x) \
              LEFT JOIN tenantgate.sso_take($1) AS f ON true",
             &[ParameterValue::Binary(
                 key.keyed_hash("state", state).to_vec(),
@@ -280,11 +314,24 @@ pub(crate) fn take_flow(
         verifier: text(3).unwrap_or_default(),
         saml_request_id: text(6),
         return_to: text(4).unwrap_or_else(|| "/".into()),
+        invitation_hash: text(7).and_then(|h| unhex(&h)),
     })
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    s.len()
+        .is_multiple_of(2)
+        .then(|| {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten()
 }
 
 async fn callback(
@@ -309,7 +356,7 @@ async fn callback(
         email_verified: claims.email_verified,
         name: claims.name,
     };
-    finish_login(auth, directory, sessions, key, &login, &flow.return_to, now)
+    finish_login(auth, directory, sessions, key, &login, &flow, now)
 }
 
 /// Who the IdP says signed in, for `tenantgate.sso_login()`.
@@ -329,13 +376,13 @@ pub(crate) fn finish_login(
     sessions: &SessionConfig,
     key: &session::SessionKey,
     claims: &Login,
-    return_to: &str,
+    flow: &Flow,
     now: UnixMillis,
 ) -> Result<Response, SsoError> {
     let row = directory
         .one(
             "SELECT l.outcome, l.session_id::text, l.user_id::text FROM (VALUES (1)) AS one (x) \
-             LEFT JOIN tenantgate.sso_login($1::uuid, $2, $3, $4, $5, $6, $7) AS l ON true",
+             LEFT JOIN tenantgate.sso_login($1::uuid, $2, $3, $4, $5, $6, $7, $8) AS l ON true",
             &[
                 ParameterValue::Str(auth.tenant.id.to_string()),
                 ParameterValue::Str(claims.issuer.clone()),
@@ -350,6 +397,9 @@ pub(crate) fn finish_login(
                     .clone()
                     .map_or(ParameterValue::DbNull, ParameterValue::Str),
                 ParameterValue::Int32(sessions.session_ttl_secs.min(i32::MAX as u64) as i32),
+                flow.invitation_hash
+                    .clone()
+                    .map_or(ParameterValue::DbNull, ParameterValue::Binary),
             ],
         )
         .map_err(unavailable)?;
@@ -359,21 +409,31 @@ pub(crate) fn finish_login(
         Some("email_not_verified") => return Err(SsoError::EmailNotVerified),
         Some("email_domain_not_allowed") => return Err(SsoError::EmailDomainNotAllowed),
         Some("not_a_member") => return Err(SsoError::NotAMember),
+        Some("invitation_invalid") => return Err(SsoError::InvitationInvalid),
         Some("no_provider") => return Err(SsoError::NotConfigured),
         other => return Err(unavailable(format!("sso_login answered {other:?}"))),
     }
     let sid: uuid::Uuid = text(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| unavailable("sso_login: no session id"))?;
+    Ok(
+        signed_in_redirect(auth, sessions, key, sid, &flow.return_to, now)
+            .with_header("set-cookie", flow_cookie("", 0, auth.tls).as_str()),
+    )
+}
+
+/// Sends the browser to `return_to` with the cookie of the new session `sid`.
+pub(crate) fn signed_in_redirect(
+    auth: &AuthRequest,
+    sessions: &SessionConfig,
+    key: &session::SessionKey,
+    sid: uuid::Uuid,
+    return_to: &str,
+    now: UnixMillis,
+) -> Response {
     let ttl = sessions.cookie_ttl_secs.min(sessions.session_ttl_secs);
     let cookie = key.issue(sid, &auth.tenant.id, now.as_secs() + ttl);
-    Ok(redirect(
-        return_to,
-        &[
-            session::set_cookie(&cookie, ttl, auth.tls),
-            flow_cookie("", 0, auth.tls),
-        ],
-    ))
+    redirect(return_to, &[session::set_cookie(&cookie, ttl, auth.tls)])
 }
 
 /// POSTs the token request; the status and body, or 502 when the IdP cannot be reached.

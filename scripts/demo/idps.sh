@@ -2,9 +2,10 @@
 # connects them to the demo tenants, so a newcomer can sign in with a browser:
 #
 #   acme   -> OIDC IdP (npm oidc-provider)  http://127.0.0.1:54330   alice@acme.example / alice
-#                                                                    carol@acme.example / carol (joins just in time)
+#                                                                    carol@acme.example / carol (a member)
 #   globex -> SAML IdP (pysaml2 + xmlsec1)  http://127.0.0.1:54331   bob@globex.example / bob
-#                                                                    gina@globex.example / gina (joins just in time)
+#                                                                    gina@globex.example / gina (a member)
+#                                                                    alice@acme.example / alice (a member of globex too)
 #
 # Open http://acme.localhost:3000/auth/login or http://globex.localhost:3000/auth/login.
 # Needs $TENANTGATE and $ADMIN_URL; exports the session key and the token endpoint's origin,
@@ -45,7 +46,8 @@ JSON
   "$TENANTGATE" sso sp-metadata --origin http://globex.localhost:3000 > .tenantgate/idp/globex-sp.xml
   cat > .tenantgate/idp/saml-users.json <<JSON
 [{"username": "bob", "password": "bob", "name_id": "bob@globex.example", "email": "bob@globex.example", "name": "Bob Builder"},
- {"username": "gina", "password": "gina", "name_id": "gina@globex.example", "email": "gina@globex.example", "name": "Gina Globex"}]
+ {"username": "gina", "password": "gina", "name_id": "gina@globex.example", "email": "gina@globex.example", "name": "Gina Globex"},
+ {"username": "alice", "password": "alice", "name_id": "alice@acme.example", "email": "alice@acme.example", "name": "Alice Admin"}]
 JSON
   .tenantgate/venv/bin/python tests/idp/saml/idp.py --port "$DEMO_SAML_PORT" \
     --entity-id "http://127.0.0.1:$DEMO_SAML_PORT/metadata" \

@@ -13,26 +13,21 @@ INSERT INTO tenantgate.tenant_placements (tenant_id, placement, schema_name) VAL
     ('a0000000-0000-4000-8000-0000000000ac', 'shared', NULL),
     ('b0000000-0000-4000-8000-0000000000b1', 'schema', 'tenant_globex')
 ON CONFLICT (tenant_id) DO NOTHING;
-INSERT INTO tenantgate.roles (tenant_id, name, built_in, description)
-SELECT t.id, r.name, true, r.description
-  FROM tenantgate.tenants AS t
- CROSS JOIN (VALUES ('admin', 'Manages the organisation'), ('member', 'Works on projects and tasks')) AS r (name, description)
- WHERE t.slug IN ('acme', 'globex')
-ON CONFLICT DO NOTHING;
-INSERT INTO tenantgate.role_permissions (tenant_id, role_name, permission)
-SELECT t.id, p.role_name, p.permission
-  FROM tenantgate.tenants AS t
- CROSS JOIN (VALUES ('admin', 'tasks.read'), ('admin', 'tasks.write'), ('admin', 'members.manage'),
-                    ('member', 'tasks.read'), ('member', 'tasks.write')) AS p (role_name, permission)
- WHERE t.slug IN ('acme', 'globex')
-ON CONFLICT DO NOTHING;
+-- The system roles (owner, admin, member) with their permissions (migration 0010).
+SELECT tenantgate.seed_system_roles(t.id) FROM tenantgate.tenants AS t WHERE t.slug IN ('acme', 'globex');
 INSERT INTO tenantgate.users (id, email, display_name) VALUES
     ('a5000000-0000-4000-8000-000000000001', 'alice@acme.example',  'Alice Admin'),
-    ('b5000000-0000-4000-8000-000000000001', 'bob@globex.example',  'Bob Builder')
+    ('a5000000-0000-4000-8000-000000000002', 'carol@acme.example',  'Carol Coder'),
+    ('b5000000-0000-4000-8000-000000000001', 'bob@globex.example',  'Bob Builder'),
+    ('b5000000-0000-4000-8000-000000000002', 'gina@globex.example', 'Gina Globex')
 ON CONFLICT DO NOTHING;
+-- acme: alice owns it, carol is a member; globex: bob owns it, gina and alice are members (alice can switch).
 INSERT INTO tenantgate.memberships (tenant_id, user_id, role_name) VALUES
-    ('a0000000-0000-4000-8000-0000000000ac', 'a5000000-0000-4000-8000-000000000001', 'admin'),
-    ('b0000000-0000-4000-8000-0000000000b1', 'b5000000-0000-4000-8000-000000000001', 'admin')
+    ('a0000000-0000-4000-8000-0000000000ac', 'a5000000-0000-4000-8000-000000000001', 'owner'),
+    ('a0000000-0000-4000-8000-0000000000ac', 'a5000000-0000-4000-8000-000000000002', 'member'),
+    ('b0000000-0000-4000-8000-0000000000b1', 'b5000000-0000-4000-8000-000000000001', 'owner'),
+    ('b0000000-0000-4000-8000-0000000000b1', 'b5000000-0000-4000-8000-000000000002', 'member'),
+    ('b0000000-0000-4000-8000-0000000000b1', 'a5000000-0000-4000-8000-000000000001', 'member')
 ON CONFLICT DO NOTHING;
 -- Verified email domains, so the demo IdPs' users can join by just-in-time membership.
 INSERT INTO tenantgate.tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES

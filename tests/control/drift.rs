@@ -72,8 +72,8 @@ async fn audit_isolation_finds_role_settings_drift_and_reopened_side_channels() 
         ),
         (
             "control",
-            "GRANT EXECUTE ON FUNCTION tenantgate.remove_member(uuid) TO tenantgate_directory",
-            "[grants]: tenantgate_directory may execute tenantgate.remove_member(uuid)",
+            "GRANT EXECUTE ON FUNCTION tenantgate.remove_member(uuid, inet) TO tenantgate_directory",
+            "[grants]: tenantgate_directory may execute tenantgate.remove_member(uuid,inet)",
             "0007",
         ),
         (
@@ -155,7 +155,14 @@ async fn audit_isolation_finds_role_settings_drift_and_reopened_side_channels() 
             found.stdout
         );
         if *repair == "0007" {
-            dataplane::apply(&w.control, "0007_isolation_control.sql", "");
+            // 0007 revokes every function grant and grants its own; the files after it grant theirs.
+            for file in [
+                "0007_isolation_control.sql",
+                "0008_sso.sql",
+                "0010_organisations.sql",
+            ] {
+                dataplane::apply(&w.control, file, "");
+            }
         } else {
             sql(repair);
         }

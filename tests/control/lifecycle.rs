@@ -309,7 +309,7 @@ async fn purge_removes_a_deleted_tenant_after_its_grace_period_and_nothing_else(
             "SELECT count(*) FROM app.tasks WHERE tenant_id = '{t}'"
         ))
     };
-    assert_eq!(control_rows(&acme), "1 1 1 2 1");
+    assert_eq!(control_rows(&acme), "1 1 1 3 1");
 
     // Refused, changing nothing: not deleted, within the grace period, unknown.
     failed(
@@ -332,7 +332,7 @@ async fn purge_removes_a_deleted_tenant_after_its_grace_period_and_nothing_else(
         "{}",
         none.stdout
     );
-    assert_eq!(control_rows(&acme), "1 1 1 2 1");
+    assert_eq!(control_rows(&acme), "1 1 1 3 1");
     assert_eq!(shared_tasks(&acme), "1");
 
     // Past the grace period: its rows and control-plane entries go; the other tenants' rows, the
@@ -353,7 +353,7 @@ async fn purge_removes_a_deleted_tenant_after_its_grace_period_and_nothing_else(
         "0"
     );
     assert_eq!(shared_tasks(&globex), "1");
-    assert_eq!(control_rows(&globex), "1 1 0 2 1");
+    assert_eq!(control_rows(&globex), "1 1 0 3 1");
     assert_eq!(
         sql("SELECT count(*) FROM tenantgate.users WHERE email = 'ann@example.test'"),
         "1"
@@ -521,6 +521,8 @@ async fn export_writes_everything_a_tenant_owns_and_nothing_of_anyone_else() {
         invitations[0].get("token_hash").is_none(),
         "{invitations:?}"
     );
+    // The system roles of migration 0010: owner and admin hold the whole catalogue.
+    const ALL: &str = r#"["audit.read","domains.manage","members.manage","members.read","roles.manage","sso.manage","tasks.read","tasks.write","usage.read"]"#;
     let mut roles: Vec<String> = ndjson(&out, "control/roles.ndjson")
         .iter()
         .map(|r| format!("{} {}", r["name"].as_str().unwrap(), r["permissions"]))
@@ -529,8 +531,9 @@ async fn export_writes_everything_a_tenant_owns_and_nothing_of_anyone_else() {
     assert_eq!(
         roles,
         vec![
-            r#"admin ["members.manage","tasks.read","tasks.write"]"#.to_string(),
-            r#"member ["tasks.read","tasks.write"]"#.to_string(),
+            format!("admin {ALL}"),
+            r#"member ["members.read","tasks.read","tasks.write"]"#.to_string(),
+            format!("owner {ALL}"),
         ]
     );
     let audit: Vec<String> = ndjson(&out, "control/audit_log.ndjson")

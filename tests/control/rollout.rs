@@ -43,7 +43,7 @@ fn migrate_rolls_out_to_every_placement_with_a_canary_and_records_what_ran_where
     assert!(first.stdout.contains("shared"), "{}", first.stdout);
     assert_eq!(
         w.control_sql("SELECT string_agg(placement || '=' || version, ' ' ORDER BY placement, version) FROM tenantgate.schema_migrations"),
-        "control=0002 control=0004 control=0005 control=0007 control=0008 database:control=0001 database:control=0006 database:control=0009 shared=0003"
+        "control=0002 control=0004 control=0005 control=0007 control=0008 control=0010 control=0011 database:control=0001 database:control=0006 database:control=0009 shared=0003"
     );
     // Idempotent: nothing applied the second time.
     let again = w.tg(&["migrate"]).ok();
@@ -312,7 +312,7 @@ fn tenant_create_refuses_bad_input_with_clear_errors_and_changes_nothing() {
     // Built-in roles come with every tenant; the creation is audited.
     assert_eq!(
         w.control_sql("SELECT string_agg(r.name, ',' ORDER BY r.name) FROM tenantgate.roles r JOIN tenantgate.tenants t ON t.id = r.tenant_id WHERE t.slug = 'beta'"),
-        "admin,member"
+        "admin,member,owner"
     );
     assert_eq!(
         w.control_sql("SELECT count(*) FROM tenantgate.audit_log WHERE action = 'tenant.created'"),

@@ -20,6 +20,14 @@ pub(crate) fn ctx(tid: &str, uid: Option<&str>) -> String {
     sign_context("k1", KEY, &c)
 }
 
+/// A context for tenant `tid` naming user `uid` with these permissions.
+pub(crate) fn ctx_with(tid: &str, uid: Option<&str>, perms: &[&str]) -> String {
+    let mut c = claims(tid, 300);
+    c["uid"] = json!(uid);
+    c["perms"] = json!(perms);
+    sign_context("k1", KEY, &c)
+}
+
 /// Runs `sql` (simple protocol, one transaction) as `user` with `context` bound; the first
 /// column of every row, or the error's message.
 async fn run(pg: &PgCluster, user: &str, context: &str, sql: &str) -> Result<Vec<String>, String> {
@@ -152,7 +160,7 @@ async fn backends_cannot_use_the_directory_or_provision_users() {
                 ),
                 (
                     "directory calls member functions",
-                    format!("SELECT tenantgate.remove_member('{ANN}')"),
+                    format!("SELECT tenantgate.remove_member('{ANN}', NULL)"),
                     Err("permission denied"),
                 ),
             ],
@@ -177,15 +185,42 @@ async fn a_tenant_reaches_only_its_members_and_cannot_make_one() {
          format!("INSERT INTO tenantgate.invitations (tenant_id, email, role_name, token_hash, expires_at, invited_by_user_id) \
                   VALUES ('{A}', 'x@y.test', 'member', sha256('t'::bytea), now() + interval '1 day', '{CAROL}')"),
          Err("permission denied for table invitations")),
-        ("control: an invitation, its inviter from the context",
+        ("write an invitation directly (0010: only through the functions)",
          format!("INSERT INTO tenantgate.invitations (tenant_id, email, role_name, token_hash, expires_at) \
-                  VALUES ('{A}', 'x@y.test', 'member', sha256('t'::bytea), now() + interval '1 day') RETURNING invited_by_user_id::text"),
-         Ok(vec![ANN])),
-        ("change a globex member's role", format!("SELECT tenantgate.set_member_role('{CAROL}', 'member')"), Ok(vec!["f"])),
-        ("remove a globex member", format!("SELECT tenantgate.remove_member('{CAROL}')"), Ok(vec!["f"])),
-        ("control: change its own member's role", format!("SELECT tenantgate.set_member_role('{ANN}', 'admin')"), Ok(vec!["t"])),
-        ("accept bob's invitation as ann", "SELECT tenantgate.accept_invitation('bob-token')".into(), Err("no pending invitation")),
+                  VALUES ('{A}', 'x@y.test', 'member', sha256('t'::bytea), now() + interval '1 day')"),
+         Err("permission denied for table invitations")),
+        ("control: read its invitations", "SELECT count(*) FROM tenantgate.invitations".into(), Ok(vec!["2"])),
     ]).await;
+    // Ann may manage members (the functions check the permission): still only acme's.
+    let manager = ctx_with(A, Some(ANN), &["members.manage"]);
+    check(
+        &pg,
+        "tenantgate_app",
+        &manager,
+        &[
+            (
+                "change a globex member's role",
+                format!("SELECT tenantgate.set_member_role('{CAROL}', 'member', NULL)"),
+                Err("member not found"),
+            ),
+            (
+                "remove a globex member",
+                format!("SELECT tenantgate.remove_member('{CAROL}', NULL)"),
+                Err("member not found"),
+            ),
+            (
+                "control: change its own member's role",
+                format!("SELECT tenantgate.set_member_role('{ANN}', 'member', NULL)"),
+                Ok(vec!["member"]),
+            ),
+            (
+                "accept bob's invitation as ann",
+                "SELECT tenantgate.accept_invitation('bob-token')".into(),
+                Err("no pending invitation"),
+            ),
+        ],
+    )
+    .await;
     // Carol (globex) holds an acme invitation for her own e-mail: accepting it, signed in as
     // herself, is how she becomes acme's member; a wrong token is refused.
     let carol_at_acme = ctx(A, Some(CAROL));

@@ -119,7 +119,6 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "until the orgs component (branch orgs-api) and the gateway's invitation login and /auth/switch land on main"]
 async fn an_owner_invites_a_member_who_accepts_and_is_promoted_and_the_audit_log_shows_it() {
     let s = start().await;
     let shots = shots();
@@ -266,7 +265,6 @@ async fn an_owner_invites_a_member_who_accepts_and_is_promoted_and_the_audit_log
 }
 
 #[tokio::test]
-#[ignore = "until the orgs component (branch orgs-api) and the gateway's invitation login and /auth/switch land on main"]
 async fn a_person_switches_between_organisations_and_creates_one() {
     let s = start().await;
     let r = script(

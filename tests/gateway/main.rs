@@ -10,6 +10,8 @@ mod browser_orgs;
 mod conformance;
 mod lifecycle;
 mod limits;
+mod org_auth;
+mod orgs;
 mod saml;
 mod sso;
 mod tokens;

@@ -11,13 +11,13 @@ use tenantgate_tests::idp::{OidcClient, OidcIdp, OidcUser};
 use crate::app::{code, App, ACME, GLOBEX};
 use crate::web::Answer;
 
-const SESSION_KEY: &[u8] = b"session-key-for-tests-32-bytes!!";
-const ACME_HOST: &str = "acme.localhost:3000";
-const GLOBEX_HOST: &str = "globex.localhost:3000";
+pub(crate) const SESSION_KEY: &[u8] = b"session-key-for-tests-32-bytes!!";
+pub(crate) const ACME_HOST: &str = "acme.localhost:3000";
+pub(crate) const GLOBEX_HOST: &str = "globex.localhost:3000";
 
-struct Sso {
-    app: App,
-    idp: OidcIdp,
+pub(crate) struct Sso {
+    pub(crate) app: App,
+    pub(crate) idp: OidcIdp,
     http: reqwest::Client,
 }
 
@@ -27,7 +27,7 @@ fn hex(b: &[u8]) -> String {
 
 /// The app with sessions on, roles and verified email domains for both tenants, and one
 /// OIDC provider with a client for each tenant.
-async fn start() -> Sso {
+pub(crate) async fn start() -> Sso {
     let idp = OidcIdp::start(
         &[
             OidcClient::new(
@@ -97,7 +97,7 @@ async fn start() -> Sso {
 }
 
 impl Sso {
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: &str,
         host: &str,
@@ -120,12 +120,12 @@ impl Sso {
         crate::web::answer(req).await
     }
 
-    async fn get(&self, host: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn get(&self, host: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
         self.send("GET", host, path, headers, None).await
     }
 
     /// Starts a login on `host`: the IdP's authorisation URL and the browser-binding cookie.
-    async fn begin(&self, host: &str, return_to: &str) -> (String, String) {
+    pub(crate) async fn begin(&self, host: &str, return_to: &str) -> (String, String) {
         let a = self
             .get(host, &format!("/auth/sso?return_to={return_to}"), &[])
             .await;
@@ -135,20 +135,20 @@ impl Sso {
     }
 
     /// The callback URL's path and query.
-    fn callback_path(url: &str) -> String {
+    pub(crate) fn callback_path(url: &str) -> String {
         let rest = url.split_once("://").map_or(url, |(_, r)| r);
         rest[rest.find('/').unwrap_or(rest.len())..].to_owned()
     }
 
     /// Finishes a login: the callback with the binding cookie.
-    async fn finish(&self, host: &str, callback: &str, binding: &str) -> Answer {
+    pub(crate) async fn finish(&self, host: &str, callback: &str, binding: &str) -> Answer {
         let cookie = format!("tg_sso_flow={binding}");
         self.get(host, &Self::callback_path(callback), &[("cookie", &cookie)])
             .await
     }
 
     /// A whole login as `user`; the session cookie.
-    async fn login(&self, host: &str, user: &str, password: &str) -> String {
+    pub(crate) async fn login(&self, host: &str, user: &str, password: &str) -> String {
         let (authorize, binding) = self.begin(host, "/api/tasks").await;
         let callback = self.idp.login(&authorize, user, password).await;
         let done = self.finish(host, &callback, &binding).await;
@@ -157,12 +157,12 @@ impl Sso {
         done.cookie("tg_session").expect("a session cookie")
     }
 
-    fn count(&self, sql: &str) -> i64 {
+    pub(crate) fn count(&self, sql: &str) -> i64 {
         self.app.pg.psql("postgres", sql).trim().parse().unwrap()
     }
 }
 
-fn session_header(value: &str) -> String {
+pub(crate) fn session_header(value: &str) -> String {
     format!("tg_session={value}")
 }
 

@@ -88,6 +88,32 @@ impl DbError {
         tenant_contract::error_body(self.code(), self.public_message(), request_id)
     }
 
+    /// A refusal raised by the project's own SQL functions (migration 0010): SQLSTATE `TG` +
+    /// the HTTP status (`TG400`, `TG403`, `TG404`, `TG409`) and the message
+    /// `<code>|<client-safe text>`. Returns `(status, code, text)`; `None` for any other
+    /// failure, whose message never reaches a client.
+    pub fn refusal(&self) -> Option<(u16, &str, &str)> {
+        let DbError::Query {
+            sqlstate: Some(state),
+            message,
+        } = self
+        else {
+            return None;
+        };
+        let status = match state.as_str() {
+            "TG400" => 400,
+            "TG403" => 403,
+            "TG404" => 404,
+            "TG409" => 409,
+            _ => return None,
+        };
+        let (code, text) = message.split_once('|')?;
+        let code_ok = !code.is_empty()
+            && code.len() <= 40
+            && code.bytes().all(|c| c.is_ascii_lowercase() || c == b'_');
+        code_ok.then_some((status, code, text))
+    }
+
     /// The SQLSTATE of a failed statement, if any.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
@@ -125,5 +151,40 @@ impl From<spin_sdk::pg4::Error> for DbError {
             spin_sdk::pg4::Error::Decode(m) => DbError::Decode(m),
             spin_sdk::pg4::Error::PgError(e) => e.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(state: &str, message: &str) -> DbError {
+        DbError::Query {
+            sqlstate: Some(state.into()),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn only_the_projects_own_refusals_are_read() {
+        assert_eq!(
+            query("TG409", "last_owner|the last owner stays").refusal(),
+            Some((409, "last_owner", "the last owner stays"))
+        );
+        assert_eq!(
+            query("TG403", "forbidden|needs x").refusal(),
+            Some((403, "forbidden", "needs x"))
+        );
+        // Postgres' own errors (and anything malformed) stay internal.
+        for (state, message) in [
+            ("23505", "duplicate key|x"),
+            ("P0001", "last_owner|x"),
+            ("TG500", "x|y"),
+            ("TG409", "no separator"),
+            ("TG409", "Bad Code|x"),
+        ] {
+            assert_eq!(query(state, message).refusal(), None, "{state} {message}");
+        }
+        assert_eq!(DbError::NoContext.refusal(), None);
     }
 }

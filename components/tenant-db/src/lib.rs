@@ -13,6 +13,10 @@
 //! `ROLLBACK` on every error path. Backend code gets a [`Tx`] only inside [`TenantDb::read`] or
 //! [`TenantDb::write`], so it has no way to the database without the tenant bound.
 //!
+//! [`TenantDb::control_plane`] opens the control-plane database instead (the organisation
+//! tables of schema `tenantgate`, whatever the tenant's placement), with the same context
+//! bound and `search_path` = `pg_catalog, pg_temp`.
+//!
 //! Configuration comes from two Spin variables the component declares:
 //! `database_url` (the control-plane database, which holds the `shared` placement and,
 //! by default, `schema` placements) and `database_targets`
@@ -38,7 +42,7 @@ mod tx;
 
 pub use context::{TenantContext, CONTEXT_HEADER};
 pub use error::DbError;
-pub use placement::{Databases, Target};
+pub use placement::{Databases, Target, CONTROL_SEARCH_PATH};
 /// The contract's context claims and placement, as backends read them.
 pub use tenant_contract::{ContextClaims, Placement};
 pub use tx::{Access, TenantDb, Tx};

@@ -15,6 +15,10 @@ pub struct Target {
     pub schema: String,
 }
 
+/// The `search_path` of a control-plane transaction: nothing a caller could shadow; every name
+/// in its statements is schema-qualified (`tenantgate.memberships`).
+pub const CONTROL_SEARCH_PATH: &str = "pg_catalog, pg_temp";
+
 /// The component's database configuration: the control-plane database and the named
 /// database targets of the routing table.
 #[derive(Debug, Clone)]
@@ -64,6 +68,15 @@ impl Databases {
             .map_err(|e| DbError::Config(format!("variable database_url: {e}")))?;
         let targets = spin_sdk::variables::get("database_targets").unwrap_or_default();
         Databases::new(&control, &targets)
+    }
+
+    /// The control-plane database (schema `tenantgate`: members, roles, audit, ...), whatever
+    /// the tenant's placement, with [`CONTROL_SEARCH_PATH`].
+    pub fn control_plane(&self) -> Target {
+        Target {
+            address: self.control.clone(),
+            schema: CONTROL_SEARCH_PATH.to_owned(),
+        }
     }
 
     /// Where the context's tenant lives. A `dedicated` or `schema` placement naming a
@@ -122,6 +135,23 @@ mod tests {
         assert_eq!(t.address, "pg://other");
         let t = target(&dbs, "dedicated", Some("big"), None).unwrap();
         assert_eq!((t.address.as_str(), t.schema.as_str()), ("pg://big", "app"));
+    }
+
+    #[test]
+    fn the_control_plane_is_the_control_database_for_every_placement() {
+        let dbs = Databases::new("pg://control", "big=pg://big").unwrap();
+        let t = dbs.control_plane();
+        assert_eq!(
+            (t.address.as_str(), t.schema.as_str()),
+            ("pg://control", "pg_catalog, pg_temp")
+        );
+        assert_eq!(
+            target(&dbs, "dedicated", Some("big"), None)
+                .unwrap()
+                .address,
+            "pg://big",
+            "control: the tenant's data lives elsewhere"
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum Access {
 pub struct TenantDb {
     context: TenantContext,
     target: Target,
+    /// The control-plane database rather than the tenant's placement.
+    control: bool,
 }
 
 impl TenantDb {
@@ -41,7 +43,40 @@ impl TenantDb {
     /// Builds the handle from a parsed context.
     pub fn new(context: TenantContext, dbs: &Databases) -> Result<TenantDb, DbError> {
         let target = dbs.target(context.claims())?;
-        Ok(TenantDb { context, target })
+        Ok(TenantDb {
+            context,
+            target,
+            control: false,
+        })
+    }
+
+    /// Builds a handle on the **control-plane** database (schema `tenantgate`: members, roles,
+    /// invitations, audit) for the request's context, whatever the tenant's placement: the
+    /// same transaction discipline, the context bound and verified, `search_path` =
+    /// [`crate::placement::CONTROL_SEARCH_PATH`] (statements name `tenantgate.*`). Writes are
+    /// not refused while the tenant's data moves between placements (the control plane does
+    /// not move). Fails like [`TenantDb::from_request`] on a missing or malformed context.
+    pub fn control_plane(
+        req: &spin_sdk::http::Request,
+        dbs: &Databases,
+    ) -> Result<TenantDb, DbError> {
+        let value = match req.header(CONTEXT_HEADER) {
+            Some(v) => Some(v.as_str().ok_or(DbError::BadContext)?),
+            None => None,
+        };
+        Ok(TenantDb::control_plane_for(
+            TenantContext::parse(value)?,
+            dbs,
+        ))
+    }
+
+    /// [`TenantDb::control_plane`] from a parsed context.
+    pub fn control_plane_for(context: TenantContext, dbs: &Databases) -> TenantDb {
+        TenantDb {
+            context,
+            target: dbs.control_plane(),
+            control: true,
+        }
     }
 
     /// The request's context.
@@ -78,7 +113,7 @@ impl TenantDb {
         access: Access,
         work: impl FnOnce(&Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        if access == Access::Write && self.context.claims().ro {
+        if access == Access::Write && self.context.claims().ro && !self.control {
             return Err(DbError::ReadOnly.into());
         }
         let conn = Connection::open(&self.target.address).map_err(DbError::from)?;

@@ -249,6 +249,16 @@ fn sso_response(e: &SsoError) -> ErrorResponse {
             C::NotAMember,
             "You are not a member of this organisation. Ask an owner for an invitation.",
         ),
+        SsoError::InvitationInvalid => (
+            404,
+            C::InvitationNotFound,
+            "This invitation is unknown, was already used, expired, was revoked, or is for another email address. Ask for a new one.",
+        ),
+        SsoError::SwitchInvalid => (
+            400,
+            C::SwitchInvalid,
+            "This switch link is unknown, was already used or expired. Switch again from your organisation.",
+        ),
         SsoError::Unavailable(_) => (503, C::DependencyUnavailable, UNAVAILABLE),
     };
     let r = ErrorResponse::new(status, code, message);

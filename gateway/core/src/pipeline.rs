@@ -257,6 +257,7 @@ where
             route,
             tenant: principal.tenant().record().clone(),
             origin,
+            apex: config.resolver.apex().as_str().to_owned(),
             tls: progress.tls,
             query: target
                 .path_and_query()

@@ -33,20 +33,6 @@ pub struct NewTenant {
     pub placement: Placement,
 }
 
-/// Built-in roles and their permissions, as every tenant starts.
-const BUILT_IN_ROLES: &[(&str, &str, &[&str])] = &[
-    (
-        "admin",
-        "Manages the organisation",
-        &["tasks.read", "tasks.write", "members.manage"],
-    ),
-    (
-        "member",
-        "Works on projects and tasks",
-        &["tasks.read", "tasks.write"],
-    ),
-];
-
 /// Provisions a tenant: prepares its placement (schema or database migrated, keys copied), then
 /// registers it with its routing entry and built-in roles in one control-plane transaction.
 pub async fn create(
@@ -85,22 +71,10 @@ pub async fn create(
     )
     .await
     .doing("routing entry")?;
-    for (role, description, perms) in BUILT_IN_ROLES {
-        tx.execute(
-            "INSERT INTO tenantgate.roles (tenant_id, name, built_in, description) VALUES ($1, $2, true, $3)",
-            &[&id, role, description],
-        )
+    // The system roles (owner, admin, member) and their permissions, as migration 0010 defines them.
+    tx.execute("SELECT tenantgate.seed_system_roles($1)", &[&id])
         .await
-        .doing(format_args!("role {role}"))?;
-        for p in *perms {
-            tx.execute(
-                "INSERT INTO tenantgate.role_permissions (tenant_id, role_name, permission) VALUES ($1, $2, $3)",
-                &[&id, role, p],
-            )
-            .await
-            .doing(format_args!("role {role}"))?;
-        }
-    }
+        .doing("system roles")?;
     let placed = new.placement.to_string();
     events::commit_with(
         tx,

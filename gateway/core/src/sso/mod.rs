@@ -11,6 +11,7 @@
 pub mod oidc;
 pub mod pages;
 pub mod session;
+pub mod switch;
 
 pub use crate::tenant::SsoMode;
 
@@ -70,6 +71,14 @@ pub enum SsoError {
     /// 403 `not_a_member`.
     #[error("not a member")]
     NotAMember,
+    /// An invitation that is unknown, used, expired, revoked or for another email address:
+    /// 404 `invitation_not_found` (every case alike, so a token reveals nothing).
+    #[error("invitation invalid")]
+    InvitationInvalid,
+    /// A switch ticket that is unknown, used, expired or another tenant's: 400
+    /// `switch_invalid`.
+    #[error("switch ticket invalid")]
+    SwitchInvalid,
     /// 503 `dependency_unavailable`.
     #[error("dependency unavailable: {0}")]
     Unavailable(String),
@@ -92,6 +101,11 @@ pub enum AuthRoute {
     Logout,
     /// `GET /auth/session`: who is signed in (JSON), with the CSRF token.
     Session,
+    /// `POST /auth/switch` (`to=<slug>`): moves the signed-in user to another organisation
+    /// they belong to, without a new login unless that organisation enforces SSO.
+    Switch,
+    /// `GET /auth/switch/complete?ticket=`: the other organisation's end of a switch.
+    SwitchComplete,
     /// Any other path under `/auth/` (404), or a known path with the wrong method (405).
     Unknown,
 }
@@ -111,6 +125,8 @@ impl AuthRoute {
             ("/auth/saml/metadata", true, _) => AuthRoute::SamlMetadata,
             ("/auth/logout", _, true) => AuthRoute::Logout,
             ("/auth/session", true, _) => AuthRoute::Session,
+            ("/auth/switch", _, true) => AuthRoute::Switch,
+            ("/auth/switch/complete", true, _) => AuthRoute::SwitchComplete,
             _ => AuthRoute::Unknown,
         })
     }
@@ -125,6 +141,8 @@ pub struct AuthRequest {
     pub tenant: TenantRecord,
     /// `scheme://host[:port]` as the browser addressed this tenant.
     pub origin: String,
+    /// The configured apex (tenants are `{slug}.{apex}`), for links to other tenants.
+    pub apex: String,
     /// Served over TLS (cookies get `Secure` and the `__Host-` name).
     pub tls: bool,
     /// The query string, without `?`.
@@ -186,6 +204,29 @@ pub fn return_to(query: &str) -> Result<String, SsoError> {
     } else {
         Err(SsoError::ReturnTo)
     }
+}
+
+/// The `invitation` parameter of a login: the token an invitation link carries, checked
+/// for shape only (the directory decides whether it is valid). `None` when absent; a
+/// repeated or malformed value is refused.
+pub fn invitation(query: &str) -> Result<Option<String>, SsoError> {
+    let mut found = None;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k == "invitation" && found.replace(v.into_owned()).is_some() {
+            return Err(SsoError::Malformed);
+        }
+    }
+    match found {
+        None => Ok(None),
+        Some(t) if switch::token_shaped(&t) => Ok(Some(t)),
+        Some(_) => Err(SsoError::InvitationInvalid),
+    }
+}
+
+/// How the directory stores an invitation token: sha256 of its UTF-8 bytes.
+pub fn invitation_hash(token: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 /// `/auth/login?return_to=<path and query>`: where a browser without a session is sent.

@@ -58,12 +58,18 @@ pub fn page(status: u16, title: &str, body: &str) -> Response {
 
 /// The login page of `tenant_name`: a button that starts the login at `idp_name`
 /// (`start_href` is `/auth/sso?return_to=...`).
-pub fn login(tenant_name: &str, idp_name: &str, start_href: &str) -> Response {
+pub fn login(tenant_name: &str, idp_name: &str, start_href: &str, invited: bool) -> Response {
+    let invitation = if invited {
+        "<p id=\"invitation\">You have been invited to join this organisation. Sign in with the \
+email address the invitation was sent to, and you will join it.</p>"
+    } else {
+        ""
+    };
     page(
         200,
         &format!("Sign in to {tenant_name}"),
         &format!(
-            "<h1>Sign in to {}</h1><p>This organisation signs you in with <strong>{}</strong>.</p>\
+            "<h1>Sign in to {}</h1>{invitation}<p>This organisation signs you in with <strong>{}</strong>.</p>\
 <p><a class=\"button\" id=\"sso-start\" href=\"{}\">Continue with {}</a></p>",
             escape(tenant_name),
             escape(idp_name),

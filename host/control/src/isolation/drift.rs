@@ -23,9 +23,24 @@ pub const APP_FUNCTIONS: &[&str] = &[
     "tenantgate.current_roles()",
     "tenantgate.current_permissions()",
     "tenantgate.has_permission(text)",
-    "tenantgate.accept_invitation(text)",
-    "tenantgate.set_member_role(uuid,text)",
-    "tenantgate.remove_member(uuid)",
+    // The organisation functions (0010): each checks the context's permission itself.
+    "tenantgate.set_member_role(uuid,text,inet)",
+    "tenantgate.remove_member(uuid,inet)",
+    "tenantgate.create_invitation(text,text,integer,inet)",
+    "tenantgate.resend_invitation(uuid,integer,inet)",
+    "tenantgate.revoke_invitation(uuid,inet)",
+    "tenantgate.accept_invitation(text,inet)",
+    "tenantgate.create_role(text,text,text[],inet)",
+    "tenantgate.update_role(text,text,text[],inet)",
+    "tenantgate.delete_role(text,inet)",
+    "tenantgate.add_domain(text,inet)",
+    "tenantgate.remove_domain(text,inet)",
+    "tenantgate.sso_settings()",
+    "tenantgate.update_sso(boolean,boolean,text,text[],inet)",
+    "tenantgate.usage_quota()",
+    "tenantgate.current_tenant()",
+    "tenantgate.my_organisations()",
+    "tenantgate.create_organisation(text,text,inet)",
 ];
 
 /// Functions of schema `tenantgate` the directory role may execute.
@@ -39,12 +54,14 @@ pub const DIRECTORY_FUNCTIONS: &[&str] = &[
     "tenantgate.record_usage(jsonb)",
     "tenantgate.sso_mode(uuid)",
     "tenantgate.sso_provider(uuid)",
-    "tenantgate.sso_begin(uuid,bytea,bytea,text,text,text,text,integer)",
+    "tenantgate.sso_begin(uuid,bytea,bytea,text,text,text,text,integer,bytea)",
     "tenantgate.sso_take(bytea)",
     "tenantgate.saml_seen(uuid,text,text,timestampwithtimezone)",
-    "tenantgate.sso_login(uuid,text,text,text,boolean,text,integer)",
+    "tenantgate.sso_login(uuid,text,text,text,boolean,text,integer,bytea)",
     "tenantgate.session_state(uuid)",
     "tenantgate.session_end(uuid)",
+    "tenantgate.switch_begin(uuid,uuid,text,bytea,text,integer)",
+    "tenantgate.switch_redeem(uuid,bytea,integer)",
 ];
 
 /// `pg_catalog` functions and views migration 0006 revokes from `PUBLIC`: one of each kind, so a
