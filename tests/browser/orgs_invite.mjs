@@ -10,7 +10,9 @@ import { apiFromPage, buttonNames, go, loaded, open, run, signIn, start } from '
 
 const [origin, shots, owner, ownerPw, newcomer, newcomerPw, newcomerEmail] = process.argv.slice(2);
 if (!newcomerEmail) {
-  console.error('usage: node orgs_invite.mjs <origin> <shots> <owner> <owner-pw> <newcomer> <newcomer-pw> <email>');
+  console.error(
+    'usage: node orgs_invite.mjs <origin> <shots> <owner> <owner-pw> <newcomer> <newcomer-pw> <email>',
+  );
   process.exit(2);
 }
 const host = new URL(origin).host;
@@ -114,16 +116,19 @@ await run(session, async () => {
 
   // The audit log shows the invitation, its acceptance and the role change.
   await go(boss, 'Audit log');
-  result.audit_actions = await boss.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.action));
+  result.audit_actions = await boss
+    .locator('tbody tr')
+    .evaluateAll((rows) => rows.map((r) => r.dataset.action));
   await session.shot(boss, 'audit');
   await boss.getByLabel('Action').selectOption('member.role_changed');
   await boss.getByRole('button', { name: 'Apply filters' }).click();
   await boss.waitForURL((u) => u.searchParams.get('action') === 'member.role_changed');
   await loaded(boss);
-  result.filtered_actions = await boss.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.action));
-  const details = boss.locator('tbody tr details').first();
-  await details.locator('summary').click();
-  result.role_change_details = await details.innerText();
+  result.filtered_actions = await boss
+    .locator('tbody tr')
+    .evaluateAll((rows) => rows.map((r) => r.dataset.action));
+  // What changed, one line per field.
+  result.role_change_summary = await boss.locator('tbody tr [data-changes] .diff').first().innerText();
   await session.shot(boss, 'audit-filtered');
 
   // Every other page, photographed, with its heading.

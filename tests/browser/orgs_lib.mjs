@@ -2,7 +2,7 @@
 // tenant's login page and the OIDC IdP, wait for a page of the /admin bundle to finish
 // loading, take screenshots, and collect what the browser complained about (a CSP violation
 // or a script error fails the test).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { launchBrowser } from './lib.mjs';
@@ -18,6 +18,8 @@ export async function start(shots) {
     shots,
     /** A fresh context (its own cookies: another person) and page. */
     async person(name) {
+      // A failure shot of this person from an earlier run would mislead.
+      rmSync(join(shots, `99-failed-${name}.png`), { force: true });
       const context = await browser.newContext({ viewport: { width: 1200, height: 860 } });
       const page = await context.newPage();
       page.setDefaultTimeout(20_000);
@@ -62,7 +64,11 @@ export async function signIn(page, url, user, password, { expectHost } = {}) {
   await page.getByRole('button', { name: 'Sign in' }).click();
   const consent = page.locator('form[data-form="consent"]');
   const back = (u) => (!expectHost || u.host === expectHost) && u.pathname.startsWith('/admin');
-  const outcome = (promise, name) => promise.then(() => name, () => null);
+  const outcome = (promise, name) =>
+    promise.then(
+      () => name,
+      () => null,
+    );
   const next = await Promise.race([
     outcome(page.waitForURL(back), 'back'),
     outcome(consent.waitFor(), 'consent'),
@@ -87,7 +93,10 @@ export async function loaded(page) {
 
 /** Follows a link in the navigation (client-side) and waits for the page. */
 export async function go(page, linkName) {
-  await page.getByRole('navigation', { name: 'Organisation settings' }).getByRole('link', { name: linkName }).click();
+  await page
+    .getByRole('navigation', { name: 'Organisation settings' })
+    .getByRole('link', { name: linkName })
+    .click();
   await loaded(page);
 }
 
@@ -136,7 +145,10 @@ export async function run(session, body) {
         await page
           .screenshot({ path: join(session.shots, `99-failed-${page.person ?? 'page'}.png`), fullPage: true })
           .catch(() => {});
-        const text = await page.locator('body').innerText().catch(() => '');
+        const text = await page
+          .locator('body')
+          .innerText()
+          .catch(() => '');
         console.error(`--- ${page.person ?? 'page'} at ${page.url()}\n${text}`);
       }
     }

@@ -9,7 +9,9 @@ import { go, loaded, run, signIn, start } from './orgs_lib.mjs';
 
 const [origin, shots, user, password, otherSlug, newSlug, newName] = process.argv.slice(2);
 if (!newName) {
-  console.error('usage: node orgs_switch.mjs <origin> <shots> <user> <password> <other-slug> <new-slug> <new-name>');
+  console.error(
+    'usage: node orgs_switch.mjs <origin> <shots> <user> <password> <other-slug> <new-slug> <new-name>',
+  );
   process.exit(2);
 }
 const home = new URL(origin);
@@ -51,7 +53,10 @@ await run(session, async () => {
 
   // And back, from the organisations page.
   await go(page, 'Organisations');
-  await page.locator(`tr[data-slug="${homeSlug}"]`).getByRole('button', { name: /^Switch/ }).click();
+  await page
+    .locator(`tr[data-slug="${homeSlug}"]`)
+    .getByRole('button', { name: /^Switch/ })
+    .click();
   result.back = await landedOn(page, homeSlug);
 
   // Create an organisation: a taken address first, then a free one.

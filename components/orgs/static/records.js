@@ -40,7 +40,14 @@ export async function usage(ctx, slot) {
       'p',
       { class: 'big', id: 'month-to-date' },
       `${number(mtd)} requests`,
-      quota ? ` of ${number(quota)}` : ' (no monthly quota)',
+      quota ? ` of ${number(quota)}` : null,
+    ),
+    h(
+      'p',
+      { class: 'muted' },
+      quota
+        ? 'Counted against the monthly quota of your plan since the first of the month.'
+        : 'Counted since the first of the month; your plan has no monthly quota.',
     ),
     quota
       ? [
@@ -120,18 +127,52 @@ function json(value) {
   return h('pre', {}, JSON.stringify(value, null, 1));
 }
 
+/** A value of an audit state in one short line. */
+function brief(value) {
+  if (value === undefined || value === null) return '—';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/**
+ * What changed, one line per field (`role: member → admin`); a created or removed item lists
+ * its fields; the whole before, after and detail records fold out below.
+ */
 function change(entry) {
-  const before = json(entry.before);
-  const after = json(entry.after);
-  const detail = json(entry.detail);
-  if (!before && !after && !detail) return '—';
+  const before = entry.before && typeof entry.before === 'object' ? entry.before : null;
+  const after = entry.after && typeof entry.after === 'object' ? entry.after : null;
+  const keys = [...new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])];
+  const lines = keys
+    .filter((k) => JSON.stringify(before?.[k]) !== JSON.stringify(after?.[k]))
+    // A created or removed item: its fields that have a value.
+    .filter((k) => (before && after) || (before ?? after)[k] !== null)
+    .map((k) =>
+      h(
+        'li',
+        {},
+        h('code', {}, k),
+        ': ',
+        before ? brief(before[k]) : null,
+        before && after ? ' → ' : null,
+        after ? brief(after[k]) : null,
+      ),
+    );
+  const full = [json(entry.before), json(entry.after), json(entry.detail)];
+  if (lines.length === 0 && !full.some(Boolean)) return '—';
   return h(
-    'details',
-    {},
-    h('summary', {}, 'Changes'),
-    before ? [h('p', { class: 'small' }, 'Before'), before] : null,
-    after ? [h('p', { class: 'small' }, 'After'), after] : null,
-    detail ? [h('p', { class: 'small' }, 'Detail'), detail] : null,
+    'div',
+    { 'data-changes': '' },
+    before && !after ? h('p', { class: 'small' }, 'Removed:') : null,
+    !before && after ? h('p', { class: 'small' }, 'Created:') : null,
+    lines.length ? h('ul', { class: 'diff' }, lines) : null,
+    h(
+      'details',
+      {},
+      h('summary', {}, 'Full record'),
+      full[0] ? [h('p', { class: 'small' }, 'Before'), full[0]] : null,
+      full[1] ? [h('p', { class: 'small' }, 'After'), full[1]] : null,
+      full[2] ? [h('p', { class: 'small' }, 'Detail'), full[2]] : null,
+    ),
   );
 }
 
@@ -147,8 +188,8 @@ function targetCell(entry) {
   const label = state && typeof state === 'object' ? (state.email ?? state.name ?? state.domain) : null;
   if (!entry.target) return label ?? '—';
   return [
-    h('span', { class: 'small' }, entry.target),
-    label && label !== entry.target ? [h('br'), label] : null,
+    label && label !== entry.target ? [label, h('br')] : null,
+    h('span', { class: 'small muted' }, entry.target),
   ];
 }
 
@@ -250,17 +291,28 @@ export async function audit(ctx, slot) {
     exports,
     table(
       'Audit log entries, newest first',
-      ['When', 'Actor', 'Action', 'Target', 'Changes', 'Request', 'Client address'],
+      ['When', 'Actor and address', 'Action', 'Target', 'Changes and request'],
       page.items.map((e) => ({
         attrs: { 'data-action': e.action },
         cells: [
           when(e.at),
-          actor(e.actor),
+          [
+            actor(e.actor),
+            e.client_addr
+              ? [
+                  h('br'),
+                  h('span', { class: 'small muted', 'data-client-addr': '' }, `from ${e.client_addr}`),
+                ]
+              : null,
+          ],
           h('code', { class: 'nowrap' }, e.action),
           targetCell(e),
-          change(e),
-          e.request_id ? h('code', { class: 'small' }, e.request_id) : '—',
-          e.client_addr ?? '—',
+          [
+            change(e),
+            e.request_id
+              ? h('p', { class: 'small muted request' }, 'request ', h('code', {}, e.request_id))
+              : null,
+          ],
         ],
       })),
       { empty: 'No entries match.' },
