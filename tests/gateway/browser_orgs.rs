@@ -394,3 +394,74 @@ fn the_bundle_keeps_to_its_csp_and_serves_only_its_own_files() {
         "every file of the bundle is used, and only those"
     );
 }
+
+#[tokio::test]
+async fn an_owner_manages_roles_domains_sso_and_invitations_from_the_pages() {
+    let s = start().await;
+    let r = script(
+        "orgs_settings.mjs",
+        &[&s.origin("acme"), &shots(), "olive", "olive-pw"],
+    )
+    .await;
+
+    // A custom role from the catalogue: created, edited, deleted; system roles offer no action.
+    let created = r["role_created"].as_str().unwrap();
+    assert!(
+        created.contains("audit.read") && created.contains("usage.read"),
+        "{r}"
+    );
+    assert!(!created.contains("members.read"), "{r}");
+    assert!(
+        r["role_edited"].as_str().unwrap().contains("members.read"),
+        "{r}"
+    );
+    assert_eq!(r["system_roles_have_no_actions"], 0, "{r}");
+    assert_eq!(
+        s.sql(&format!(
+            "SELECT count(*) FROM tenantgate.roles WHERE tenant_id = '{ACME}' AND name = 'auditor'"
+        )),
+        "0"
+    );
+
+    // A domain: normalised, its TXT record shown, then revoked.
+    assert_eq!(r["txt_name"], "_tenantgate.portal2.acme.test", "{r}");
+    let token = r["txt_value"].as_str().unwrap();
+    assert_eq!(
+        s.sql(&format!(
+            "SELECT verification_token = '{token}' AND revoked_at IS NOT NULL
+               FROM tenantgate.tenant_domains WHERE tenant_id = '{ACME}' AND domain = 'portal2.acme.test'"
+        )),
+        "t"
+    );
+    assert!(r["domain_row"].as_str().unwrap().contains("pending"), "{r}");
+
+    // SSO rules saved and shown again after a reload.
+    assert!(r["sso_saved"].as_str().unwrap().contains("saved"), "{r}");
+    assert_eq!(r["sso_jit_after_reload"], false, "{r}");
+    assert_eq!(r["sso_role_after_reload"], "admin", "{r}");
+    assert_eq!(
+        s.sql(&format!(
+            "SELECT jit::text || ' ' || default_role FROM tenantgate.sso_providers WHERE tenant_id = '{ACME}'"
+        )),
+        "false admin"
+    );
+
+    // An invitation resent (a new link) and revoked; the replaced link admits nobody.
+    assert_eq!(r["resend_gives_a_new_link"], true, "{r}");
+    assert!(
+        r["revoked_row"].as_str().unwrap().contains("revoked"),
+        "{r}"
+    );
+    assert_eq!(r["old_link_code"], "invitation_not_found", "{r}");
+    let actions = s.sql(&format!(
+        "SELECT string_agg(action, ',' ORDER BY created_at, id) FROM tenantgate.audit_log
+          WHERE tenant_id = '{ACME}' AND action IN ('role.created', 'role.updated', 'role.deleted',
+                'domain.added', 'domain.removed', 'sso.updated', 'invitation.created',
+                'invitation.resent', 'invitation.revoked') AND actor_kind = 'user'"
+    ));
+    assert_eq!(
+        actions,
+        "role.created,role.updated,role.deleted,domain.added,domain.removed,sso.updated,\
+         invitation.created,invitation.resent,invitation.revoked"
+    );
+}
