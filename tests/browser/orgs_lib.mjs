@@ -5,7 +5,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { launchBrowser } from './lib.mjs';
+import { launchBrowser, printResult } from './lib.mjs';
 
 /** The browser, with a `contexts` list closed by `done()`. */
 export async function start(shots) {
@@ -134,7 +134,6 @@ export async function buttonNames(locator) {
 
 /** Runs `body`, prints its result as the last JSON line; on failure a screenshot and exit 1. */
 export async function run(session, body) {
-  const { printResult } = await import('./lib.mjs');
   try {
     const result = await body();
     if (session.problems.length) throw new Error(`the browser reported:\n${session.problems.join('\n')}`);
