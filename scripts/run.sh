@@ -22,7 +22,13 @@ TENANTGATE=./target/release/tenantgate
 # shellcheck source=demo/idps.sh
 . ./scripts/demo/idps.sh
 log "try: curl -H 'Host: acme.localhost:3000' http://127.0.0.1:3000/api/tasks"
-stop_idps() { [ -z "$DEMO_IDP_PIDS" ] || kill $DEMO_IDP_PIDS 2>/dev/null || true; }
+# The scheduled control-plane work (README "jobs"), hourly, beside the server.
+"$TENANTGATE" jobs --every 3600 --database-url "$ADMIN_URL" >/dev/null &
+DEMO_JOBS_PID=$!
+stop_idps() {
+  kill "$DEMO_JOBS_PID" 2>/dev/null || true
+  [ -z "$DEMO_IDP_PIDS" ] || kill $DEMO_IDP_PIDS 2>/dev/null || true
+}
 trap stop_idps EXIT
 trap 'exit 130' INT TERM
 ./target/release/tenantgate up --from spin.toml "$@"

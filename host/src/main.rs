@@ -4,6 +4,7 @@
 //! taking Spin's own flags where they apply.
 
 mod admin;
+mod jobs;
 mod limits_cli;
 mod sso_cli;
 
@@ -51,6 +52,9 @@ enum Command {
     /// A tenant's identity provider (OIDC or SAML): set, show, remove, refresh its keys.
     #[command(subcommand)]
     Sso(sso_cli::SsoCommand),
+    /// Scheduled work: purge tenants past their grace period, verify pending custom domains,
+    /// refresh identity-provider keys (`--once` for cron, `--every SECS` as a sidecar).
+    Jobs(jobs::JobsArgs),
 }
 
 #[derive(Args)]
@@ -136,6 +140,13 @@ fn main() -> std::process::ExitCode {
             Command::Plan(cmd) => limits_cli::plan(cmd).await,
             Command::Usage(args) => limits_cli::usage(args).await,
             Command::Sso(cmd) => sso_cli::run(cmd).await,
+            Command::Jobs(args) => jobs::run(args).await.map(|ok| {
+                if ok {
+                    std::process::ExitCode::SUCCESS
+                } else {
+                    std::process::ExitCode::FAILURE
+                }
+            }),
         }
     }))
 }

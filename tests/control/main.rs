@@ -10,6 +10,7 @@ mod audit;
 mod cli;
 mod domains;
 mod drift;
+mod jobs;
 mod lifecycle;
 mod moves;
 mod rollout;

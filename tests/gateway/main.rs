@@ -6,6 +6,7 @@
 mod app;
 mod attacks;
 mod browser;
+mod browser_orgs;
 mod conformance;
 mod lifecycle;
 mod limits;

@@ -7,9 +7,35 @@
 use spin_sdk::http::{Method, Response};
 
 /// The Content-Security-Policy of every page and asset: nothing but this origin's own files,
-/// no inline script or style, no framing.
+/// no inline script or style, no framing; forms post to this origin or, see [`csp`], to the
+/// other organisations' hosts on the same apex.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                        connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// [`CSP`] for a page served on `tenant_host` (the gateway's `x-tenant-host`) of organisation
+/// `slug`. When the host is `<slug>.<apex>`, `form-action` also admits `*.<apex>` (any port):
+/// switching organisations (and opening one just created) is a form `POST /auth/switch` that
+/// the gateway answers with a redirect to `<other>.<apex>`, and browsers check `form-action`
+/// against every redirect of a form submission, so with `'self'` alone Chromium blocks the
+/// switch. On a custom domain the apex is unknown and `form-action` stays `'self'`.
+pub fn csp(tenant_host: Option<&str>, slug: Option<&str>) -> String {
+    let apex = tenant_host
+        .zip(slug)
+        .and_then(|(host, slug)| host.strip_prefix(slug)?.strip_prefix('.'))
+        .filter(|apex| {
+            !apex.is_empty()
+                && apex
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        });
+    match apex {
+        Some(apex) => CSP.replace(
+            "form-action 'self';",
+            &format!("form-action 'self' *.{apex}:*;"),
+        ),
+        None => CSP.to_owned(),
+    }
+}
 
 /// The embedded files: name, content type, bytes.
 const FILES: &[(&str, &str, &[u8])] = &[
@@ -28,6 +54,36 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_bytes!("../static/app.css"),
     ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/api.js"),
+    ),
+    (
+        "dom.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/dom.js"),
+    ),
+    (
+        "people.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/people.js"),
+    ),
+    (
+        "access.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/access.js"),
+    ),
+    (
+        "records.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/records.js"),
+    ),
+    (
+        "orgs.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/orgs.js"),
+    ),
 ];
 
 /// Whether the path is the bundle's (`/admin` or under it).
@@ -44,8 +100,8 @@ pub fn file(path: &str) -> Option<(&'static str, &'static [u8])> {
         .map(|(_, kind, bytes)| (*kind, *bytes))
 }
 
-/// Answers a request for the bundle.
-pub fn serve(method: &Method, path: &str) -> Response {
+/// Answers a request for the bundle; `csp` is the page's policy ([`csp`]).
+pub fn serve(method: &Method, path: &str, csp: &str) -> Response {
     let head = matches!(method, Method::Head);
     if !head && !matches!(method, Method::Get) {
         return respond(
@@ -53,21 +109,28 @@ pub fn serve(method: &Method, path: &str) -> Response {
             "text/plain; charset=utf-8",
             b"method not allowed\n",
             false,
+            csp,
         )
         .header("allow", "GET, HEAD")
         .build();
     }
     match file(path) {
-        Some((kind, bytes)) => respond(200, kind, bytes, head).build(),
-        None => respond(404, "text/plain; charset=utf-8", b"not found\n", head).build(),
+        Some((kind, bytes)) => respond(200, kind, bytes, head, csp).build(),
+        None => respond(404, "text/plain; charset=utf-8", b"not found\n", head, csp).build(),
     }
 }
 
-fn respond(status: u16, kind: &str, body: &[u8], head: bool) -> spin_sdk::http::ResponseBuilder {
+fn respond(
+    status: u16,
+    kind: &str,
+    body: &[u8],
+    head: bool,
+    csp: &str,
+) -> spin_sdk::http::ResponseBuilder {
     let mut b = Response::builder();
     b.status(status)
         .header("content-type", kind)
-        .header("content-security-policy", CSP)
+        .header("content-security-policy", csp)
         .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "same-origin")
         .header("x-frame-options", "DENY")
@@ -104,7 +167,30 @@ mod tests {
         ] {
             assert!(file(missing).is_none(), "{missing}");
         }
+        for module in ["api", "dom", "people", "access", "records", "orgs"] {
+            assert!(
+                file(&format!("/admin/assets/{module}.js")).is_some(),
+                "{module}"
+            );
+        }
         assert!(is_admin_path("/admin/x") && is_admin_path("/admin"));
         assert!(!is_admin_path("/administrator") && !is_admin_path("/api/org/me"));
+    }
+
+    #[test]
+    fn forms_may_post_to_the_other_organisations_of_the_apex_only() {
+        let with = |host, slug| csp(Some(host), Some(slug));
+        assert!(with("acme.localhost", "acme").contains("form-action 'self' *.localhost:*;"));
+        assert!(with("acme.app.example.com", "acme")
+            .contains("form-action 'self' *.app.example.com:*;"));
+        // A custom domain, a host that is not the slug's, or nothing known: 'self' only.
+        for (host, slug) in [("portal.acme.test", "acme"), ("acmex.localhost", "acme")] {
+            assert_eq!(with(host, slug), CSP, "{host}");
+        }
+        assert_eq!(csp(None, Some("acme")), CSP);
+        assert_eq!(csp(Some("acme.localhost"), None), CSP);
+        // Nothing but host characters reaches the header.
+        assert_eq!(with("acme.local host;script-src *", "acme"), CSP);
+        assert!(CSP.contains("form-action 'self';"));
     }
 }

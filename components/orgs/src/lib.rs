@@ -42,7 +42,8 @@ fn component(req: Request) -> Response {
 /// Serves one request; every failure becomes the JSON error response.
 pub fn handle(req: Request) -> Response {
     if assets::is_admin_path(req.path()) {
-        return assets::serve(req.method(), req.path());
+        let csp = assets::csp(wire::tenant_host(&req), wire::context_slug(&req).as_deref());
+        return assets::serve(req.method(), req.path(), &csp);
     }
     let rid = wire::request_id(&req);
     match serve(&req) {

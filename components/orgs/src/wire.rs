@@ -65,6 +65,20 @@ fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.header(name).and_then(|v| v.as_str())
 }
 
+/// The gateway's normalised host of this request (`x-tenant-host`).
+pub fn tenant_host(req: &Request) -> Option<&str> {
+    header(req, tenant_contract::headers::TENANT_HOST_HEADER)
+}
+
+/// The organisation's slug from the context the gateway signed, read without verifying it
+/// (only for building the pages' CSP; Postgres verifies the context of every query).
+pub fn context_slug(req: &Request) -> Option<String> {
+    let token = header(req, tenant_contract::headers::CONTEXT_HEADER)?;
+    tenant_contract::context::decode_unverified(token)
+        .ok()
+        .map(|claims| claims.slug.as_str().to_owned())
+}
+
 /// The client address the gateway forwarded, when it is an IP address.
 pub fn client_addr(req: &Request) -> Option<String> {
     header(req, tenant_contract::headers::CLIENT_ADDR_HEADER)
