@@ -49,10 +49,10 @@ key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 session_key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 "$bin/psql" "$admin" -X -q -c "INSERT INTO tenantgate_private.context_keys (kid, key) VALUES ('k1', '\\x$key')" >/dev/null
 # Limits that every request spends but none reaches: acme's anonymous and per-client
-# buckets (two compare-and-swaps, or one Redis EVAL, per request); globex refuses all but
-# one request (the 429 runs).
+# buckets, or for a session its tenant-wide and per-user ones (two compare-and-swaps, or one
+# Redis EVAL, per request either way); globex refuses all but one request (the 429 runs).
 "$bin/psql" "$admin" -X -q -c "INSERT INTO tenantgate.tenant_limits (tenant_id, limits) VALUES
-  ('a0000000-0000-4000-8000-0000000000ac', '{\"anonymous\": {\"requests\": 1000000000, \"per_seconds\": 1, \"burst\": 1000000}, \"client\": {\"requests\": 1000000000, \"per_seconds\": 1, \"burst\": 1000000}}'),
+  ('a0000000-0000-4000-8000-0000000000ac', '{\"anonymous\": {\"requests\": 1000000000, \"per_seconds\": 1, \"burst\": 1000000}, \"client\": {\"requests\": 1000000000, \"per_seconds\": 1, \"burst\": 1000000}, \"tenant\": {\"requests\": 1000000000, \"per_seconds\": 1, \"burst\": 1000000}, \"user\": {\"requests\": 1000000000, \"per_seconds\": 1, \"burst\": 1000000}}'),
   ('b0000000-0000-4000-8000-0000000000b1', '{\"anonymous\": {\"requests\": 1, \"per_seconds\": 86400, \"burst\": 1}}')
   ON CONFLICT (tenant_id) DO UPDATE SET limits = EXCLUDED.limits" >/dev/null
 redisport=$(free_port)
@@ -179,13 +179,23 @@ run() { # name, then wrk arguments
   wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$@" | grep -E "Latency |50%|90%|99%|Requests/sec|Non-2xx"
 }
 if [ -n "${BENCH_ONLY_SESSIONS:-}" ]; then
+  # How often the gateways asked the directory for the session (it should be once per
+  # state_ttl per instance, not per request): counted by Postgres.
+  "$bin/psql" "$admin" -X -q -c "ALTER SYSTEM SET track_functions = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
   # The session must be accepted (200, not a 401/redirect) for the figure to mean anything.
   curl -sf -H "$host" -H "Cookie: tg_session=$session_cookie" "http://127.0.0.1:$gw/hello" >/dev/null
+  # With the rate-limit stage on, a signed-in request spends other buckets than an anonymous
+  # one (tenant and user, and the tenant's monthly quota, instead of anonymous and client);
+  # with it off, the difference is the session itself.
   for round in 1 2; do
     run "sessions ($round): hello through the gateway, anonymous" -H "$host" "http://127.0.0.1:$gw/hello"
     run "sessions ($round): hello through the gateway, valid session cookie" -H "$host" \
       -H "Cookie: tg_session=$session_cookie" "http://127.0.0.1:$gw/hello"
+    run "sessions ($round): rate limits off, anonymous" -H "$host" "http://127.0.0.1:$gwoff/hello"
+    run "sessions ($round): rate limits off, valid session cookie" -H "$host" \
+      -H "Cookie: tg_session=$session_cookie" "http://127.0.0.1:$gwoff/hello"
   done
+  "$bin/psql" "$admin" -X -At -c "SELECT 'session_state calls: ' || coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE funcname = 'session_state'"
   exit 0
 fi
 if [ -z "${BENCH_ONLY_LIMITS:-}" ]; then
