@@ -8,14 +8,9 @@ use crate::db::Database;
 use crate::error::Result;
 use crate::report::Doing as _;
 
-/// The expressions a tenant policy may have (`USING` and `WITH CHECK` the same), as `pg_get_expr`
-/// prints them: the verified view read directly (migrations 0012-0014), or through
-/// `current_tenant_id()` as 0002/0003 write it (a database 0013/0014 have not reached yet). The
-/// same list as `tenantgate_private.tenant_policy_forms()`.
-const POLICY_EXPRS: [&str; 2] = [
-    "(tenant_id = ( SELECT context_tenant.tenant_id\n   FROM tenantgate.context_tenant))",
-    "(tenant_id = ( SELECT tenantgate.current_tenant_id() AS current_tenant_id))",
-];
+/// The expression every tenant policy has, as `pg_get_expr` prints it.
+const POLICY_EXPR: &str =
+    "(tenant_id = ( SELECT tenantgate.current_tenant_id() AS current_tenant_id))";
 
 /// The application role's attributes in one database: not superuser, no `BYPASSRLS`, a member of
 /// no role, no `CREATE` or `TEMPORARY` on the database, `CREATE` on no schema, owner of nothing.
@@ -120,10 +115,10 @@ pub(super) async fn catalog_findings(
         if roles != ["tenantgate_app"] {
             wrong.push(format!("TO {} instead of tenantgate_app", roles.join(", ")));
         }
-        if !POLICY_EXPRS.contains(&using.as_str()) {
+        if using != POLICY_EXPR {
             wrong.push(format!("USING {using}"));
         }
-        if check != using || !POLICY_EXPRS.contains(&check.as_str()) {
+        if check != POLICY_EXPR {
             wrong.push(format!(
                 "WITH CHECK {}",
                 if check.is_empty() { "missing" } else { &check }
