@@ -10,8 +10,14 @@
 #
 # Usage: ./scripts/bench-gateway.sh [seconds-per-run] [connections]   (default 10, 16)
 # TENANTGATE_BIN=path runs that host binary instead of the release build (to compare two
-# builds of the host on the same wasm and the same database). BENCH_ONLY_LIMITS=1 runs only
-# the rate-limit runs; BENCH_SKIP_LIMITS=1 skips them.
+# builds of the host on the same wasm and the same database); TENANTGATE_WASM=dir takes the
+# components from dir instead, and TENANTGATE_MIGRATIONS=dir the migrations (an older
+# checkout's, for a before/after). BENCH_ONLY_LIMITS=1 runs only the rate-limit runs;
+# BENCH_SKIP_LIMITS=1 skips them. BENCH_ONLY_TASKS=1 runs only the two tasks lists, each
+# followed by its cost per request: CPU time of the host process serving it, of Postgres (all
+# its processes) and of wrk, divided by the requests wrk completed (robust on a shared machine
+# where throughput is not); BENCH_PERF=file also records `perf record -g` of the gateway's host
+# during the gateway run (guest symbols through TENANTGATE_PERFMAP=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
@@ -22,7 +28,7 @@ if ! command -v wrk >/dev/null; then
 fi
 cargo build --quiet --release -p tenantgate-host --bin tenantgate
 cargo build --quiet --release --target wasm32-wasip2 -p gateway -p tasks -p fixture-hello
-wasm="$PWD/target/wasm32-wasip2/release"
+wasm="${TENANTGATE_WASM:-$PWD/target/wasm32-wasip2/release}"
 bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -43,8 +49,8 @@ runuser -u postgres -- "$bin/pg_ctl" -D "$dir/pg" -w -l "$dir/pg.log" \
 admin="postgres://postgres@127.0.0.1:$pgport/postgres"
 app="postgres://tenantgate_app@127.0.0.1:$pgport/postgres"
 directory="postgres://tenantgate_directory@127.0.0.1:$pgport/postgres"
-./scripts/demo/seed.sh "$admin" ./target/release/tenantgate "$bin/psql"
 tg="${TENANTGATE_BIN:-./target/release/tenantgate}"
+TENANTGATE_MIGRATIONS="${TENANTGATE_MIGRATIONS:-migrations}" ./scripts/demo/seed.sh "$admin" "$tg" "$bin/psql"
 key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 session_key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 "$bin/psql" "$admin" -X -q -c "INSERT INTO tenantgate_private.context_keys (kid, key) VALUES ('k1', '\\x$key')" >/dev/null
@@ -150,18 +156,23 @@ sed -e 's/^name = "bench-gateway"/name = "bench-gateway-redis"/' \
     "$dir/gateway.toml" > "$dir/gateway-redis.toml"
 
 gw=$(free_port); direct=$(free_port); gwoff=$(free_port); gwredis=$(free_port)
-"$tg" up --listen "127.0.0.1:$gw" --from "$dir/gateway.toml" \
+# BENCH_PG_STATEMENTS=any: the gateway and direct hosts send every statement as Spin does (no
+# statement filter, so no statement cache).
+pgs=(${BENCH_PG_STATEMENTS:+--pg-statements "$BENCH_PG_STATEMENTS"})
+TENANTGATE_PERFMAP="${BENCH_PERF:+1}" "$tg" up "${pgs[@]}" --listen "127.0.0.1:$gw" --from "$dir/gateway.toml" \
   --runtime-config-file "$dir/rc.toml" --cache-dir "$dir/cache" >/dev/null 2>&1 &
 pids+=($!)
+gw_pid=$!
 "$tg" up --listen "127.0.0.1:$gwoff" --from "$dir/gateway-off.toml" \
   --runtime-config-file "$dir/rc.toml" --cache-dir "$dir/cache" >/dev/null 2>&1 &
 pids+=($!)
 "$tg" up --listen "127.0.0.1:$gwredis" --from "$dir/gateway-redis.toml" \
   --runtime-config-file "$dir/rc.toml" --cache-dir "$dir/cache" >/dev/null 2>&1 &
 pids+=($!)
-"$tg" up --listen "127.0.0.1:$direct" --from "$dir/direct.toml" \
+"$tg" up "${pgs[@]}" --listen "127.0.0.1:$direct" --from "$dir/direct.toml" \
   --cache-dir "$dir/cache" >/dev/null 2>&1 &
 pids+=($!)
+direct_pid=$!
 host="Host: acme.localhost:3000"
 for _ in $(seq 150); do
   curl -sf -H "$host" "http://127.0.0.1:$gw/hello" >/dev/null && curl -sf "http://127.0.0.1:$direct/hello" >/dev/null \
@@ -178,6 +189,52 @@ run() { # name, then wrk arguments
   echo "== $name ($conns connections, ${secs}s)"
   wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$@" | grep -E "Latency |50%|90%|99%|Requests/sec|Non-2xx"
 }
+# CPU time (clock ticks) of a process; of Postgres: the postmaster, its children and the
+# children it has reaped.
+ticks() { local s; s=$(cat "/proc/$1/stat"); s=${s##*) }; set -- $s; echo $(( ${12} + ${13} )); }
+pg_ticks() {
+  local pm t s; pm=$(head -1 "$dir/pg/postmaster.pid")
+  s=$(cat "/proc/$pm/stat"); s=${s##*) }; set -- $s; t=$(( ${12} + ${13} + ${14} + ${15} ))
+  for c in $(pgrep -P "$pm"); do t=$(( t + $(ticks "$c" 2>/dev/null || echo 0) )); done
+  echo "$t"
+}
+# A tasks run with its cost per request: name, host pid, then wrk arguments.
+costed() {
+  local name="$1" hpid="$2"; shift 2
+  local threads=$(( conns < 2 ? 1 : 2 )) hz out n h0 p0 w0 h1 p1 w1 wpid perf_pid=""
+  hz=$(getconf CLK_TCK)
+  wrk -t"$threads" -c"$conns" -d2s "$@" >/dev/null   # warm-up
+  if [ -n "${BENCH_PERF:-}" ] && [ "$hpid" = "$gw_pid" ]; then
+    perf record -g -o "$BENCH_PERF" -p "$hpid" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  h0=$(ticks "$hpid"); p0=$(pg_ticks)
+  wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$@" > "$dir/wrk.out" &
+  wpid=$!
+  sleep 0.2; w0=$(ticks "$wpid" 2>/dev/null || echo 0)
+  # wrk's own CPU: read just before it exits (its last second is idle-free load, as the rest).
+  sleep $(( secs - 1 )); w1=$(ticks "$wpid" 2>/dev/null || echo "$w0")
+  wait "$wpid"
+  h1=$(ticks "$hpid"); p1=$(pg_ticks)
+  [ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
+  echo "== $name ($conns connections, ${secs}s)"
+  grep -E "Latency |50%|90%|99%|Requests/sec|Non-2xx" "$dir/wrk.out"
+  n=$(grep -oE '[0-9]+ requests in' "$dir/wrk.out" | cut -d' ' -f1)
+  python3 - "$n" "$hz" "$((h1 - h0))" "$((p1 - p0))" "$((w1 - w0))" "$secs" <<'PY'
+import sys
+n, hz, host, pg, wrk, secs = (int(x) for x in sys.argv[1:])
+us = lambda t: t * 1e6 / hz / n
+# wrk was sampled over secs - 1.2 s of the run: scale to the whole run.
+w = us(wrk) * secs / max(secs - 1.2, 0.1)
+print(f"   CPU per request: host {us(host):.0f} us, Postgres {us(pg):.0f} us, wrk ~{w:.0f} us; "
+      f"host + Postgres {us(host) + us(pg):.0f} us ({n} requests)")
+PY
+}
+if [ -n "${BENCH_ONLY_TASKS:-}" ]; then
+  costed "tasks list (50, RLS), direct" "$direct_pid" -H "x-tenant-context: $token" "http://127.0.0.1:$direct/api/tasks?limit=50"
+  costed "tasks list (50, RLS), through the gateway" "$gw_pid" -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50"
+  exit 0
+fi
 if [ -n "${BENCH_ONLY_SESSIONS:-}" ]; then
   # How often the gateways asked the directory for the session (it should be once per
   # state_ttl per instance, not per request): counted by Postgres.

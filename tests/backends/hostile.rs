@@ -290,11 +290,18 @@ async fn raw_connections_see_nothing_without_a_context_and_come_back_clean() {
                 "SELECT current_setting('search_path')",
                 "SELECT current_setting('work_mem')",
                 &format!("SELECT now() > '{dirty_tx_start}'::timestamptz"),
-                "SELECT count(*) FROM pg_prepared_statements WHERE from_sql",
+                // pg_prepared_statements is closed to the application role (0012): the
+                // statement itself is the probe.
+                "EXECUTE stash",
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
             ]),
         )
         .await;
+    let stash = cell(&next, 6);
+    assert!(
+        stash.contains("prepared statement \"stash\" does not exist"),
+        "{next}"
+    );
     assert_eq!(
         (0..8).map(|i| cell(&next, i)).collect::<Vec<_>>(),
         vec![
@@ -304,7 +311,7 @@ async fn raw_connections_see_nothing_without_a_context_and_come_back_clean() {
             "\"$user\", public",
             "4MB",
             "true",
-            "0",
+            stash.as_str(),
             "0"
         ],
         "{next}"

@@ -7,6 +7,7 @@ mod edge;
 mod fixtures_covered;
 mod kv;
 mod limits;
+mod pg_cache;
 mod pg_filter;
 mod postgres;
 mod redis;

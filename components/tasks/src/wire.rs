@@ -245,9 +245,13 @@ pub fn list(
     } else {
         format!("WHERE {}", clauses.join(" AND "))
     };
+    // The order names the table's columns: bare `created_at, id` would sort by the output
+    // columns of those names (the text renderings), which no index serves, so every list
+    // would read and sort all of the tenant's rows instead of walking
+    // `(tenant_id, created_at, id)` and stopping at the limit.
     tx.query(
         &format!(
-            "SELECT {columns} FROM {table} {filter} ORDER BY created_at, id LIMIT ${}",
+            "SELECT {columns} FROM {table} {filter} ORDER BY {table}.created_at, {table}.id LIMIT ${}",
             params.len()
         ),
         &params,

@@ -5,9 +5,14 @@
 //!   refused.
 //! - One pool per connection string, shared by every component ([`PgPools`]); a
 //!   connection returns to its pool only once cleaned ([`RESET_SESSION`]).
-//! - A statement whose parameters all name their Postgres type ([`types::declared_types`])
-//!   runs in one round trip on the unnamed statement; otherwise it is prepared first, so the
-//!   server infers the types.
+//! - Under the default statement filter, statements are prepared once per connection and
+//!   kept ([`cache`]): one round trip each after the first, no parse or plan on the server.
+//!   With the filter off (as Spin), a statement whose parameters all name their Postgres type
+//!   ([`types::declared_types`]) runs in one round trip on the unnamed statement; otherwise it
+//!   is prepared first, so the server infers the types.
+//! - A component's `ROLLBACK` before it has sent anything on a connection the pool just
+//!   handed out (so outside any transaction: the pool reset rolled back) is answered
+//!   without a round trip, as Postgres would answer it (no rows, a warning).
 //! - Errors are WIT error values; a Postgres error keeps its SQLSTATE and fields.
 //! - Only the statement kinds a backend needs reach Postgres ([`filter`], on by default;
 //!   `--pg-statements any` sends everything, as Spin does).
@@ -25,6 +30,7 @@ use crate::allowed_hosts::AllowedHosts;
 use crate::spin_compat::ZERO_ROW_MESSAGE;
 use bindings::spin::postgres::postgres::{self as wit, Error, ParameterValue, RowSet};
 
+mod cache;
 pub mod filter;
 mod pool;
 mod types;
@@ -92,14 +98,29 @@ pub fn add_to_linker<T: Send + 'static>(
 /// `spin:postgres/postgres.connection`: a pooled client, cleaned when dropped.
 pub struct PgConnection {
     obj: Option<Object>,
+    /// Nothing sent yet since the pool handed the connection out: it is outside any
+    /// transaction (the pool's reset rolled back, or it is new).
+    untouched: bool,
+    /// Statements go through the connection's cache, which the reset keeps.
+    cached: bool,
 }
 
 impl Drop for PgConnection {
     fn drop(&mut self) {
         if let Some(obj) = self.obj.take() {
-            pool::release(obj);
+            pool::release(obj, self.cached);
         }
     }
+}
+
+/// Whether `sql` is a bare `ROLLBACK` (what a component sends first to leave a transaction a
+/// pooled connection may carry; `ROLLBACK TO SAVEPOINT` is not one: it fails outside a
+/// transaction).
+fn bare_rollback(sql: &str) -> bool {
+    sql.trim()
+        .trim_end_matches(';')
+        .trim_end()
+        .eq_ignore_ascii_case("rollback")
 }
 
 /// Checks every host of `config` against `allowed` (scheme `postgres`).
@@ -154,6 +175,16 @@ impl PgView<'_> {
         Ok(conn.obj.as_ref().expect("present until dropped"))
     }
 
+    /// Marks `c` as used; whether it was untouched before (see [`PgConnection::untouched`]).
+    fn first_use(&mut self, c: &Resource<PgConnection>) -> wasmtime::Result<bool> {
+        let conn = self.table.get_mut(c)?;
+        Ok(std::mem::replace(&mut conn.untouched, false))
+    }
+
+    fn cached(&self, c: &Resource<PgConnection>) -> wasmtime::Result<bool> {
+        Ok(self.table.get(c)?.cached)
+    }
+
     /// `query` as Spin answers it, before any [`crate::spin_compat::SpinCompat`] quirk.
     async fn pg_query(
         &mut self,
@@ -166,8 +197,22 @@ impl PgView<'_> {
             Ok(p) => p,
             Err(e) => return Ok(Err(Error::BadParameter(e))),
         };
+        let cached = self.cached(&c)?;
         let client = self.pg_client(&c)?;
         let refs = types::param_refs(&params);
+        if cached {
+            let stmt = match cache::prepared(client, &statement, declared.as_deref()).await {
+                Ok(s) => s,
+                Err(e) => return Ok(Err(query_error(e))),
+            };
+            return Ok(match client.query(&stmt, &refs).await {
+                Ok(rows) => types::row_set(stmt.columns(), &rows).map_err(query_error),
+                Err(e) => {
+                    cache::after_error(client, &statement, declared.as_deref(), &e);
+                    Err(query_error(e))
+                }
+            });
+        }
         if let Some(tys) = declared {
             // Types known: parse, bind, describe and execute in one round trip on the unnamed
             // statement. Only an empty result needs the statement described for its columns.
@@ -221,7 +266,11 @@ impl wit::HostConnection for PgView<'_> {
             Err(e) => return Ok(Err(Error::ConnectionFailed(e))),
         };
         match pool.get().await {
-            Ok(obj) => Ok(Ok(self.table.push(PgConnection { obj: Some(obj) })?)),
+            Ok(obj) => Ok(Ok(self.table.push(PgConnection {
+                obj: Some(obj),
+                untouched: true,
+                cached: self.ctx.pools.gate().filter() == StatementFilter::Backend,
+            })?)),
             Err(e) => Ok(Err(Error::ConnectionFailed(e.to_string()))),
         }
     }
@@ -235,6 +284,7 @@ impl wit::HostConnection for PgView<'_> {
         if let Some(e) = self.refused(&statement) {
             return Ok(Err(e));
         }
+        self.first_use(&c)?;
         let result = self.pg_query(c, statement, params).await?;
         if self.ctx.pools.compat().refuses_zero_row_queries()
             && result.as_ref().is_ok_and(|rs| rs.rows.is_empty())
@@ -254,13 +304,29 @@ impl wit::HostConnection for PgView<'_> {
         if let Some(e) = self.refused(&statement) {
             return Ok(Err(e));
         }
+        if self.first_use(&c)? && params.is_empty() && bare_rollback(&statement) {
+            // Outside any transaction: Postgres would answer with a warning and no rows.
+            return Ok(Ok(0));
+        }
         let declared = types::declared_types(&params);
         let params = match types::to_sql_params(params, declared.is_some()) {
             Ok(p) => p,
             Err(e) => return Ok(Err(Error::BadParameter(e))),
         };
+        let cached = self.cached(&c)?;
         let client = self.pg_client(&c)?;
         let refs = types::param_refs(&params);
+        if cached {
+            let stmt = match cache::prepared(client, &statement, declared.as_deref()).await {
+                Ok(s) => s,
+                Err(e) => return Ok(Err(query_error(e))),
+            };
+            let result = client.execute(&stmt, &refs).await;
+            if let Err(e) = &result {
+                cache::after_error(client, &statement, declared.as_deref(), e);
+            }
+            return Ok(result.map_err(query_error));
+        }
         if let Some(tys) = declared {
             // Types known (always, without parameters: `BEGIN`, `COMMIT`, DDL...): parse, bind
             // and execute in one round trip on the unnamed statement, with the same rule as a
@@ -277,5 +343,27 @@ impl wit::HostConnection for PgView<'_> {
     async fn drop(&mut self, c: Resource<PgConnection>) -> wasmtime::Result<()> {
         self.table.delete(c)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bare_rollback;
+
+    #[test]
+    fn only_a_bare_rollback_is_answered_locally() {
+        for yes in ["ROLLBACK", "rollback", " Rollback ;", "ROLLBACK;"] {
+            assert!(bare_rollback(yes), "{yes}");
+        }
+        for no in [
+            "ROLLBACK TO SAVEPOINT a",
+            "ROLLBACK AND CHAIN",
+            "ROLLBACK PREPARED 'x'",
+            "COMMIT",
+            "ROLLBACK; SELECT 1",
+            "",
+        ] {
+            assert!(!bare_rollback(no), "{no}");
+        }
     }
 }

@@ -1,10 +1,14 @@
 //! Postgres pools, one per connection string, and the clean-up that decides whether a
 //! connection may go back to its pool.
 //!
-//! A connection goes back only after `ROLLBACK` and [`RESET_SESSION`] succeed on it, so
-//! no transaction, session setting, role, prepared statement, cursor, temp table,
-//! sequence state, advisory lock or `LISTEN` of one request reaches the next; a
-//! connection that cannot be cleaned is closed instead.
+//! A connection goes back only after the reset ([`RESET_SESSION`], with `ROLLBACK` in front,
+//! one round trip) succeeds on it, so no transaction, session setting, role, cursor, temp
+//! table, sequence state, advisory lock or `LISTEN` of one request reaches the next; a
+//! connection that cannot be cleaned is closed instead. Prepared statements: under
+//! [`StatementFilter::Backend`](super::StatementFilter) a component cannot name or create
+//! one (`PREPARE`, `EXECUTE`, `DEALLOCATE`, `DISCARD` are refused), so the only prepared
+//! statements on a connection are the host's own cache ([`super::cache`]) and they stay;
+//! with the filter off the reset deallocates everything, the cache with it.
 
 use crate::spin_compat::SpinCompat;
 use std::collections::HashMap;
@@ -103,6 +107,20 @@ impl PgPools {
 pub const RESET_SESSION: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; \
     DEALLOCATE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES";
 
+/// The reset the pool sends: `ROLLBACK` (ends whatever transaction the request left open,
+/// failed or not; the statements after it run in a fresh implicit transaction) and
+/// [`RESET_SESSION`], in one simple-protocol round trip. With `keep_statements` (the
+/// statement filter refuses every way a component could name a prepared statement),
+/// `DEALLOCATE ALL` is left out so the host's statement cache survives.
+fn reset_sql(keep_statements: bool) -> String {
+    let reset = if keep_statements {
+        RESET_SESSION.replace(" DEALLOCATE ALL;", "")
+    } else {
+        RESET_SESSION.to_owned()
+    };
+    format!("ROLLBACK; {reset}")
+}
+
 /// A guard that closes the connection unless cleaning finished.
 struct Dirty(Option<Object>);
 
@@ -114,24 +132,48 @@ impl Drop for Dirty {
     }
 }
 
-async fn clean_and_return(obj: Object) {
+async fn clean_and_return(obj: Object, keep_statements: bool) {
     let mut guard = Dirty(Some(obj));
     let client = guard.0.as_ref().expect("present until returned");
+    if !keep_statements {
+        // `DEALLOCATE ALL` below drops every prepared statement, the cache's too.
+        client.statement_cache.clear();
+    }
     let ok = !client.is_closed()
-        && client.simple_query("ROLLBACK").await.is_ok()
-        && client.simple_query(RESET_SESSION).await.is_ok();
+        && client
+            .simple_query(&reset_sql(keep_statements))
+            .await
+            .is_ok();
     if ok {
         // Back to the pool.
         drop(guard.0.take());
     }
 }
 
-/// Cleans `obj` in the background and returns it to its pool, or closes it.
-pub(crate) fn release(obj: Object) {
+/// Cleans `obj` in the background and returns it to its pool, or closes it. With
+/// `keep_statements`, the host's prepared statements stay (see [`reset_sql`]).
+pub(crate) fn release(obj: Object, keep_statements: bool) {
     match tokio::runtime::Handle::try_current() {
         Ok(h) => {
-            h.spawn(clean_and_return(obj));
+            h.spawn(clean_and_return(obj, keep_statements));
         }
         Err(_) => drop(Object::take(obj)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reset_keeps_statements_only_when_asked() {
+        let keep = reset_sql(true);
+        let all = reset_sql(false);
+        assert!(keep.starts_with("ROLLBACK; CLOSE ALL;"), "{keep}");
+        assert!(!keep.contains("DEALLOCATE"), "{keep}");
+        assert!(all.contains(" DEALLOCATE ALL;"), "{all}");
+        // Everything else is the same, in the same order.
+        assert_eq!(all.replace(" DEALLOCATE ALL;", ""), keep);
+        assert!(keep.ends_with("DISCARD TEMP; DISCARD SEQUENCES"), "{keep}");
     }
 }

@@ -64,7 +64,7 @@ pub const DIRECTORY_FUNCTIONS: &[&str] = &[
     "tenantgate.switch_redeem(uuid,bytea,integer)",
 ];
 
-/// `pg_catalog` functions and views migration 0006 revokes from `PUBLIC`: one of each kind, so a
+/// `pg_catalog` functions and views migrations 0006 and 0012 revoke from `PUBLIC`: one of each kind, so a
 /// blanket re-grant is seen.
 const SIDE_CHANNELS: &[(&str, &str)] = &[
     ("function", "pg_catalog.pg_stat_get_activity(integer)"),
@@ -85,6 +85,9 @@ const SIDE_CHANNELS: &[(&str, &str)] = &[
     ("view", "pg_catalog.pg_stat_activity"),
     ("view", "pg_catalog.pg_stat_user_tables"),
     ("view", "pg_catalog.pg_largeobject_metadata"),
+    // 0012: the host's prepared statements of earlier requests on a pooled connection.
+    ("function", "pg_catalog.pg_prepared_statement()"),
+    ("view", "pg_catalog.pg_prepared_statements"),
 ];
 
 const ROLES: [&str; 2] = ["tenantgate_app", "tenantgate_directory"];
