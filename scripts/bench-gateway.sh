@@ -166,6 +166,7 @@ gw_pid=$!
 "$tg" up --listen "127.0.0.1:$gwoff" --from "$dir/gateway-off.toml" \
   --runtime-config-file "$dir/rc.toml" --cache-dir "$dir/cache" >/dev/null 2>&1 &
 pids+=($!)
+gwoff_pid=$!
 "$tg" up --listen "127.0.0.1:$gwredis" --from "$dir/gateway-redis.toml" \
   --runtime-config-file "$dir/rc.toml" --cache-dir "$dir/cache" >/dev/null 2>&1 &
 pids+=($!)
@@ -198,7 +199,7 @@ pg_ticks() {
   for c in $(pgrep -P "$pm"); do t=$(( t + $(ticks "$c" 2>/dev/null || echo 0) )); done
   echo "$t"
 }
-# A tasks run with its cost per request: name, host pid, then wrk arguments.
+# A run with its cost per request: name, host pid, then wrk arguments.
 costed() {
   local name="$1" hpid="$2"; shift 2
   local threads=$(( conns < 2 ? 1 : 2 )) hz out n h0 p0 w0 h1 p1 w1 wpid perf_pid=""
@@ -245,11 +246,11 @@ if [ -n "${BENCH_ONLY_SESSIONS:-}" ]; then
   # one (tenant and user, and the tenant's monthly quota, instead of anonymous and client);
   # with it off, the difference is the session itself.
   for round in 1 2; do
-    run "sessions ($round): hello through the gateway, anonymous" -H "$host" "http://127.0.0.1:$gw/hello"
-    run "sessions ($round): hello through the gateway, valid session cookie" -H "$host" \
+    costed "sessions ($round): hello through the gateway, anonymous" "$gw_pid" -H "$host" "http://127.0.0.1:$gw/hello"
+    costed "sessions ($round): hello through the gateway, valid session cookie" "$gw_pid" -H "$host" \
       -H "Cookie: tg_session=$session_cookie" "http://127.0.0.1:$gw/hello"
-    run "sessions ($round): rate limits off, anonymous" -H "$host" "http://127.0.0.1:$gwoff/hello"
-    run "sessions ($round): rate limits off, valid session cookie" -H "$host" \
+    costed "sessions ($round): rate limits off, anonymous" "$gwoff_pid" -H "$host" "http://127.0.0.1:$gwoff/hello"
+    costed "sessions ($round): rate limits off, valid session cookie" "$gwoff_pid" -H "$host" \
       -H "Cookie: tg_session=$session_cookie" "http://127.0.0.1:$gwoff/hello"
   done
   "$bin/psql" "$admin" -X -At -c "SELECT 'session_state calls: ' || coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE funcname = 'session_state'"
