@@ -166,8 +166,35 @@ pub fn sanitise(headers: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
                 && !named.iter().any(|n| same_name(name, n))
                 && !value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
         })
-        .cloned()
+        .filter_map(|(name, value)| {
+            if !name.eq_ignore_ascii_case("cookie") {
+                return Some((name.clone(), value.clone()));
+            }
+            without_gateway_cookies(value).map(|v| (name.clone(), v))
+        })
         .collect()
+}
+
+/// The gateway's own cookies: its credentials, like `Authorization`, are not forwarded.
+const GATEWAY_COOKIES: &[&str] = &[
+    crate::sso::session::COOKIE,
+    crate::sso::session::SECURE_COOKIE,
+    crate::sso::FLOW_COOKIE,
+];
+
+/// A `Cookie` value without the gateway's cookies; `None` when nothing else is left.
+fn without_gateway_cookies(value: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(value).ok()?;
+    let kept: Vec<&str> = text
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
+            !GATEWAY_COOKIES.contains(&name)
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; ").into_bytes())
 }
 
 /// An RFC 9110 `token` (header field name).

@@ -337,6 +337,11 @@ fn the_forward_carries_our_headers_only_and_a_context_postgres_accepts() {
             ("Connection", "x-hop"),
             ("X-Hop", "1"),
             ("Accept", "application/json"),
+            (
+                "Cookie",
+                "theme=dark; tg_sso_flow=f; __Host-tg_session=x; lang=en",
+            ),
+            ("cookie", "tg_sso_flow=only-ours"),
         ],
     );
     let f = run(&r, &ports()).unwrap();
@@ -357,6 +362,9 @@ fn the_forward_carries_our_headers_only_and_a_context_postgres_accepts() {
         get("spin-full-url").is_empty() && get("x-hop").is_empty() && get("connection").is_empty()
     );
     assert_eq!(get("accept"), ["application/json"]);
+    // The gateway's cookies are its credentials (like Authorization): never forwarded; the
+    // application's cookies are.
+    assert_eq!(get("cookie"), ["theme=dark; lang=en"]);
     let claims = verify(f.context.as_str(), &[("k1", KEY)], NOW).unwrap();
     assert_eq!(claims.tid, sample_tenant("globex").id);
     assert_eq!(
