@@ -278,7 +278,8 @@ pub(crate) struct Flow {
     pub(crate) verifier: String,
     pub(crate) saml_request_id: Option<String>,
     pub(crate) return_to: String,
-    pub(crate) invitation_hash: Option<Vec<u8>>,
+    /// The invitation's sha256, hex, as the directory gave it back.
+    pub(crate) invitation_hash: Option<String>,
 }
 
 /// Takes the flow named by `state` (it is gone afterwards, whatever happens next) and
@@ -314,24 +315,12 @@ pub(crate) fn take_flow(
         verifier: text(3).unwrap_or_default(),
         saml_request_id: text(6),
         return_to: text(4).unwrap_or_else(|| "/".into()),
-        invitation_hash: text(7).and_then(|h| unhex(&h)),
+        invitation_hash: text(7),
     })
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    s.len()
-        .is_multiple_of(2)
-        .then(|| {
-            (0..s.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-                .collect()
-        })
-        .flatten()
 }
 
 async fn callback(
@@ -382,7 +371,7 @@ pub(crate) fn finish_login(
     let row = directory
         .one(
             "SELECT l.outcome, l.session_id::text, l.user_id::text FROM (VALUES (1)) AS one (x) \
-             LEFT JOIN tenantgate.sso_login($1::uuid, $2, $3, $4, $5, $6, $7, $8) AS l ON true",
+             LEFT JOIN tenantgate.sso_login($1::uuid, $2, $3, $4, $5, $6, $7, decode($8, 'hex')) AS l ON true",
             &[
                 ParameterValue::Str(auth.tenant.id.to_string()),
                 ParameterValue::Str(claims.issuer.clone()),
@@ -399,7 +388,7 @@ pub(crate) fn finish_login(
                 ParameterValue::Int32(sessions.session_ttl_secs.min(i32::MAX as u64) as i32),
                 flow.invitation_hash
                     .clone()
-                    .map_or(ParameterValue::DbNull, ParameterValue::Binary),
+                    .map_or(ParameterValue::DbNull, ParameterValue::Str),
             ],
         )
         .map_err(unavailable)?;
@@ -482,12 +471,17 @@ fn logout(
     page
 }
 
+/// The answer to a route that needs a live session and has none: 401 `session_invalid`.
+pub(crate) fn no_session(auth: &AuthRequest) -> Response {
+    let e = GatewayError::Auth(gateway_core::auth::AuthError::Session(
+        session::SessionError::Revoked,
+    ));
+    e.response().into_response(&auth.request_id, Some(e))
+}
+
 fn whoami(auth: &AuthRequest, sessions: &SessionConfig) -> Response {
     let (Some(s), Some(key)) = (&auth.session, sessions.key.as_ref()) else {
-        let e = GatewayError::Auth(gateway_core::auth::AuthError::Session(
-            session::SessionError::Revoked,
-        ));
-        return e.response().into_response(&auth.request_id, Some(e));
+        return no_session(auth);
     };
     let body = serde_json::json!({
         "tenant": {"id": auth.tenant.id.as_str(), "slug": auth.tenant.slug.as_str(), "name": auth.tenant.name},

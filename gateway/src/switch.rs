@@ -3,17 +3,15 @@
 //! rules, membership and the target's SSO policy, are the directory's `switch_begin` and
 //! `switch_redeem`).
 
-use gateway_core::auth::AuthError;
 use gateway_core::decision::Response;
-use gateway_core::error::GatewayError;
 use gateway_core::prelude::*;
-use gateway_core::sso::session::{SessionConfig, SessionError};
+use gateway_core::sso::session::SessionConfig;
 use gateway_core::sso::switch::{self, TICKET_TTL_SECS};
 use gateway_core::sso::{login_location, AuthRequest, SsoError};
 use spin_sdk::pg4::ParameterValue;
 
 use crate::ports::PgDirectory;
-use crate::sso::{key, random_token, redirect, signed_in_redirect, unavailable};
+use crate::sso::{key, no_session, random_token, redirect, signed_in_redirect, unavailable};
 
 /// `POST /auth/switch` on the current organisation: a ticket for the target and a redirect
 /// to it (or to its login page when it enforces SSO).
@@ -24,7 +22,7 @@ pub fn begin(
     sessions: &SessionConfig,
 ) -> Result<Response, SsoError> {
     let Some(session) = &auth.session else {
-        return Ok(signed_out(auth));
+        return Ok(no_session(auth));
     };
     let form = switch::parse_form(body.ok_or(SsoError::Malformed)?)?;
     let key = key(sessions)?;
@@ -48,7 +46,7 @@ pub fn begin(
         Some("ok") => Ok(redirect(&switch::complete_url(&target, &ticket), &[])),
         Some("sso_required") => Ok(redirect(&switch::login_url(&target, &form.return_to), &[])),
         Some("not_a_member") => Err(SsoError::NotAMember),
-        Some("session_invalid") => Ok(signed_out(auth)),
+        Some("session_invalid") => Ok(no_session(auth)),
         other => Err(unavailable(format!("switch_begin answered {other:?}"))),
     }
 }
@@ -88,10 +86,4 @@ pub fn complete(
         Some("invalid") => Err(SsoError::SwitchInvalid),
         other => Err(unavailable(format!("switch_redeem answered {other:?}"))),
     }
-}
-
-/// The answer to a switch without a live session: 401 (the session is gone).
-fn signed_out(auth: &AuthRequest) -> Response {
-    let e = GatewayError::Auth(AuthError::Session(SessionError::Revoked));
-    e.response().into_response(&auth.request_id, Some(e))
 }

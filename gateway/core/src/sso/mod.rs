@@ -184,15 +184,14 @@ pub const FLOW_COOKIE: &str = "tg_sso_flow";
 /// `/\` prefix (protocol-relative), no scheme, no control characters or backslashes, at
 /// most 2048 bytes. Absent means `/`.
 pub fn return_to(query: &str) -> Result<String, SsoError> {
-    let mut found = None;
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        if k == "return_to" && found.replace(v.into_owned()).is_some() {
-            return Err(SsoError::Malformed);
-        }
+    match query_param(query, "return_to")? {
+        None => Ok("/".to_owned()),
+        Some(path) => local_path(path),
     }
-    let Some(path) = found else {
-        return Ok("/".to_owned());
-    };
+}
+
+/// `path` if it is a path on this host, by the rules of [`return_to`].
+pub fn local_path(path: String) -> Result<String, SsoError> {
     let ok = path.starts_with('/')
         && !path.starts_with("//")
         && path.len() <= 2048
@@ -206,17 +205,23 @@ pub fn return_to(query: &str) -> Result<String, SsoError> {
     }
 }
 
+/// The one value of parameter `name` in `query` (`None` when absent); a repeated
+/// parameter is [`SsoError::Malformed`].
+pub(crate) fn query_param(query: &str, name: &str) -> Result<Option<String>, SsoError> {
+    let mut found = None;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k == name && found.replace(v.into_owned()).is_some() {
+            return Err(SsoError::Malformed);
+        }
+    }
+    Ok(found)
+}
+
 /// The `invitation` parameter of a login: the token an invitation link carries, checked
 /// for shape only (the directory decides whether it is valid). `None` when absent; a
 /// repeated or malformed value is refused.
 pub fn invitation(query: &str) -> Result<Option<String>, SsoError> {
-    let mut found = None;
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        if k == "invitation" && found.replace(v.into_owned()).is_some() {
-            return Err(SsoError::Malformed);
-        }
-    }
-    match found {
+    match query_param(query, "invitation")? {
         None => Ok(None),
         Some(t) if switch::token_shaped(&t) => Ok(Some(t)),
         Some(_) => Err(SsoError::InvitationInvalid),

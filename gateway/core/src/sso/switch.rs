@@ -72,25 +72,16 @@ pub fn parse_form(body: &[u8]) -> Result<SwitchForm, SsoError> {
         .ok_or(SsoError::Malformed)?;
     let return_to = match return_to {
         None => DEFAULT_LANDING.to_owned(),
-        Some(p) => {
-            let q: String = form_urlencoded::Serializer::new(String::new())
-                .append_pair("return_to", &p)
-                .finish();
-            super::return_to(&q)?
-        }
+        Some(p) => super::local_path(p)?,
     };
     Ok(SwitchForm { to, return_to })
 }
 
 /// The `ticket` parameter of `/auth/switch/complete`; exactly one, token-shaped.
 pub fn ticket(query: &str) -> Result<String, SsoError> {
-    let mut found = None;
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        if k == "ticket" && found.replace(v.into_owned()).is_some() {
-            return Err(SsoError::SwitchInvalid);
-        }
-    }
-    found
+    super::query_param(query, "ticket")
+        .ok()
+        .flatten()
         .filter(|t| token_shaped(t))
         .ok_or(SsoError::SwitchInvalid)
 }
