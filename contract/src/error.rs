@@ -100,6 +100,29 @@ codes! {
     SlugTaken = "slug_taken",
     /// 409: the user owns the most organisations allowed.
     OrganisationLimit = "organisation_limit",
+    /// 403: the platform API or a platform function needs a platform admin (a token from a
+    /// platform issuer with the `platform_admin` role).
+    PlatformAdminRequired = "platform_admin_required",
+    /// 400: a platform action that needs a tenant was called without one.
+    TenantRequired = "tenant_required",
+    /// 400: a tenant status filter that is not `active`, `suspended` or `deleted`.
+    InvalidStatus = "invalid_status",
+    /// 400: a lifecycle action that is not `suspend`, `reactivate`, `delete` or `restore`.
+    InvalidAction = "invalid_action",
+    /// 400: a deletion grace period outside 1 to 365 days.
+    InvalidGraceDays = "invalid_grace_days",
+    /// 400: break-glass access without a reason of 3 to 500 characters.
+    ReasonRequired = "reason_required",
+    /// 400: a break-glass duration outside 1 to 240 minutes.
+    InvalidMinutes = "invalid_minutes",
+    /// 409: the tenant's status does not allow the action (suspend a deleted tenant, ...).
+    WrongStatus = "wrong_status",
+    /// 409: the deleted tenant's grace period is over; it can no longer be restored.
+    GracePeriodOver = "grace_period_over",
+    /// 413: an export over HTTP would hold more rows than the cap; use the CLI.
+    ExportTooLarge = "export_too_large",
+    /// 415: a state change whose body is not `application/json`.
+    UnsupportedMediaType = "unsupported_media_type",
     /// 413: the body is over the cap.
     PayloadTooLarge = "payload_too_large",
     /// 421: the token names another tenant than the host.

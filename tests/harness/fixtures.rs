@@ -69,7 +69,7 @@ pub fn fixture(name: &str) -> PathBuf {
 /// built (release, wasm32-wasip2) on first use, all app components at once.
 pub fn component(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| build_wasm(&["gateway", "tasks", "orgs"]));
+    let dir = BUILT.get_or_init(|| build_wasm(&["gateway", "tasks", "orgs", "platform"]));
     let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
     assert!(
         path.exists(),

@@ -1,0 +1,188 @@
+//! Every refusal of the platform API, and the one place that turns it into a response.
+
+use spin_sdk::http::Response;
+use tenant_contract::{error_body, ErrorCode};
+use tenant_db::DbError;
+
+/// Why a request was not served.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Malformed input; the message says what (safe to show).
+    BadRequest(String),
+    /// The context names no platform admin.
+    NotPlatformAdmin,
+    /// No such item (tenant, grant).
+    NotFound(&'static str),
+    /// No route for this path.
+    NoRoute,
+    /// The path exists, the method does not; the methods it has.
+    MethodNotAllowed(&'static str),
+    /// A state change whose body is not JSON.
+    UnsupportedMediaType,
+    /// The export would hold more rows than [`crate::export::MAX_ROWS`].
+    ExportTooLarge,
+    /// A refusal of the platform functions (migration 0013): status, code and their
+    /// client-safe text.
+    Refused(u16, ErrorCode, String),
+    /// The database failed, or is unavailable.
+    Db(DbError),
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> ApiError {
+        if let Some((status, code, text)) = e.refusal() {
+            let known = ErrorCode::ALL.iter().find(|c| c.as_str() == code);
+            return match known {
+                Some(c) => ApiError::Refused(status, *c, text.to_owned()),
+                None => ApiError::Db(e),
+            };
+        }
+        match e.sqlstate() {
+            // A value Postgres could not take (an inet, a uuid, a number out of range).
+            Some("22001") | Some("22P02") | Some("22003") | Some("23514") => {
+                ApiError::BadRequest("a field is out of range or malformed".into())
+            }
+            _ => ApiError::Db(e),
+        }
+    }
+}
+
+impl ApiError {
+    /// Status, stable code and client-safe message.
+    pub fn parts(&self) -> (u16, ErrorCode, String) {
+        use ErrorCode as C;
+        match self {
+            ApiError::BadRequest(m) => (400, C::BadRequest, m.clone()),
+            ApiError::NotPlatformAdmin => (
+                403,
+                C::PlatformAdminRequired,
+                "this needs a platform admin".into(),
+            ),
+            ApiError::NotFound(what) => (404, C::NotFound, format!("{what} not found")),
+            ApiError::NoRoute => (404, C::NotFound, "no such route".into()),
+            ApiError::MethodNotAllowed(_) => {
+                (405, C::MethodNotAllowed, "method not allowed here".into())
+            }
+            ApiError::UnsupportedMediaType => (
+                415,
+                C::UnsupportedMediaType,
+                "send the body as application/json".into(),
+            ),
+            ApiError::ExportTooLarge => (
+                413,
+                C::ExportTooLarge,
+                format!(
+                    "this tenant has more than {} rows to export: run `tenantgate tenant export` instead",
+                    crate::export::MAX_ROWS
+                ),
+            ),
+            ApiError::Refused(status, code, text) => (*status, *code, text.clone()),
+            ApiError::Db(e) => (e.status(), e.code(), e.public_message().into()),
+        }
+    }
+
+    /// The DESIGN.md section 7 JSON error response.
+    pub fn into_response(self, request_id: &str) -> Response {
+        let (status, code, message) = self.parts();
+        if let ApiError::Db(e) = &self {
+            // The internal text goes to the log, never to the client.
+            eprintln!("platform: request {request_id}: {e}");
+        }
+        let mut resp = Response::builder();
+        resp.status(status)
+            .header("content-type", tenant_contract::error::ERROR_CONTENT_TYPE)
+            .header("cache-control", "no-store");
+        if let ApiError::MethodNotAllowed(allow) = &self {
+            resp.header("allow", *allow);
+        }
+        if status == 503 {
+            resp.header("retry-after", "5");
+        }
+        resp.body(error_body(code, &message, request_id)).build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(state: &str, message: &str) -> DbError {
+        DbError::Query {
+            sqlstate: Some(state.into()),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn refusals_of_the_platform_functions_keep_their_code_and_text() {
+        for (state, message, status, code) in [
+            (
+                "TG409",
+                "wrong_status|the tenant is not active",
+                409,
+                ErrorCode::WrongStatus,
+            ),
+            (
+                "TG409",
+                "grace_period_over|x",
+                409,
+                ErrorCode::GracePeriodOver,
+            ),
+            ("TG400", "reason_required|x", 400, ErrorCode::ReasonRequired),
+            ("TG400", "invalid_minutes|x", 400, ErrorCode::InvalidMinutes),
+            (
+                "TG400",
+                "invalid_grace_days|x",
+                400,
+                ErrorCode::InvalidGraceDays,
+            ),
+            ("TG400", "invalid_status|x", 400, ErrorCode::InvalidStatus),
+            ("TG400", "tenant_required|x", 400, ErrorCode::TenantRequired),
+            (
+                "TG403",
+                "platform_admin_required|x",
+                403,
+                ErrorCode::PlatformAdminRequired,
+            ),
+            ("TG404", "not_found|no such grant", 404, ErrorCode::NotFound),
+        ] {
+            let (s, c, m) = ApiError::from(query(state, message)).parts();
+            assert_eq!((s, c), (status, code), "{message}");
+            assert_eq!(m, message.split_once('|').unwrap().1);
+        }
+    }
+
+    #[test]
+    fn unknown_codes_and_postgres_text_never_reach_the_client() {
+        let (s, c, m) = ApiError::from(query("TG409", "made_up|secret")).parts();
+        assert_eq!((s, c), (500, ErrorCode::InternalError));
+        assert!(!m.contains("secret"));
+        let (s, _, m) = ApiError::from(query("42501", "permission denied for table x")).parts();
+        assert_eq!(s, 500);
+        assert!(!m.contains("permission denied"));
+        let (s, c, _) =
+            ApiError::from(query("22P02", "invalid input syntax for type inet")).parts();
+        assert_eq!((s, c), (400, ErrorCode::BadRequest));
+    }
+
+    #[test]
+    fn the_body_has_the_documented_shape_and_405_names_the_methods() {
+        let resp = ApiError::MethodNotAllowed("GET, HEAD").into_response("r-1");
+        assert_eq!(*resp.status(), 405);
+        assert_eq!(
+            resp.header("allow").and_then(|v| v.as_str()),
+            Some("GET, HEAD")
+        );
+        let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+        assert_eq!(body["error"]["request_id"], "r-1");
+        let resp = ApiError::ExportTooLarge.into_response("r-2");
+        assert_eq!(*resp.status(), 413);
+        let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(body["error"]["code"], "export_too_large");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tenantgate tenant export"));
+    }
+}
