@@ -66,6 +66,10 @@ codes! {
     NotAMember = "not_a_member",
     /// 403: a state-changing request with a session cookie came from another origin.
     CsrfFailed = "csrf_failed",
+    /// 403: the platform API needs a platform admin's token.
+    PlatformAdminRequired = "platform_admin_required",
+    /// 403: a platform admin on a tenant's host without an active break-glass grant there.
+    BreakGlassRequired = "break_glass_required",
     /// 403: the tenant is suspended.
     TenantSuspended = "tenant_suspended",
     /// 403: the context lacks a permission.

@@ -15,6 +15,11 @@ pub const TENANT_HOST_HEADER: &str = "x-tenant-host";
 /// gateway for backends that record it (the audit log). Absent when the host gave none.
 pub const CLIENT_ADDR_HEADER: &str = "x-tenant-client-addr";
 
+/// On the platform surface (`/platform`, `/api/platform` on the apex): the platform admin's
+/// label (the token's `email`, else its `sub`), set by the gateway, for display and audit
+/// detail. The admin's id is in the signed context.
+pub const PLATFORM_ADMIN_HEADER: &str = "x-tenant-platform-admin";
+
 /// The request id, set by the gateway (and echoed on responses).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 

@@ -226,6 +226,43 @@ impl TenantDirectory for PgDirectory {
                 .max(0) as u64,
         }))
     }
+
+    fn break_glass(
+        &self,
+        access: &gateway_core::platform::BreakGlassAccess<'_>,
+    ) -> Result<Option<gateway_core::platform::BreakGlassGrant>, DirectoryUnavailable> {
+        let row = self.one(
+            "SELECT r.grant_id::text, r.read_only::text, array_to_string(r.permissions, ' ') \
+             FROM (VALUES (1)) AS one (x) \
+             LEFT JOIN tenantgate.break_glass_access($1::uuid, $2::uuid, $3, $4, $5, $6, $7::text::inet) AS r \
+             ON true",
+            &[
+                ParameterValue::Str(access.tenant.to_string()),
+                ParameterValue::Str(access.admin.id.to_string()),
+                ParameterValue::Str(access.admin.label.clone()),
+                ParameterValue::Str(access.method.to_owned()),
+                ParameterValue::Str(access.path.to_owned()),
+                ParameterValue::Str(access.request_id.as_str().to_owned()),
+                access
+                    .client_addr
+                    .map_or(ParameterValue::DbNull, |a| ParameterValue::Str(a.to_string())),
+            ],
+        )?;
+        let Some(id) = row[0].as_deref() else {
+            return Ok(None);
+        };
+        let bad = |what: &str| DirectoryUnavailable(format!("break_glass_access: {what}"));
+        Ok(Some(gateway_core::platform::BreakGlassGrant {
+            id: id.parse().map_err(|_| bad("id"))?,
+            read_only: row[1].as_deref() != Some("false"),
+            permissions: row[2]
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
+        }))
+    }
 }
 
 /// The cache: the component's `default` key-value store. Unavailable (not granted, or
@@ -344,10 +381,15 @@ struct IssuerSpec {
     /// What the claim holds: `id` (default) or `slug`.
     #[serde(default)]
     org_is: Option<String>,
+    /// Claim path of platform roles: set only for the platform's own issuer (README
+    /// "Platform administration").
+    #[serde(default)]
+    platform_roles_claim: Option<String>,
 }
 
 /// The identity-provider keys from the `jwt_issuers` variable: a JSON list of
-/// `{"issuer","audiences","jwks","org_claim"?,"org_is"?}`, validated when loaded.
+/// `{"issuer","audiences","jwks","org_claim"?,"org_is"?,"platform_roles_claim"?}`, validated
+/// when loaded.
 pub struct VariableJwks(JwtVerifier);
 
 impl VariableJwks {
@@ -369,6 +411,9 @@ impl VariableJwks {
                         return Err(format!("jwt_issuers {}: org_is {other:?}", s.issuer))
                     }
                 });
+            }
+            if let Some(path) = s.platform_roles_claim.as_deref().filter(|p| !p.is_empty()) {
+                issuer = issuer.with_platform_roles(ClaimPath::new(path));
             }
             out.push(issuer);
         }

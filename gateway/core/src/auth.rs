@@ -67,6 +67,17 @@ pub enum AuthError {
     /// The tenant enforces SSO and the request used a bearer token: 403 `sso_required`.
     #[error("tenant enforces SSO")]
     SsoRequired,
+    /// The platform API without a bearer token: 401 `unauthenticated`.
+    #[error("the platform API needs a platform admin's token")]
+    PlatformTokenMissing,
+    /// The platform API with a token that is not a platform admin's: 403
+    /// `platform_admin_required`.
+    #[error("not a platform admin")]
+    PlatformAdminRequired,
+    /// A platform admin's token on a tenant host without an active break-glass grant: 403
+    /// `break_glass_required`.
+    #[error("no active break-glass grant")]
+    BreakGlassRequired,
 }
 
 /// Who is calling, inside which active tenant.
@@ -79,6 +90,7 @@ pub struct Principal {
     roles: Vec<RoleName>,
     permissions: Vec<Permission>,
     via: Via,
+    read_only: bool,
 }
 
 /// How a principal authenticated.
@@ -90,6 +102,8 @@ pub enum Via {
     Token,
     /// A gateway session (its id, and a renewed cookie to set, if any).
     Session(uuid::Uuid, Option<(String, u64)>),
+    /// A platform admin's bearer token under a break-glass grant (its id).
+    BreakGlass(uuid::Uuid),
 }
 
 impl Principal {
@@ -122,6 +136,42 @@ impl Principal {
     pub fn is_authenticated(&self) -> bool {
         self.authenticated
     }
+    /// Whether the principal may only read (a read-only break-glass grant); the context
+    /// says so to backends.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// A platform admin inside `tenant` under `grant` (see [`crate::platform`]): the
+    /// grant's permissions, the role `platform_admin`, read-only unless the grant says
+    /// otherwise.
+    pub fn break_glass(
+        tenant: ActiveTenant,
+        admin: &crate::platform::PlatformAdmin,
+        grant: crate::platform::BreakGlassGrant,
+    ) -> Principal {
+        Principal {
+            tenant,
+            authenticated: true,
+            subject: Some(admin.label.clone()),
+            user_id: Some(admin.id),
+            roles: crate::platform::ADMIN_ROLE.parse().into_iter().collect(),
+            permissions: grant.permissions,
+            via: Via::BreakGlass(grant.id),
+            read_only: grant.read_only,
+        }
+    }
+}
+
+/// A tenant's identity never carries platform power: `platform.*` permissions and the
+/// `platform_admin` role are dropped from tokens and sessions bound to a tenant.
+fn tenant_scoped(
+    mut roles: Vec<RoleName>,
+    mut permissions: Vec<Permission>,
+) -> (Vec<RoleName>, Vec<Permission>) {
+    roles.retain(|r| r.as_str() != crate::platform::ADMIN_ROLE);
+    permissions.retain(|p| !crate::platform::is_platform_permission(p.as_str()));
+    (roles, permissions)
 }
 
 /// The request's credentials: a bearer token from its one `Authorization` header, or
@@ -197,6 +247,11 @@ pub fn apex_organisation(identity: Option<&Identity>) -> Result<Option<&TenantRe
     }
 }
 
+/// Whether a verified token names `tenant` in its organisation claim.
+pub fn names_tenant(token: &VerifiedToken, tenant: &ActiveTenant) -> bool {
+    matches!(&token.organisation, Organisation::Names(r) if r.names(tenant.record()))
+}
+
 /// Binds `identity` to `tenant`. An anonymous request gets `anonymous` as its permissions
 /// (the deployment's choice; empty by default, so anonymous requests can do nothing a
 /// permission guards).
@@ -213,8 +268,9 @@ pub fn bind(
                 subject: None,
                 user_id: None,
                 roles: Vec::new(),
-                permissions: anonymous.to_vec(),
+                permissions: tenant_scoped(Vec::new(), anonymous.to_vec()).1,
                 via: Via::Anonymous,
+                read_only: false,
             })
         }
         Identity::Token(token) => token,
@@ -222,14 +278,16 @@ pub fn bind(
             if session.tenant != tenant.record().id {
                 return Err(SessionError::OtherTenant.into());
             }
+            let (roles, permissions) = tenant_scoped(session.roles, session.permissions);
             return Ok(Principal {
                 tenant,
                 authenticated: true,
                 subject: None,
                 user_id: Some(session.user_id),
-                roles: session.roles,
-                permissions: session.permissions,
+                roles,
+                permissions,
                 via: Via::Session(session.sid, session.renewed),
+                read_only: false,
             });
         }
     };
@@ -244,13 +302,15 @@ pub fn bind(
         .subject
         .as_deref()
         .and_then(|s| uuid::Uuid::parse_str(s).ok());
+    let (roles, permissions) = tenant_scoped(token.roles, token.permissions);
     Ok(Principal {
         tenant,
         authenticated: true,
         user_id,
         subject: token.subject,
-        roles: token.roles,
-        permissions: token.permissions,
+        roles,
+        permissions,
         via: Via::Token,
+        read_only: false,
     })
 }

@@ -169,6 +169,21 @@ impl GatewayError {
                 C::SsoRequired,
                 "This organisation requires single sign-on. Sign in at /auth/login.",
             ),
+            G::Auth(AuthError::PlatformTokenMissing) => (
+                401,
+                C::Unauthenticated,
+                "The platform API needs a platform admin's bearer token.",
+            ),
+            G::Auth(AuthError::PlatformAdminRequired) => (
+                403,
+                C::PlatformAdminRequired,
+                "This needs a platform admin.",
+            ),
+            G::Auth(AuthError::BreakGlassRequired) => (
+                403,
+                C::BreakGlassRequired,
+                "A platform admin needs an active break-glass grant for this organisation.",
+            ),
             G::Sso(e) => return sso_response(e),
             G::Auth(AuthError::TenantMismatch) => (
                 421,

@@ -129,6 +129,8 @@ pub struct MemoryDirectory {
     by_slug: Mutex<HashMap<TenantSlug, usize>>,
     domains: Mutex<HashMap<Hostname, TenantId>>,
     sessions: Mutex<HashMap<uuid::Uuid, crate::sso::session::SessionRow>>,
+    grants: Mutex<HashMap<(TenantId, uuid::Uuid), crate::platform::BreakGlassGrant>>,
+    accesses: Mutex<Vec<(TenantId, uuid::Uuid, String)>>,
     failing: AtomicBool,
     calls: AtomicUsize,
 }
@@ -158,6 +160,28 @@ impl MemoryDirectory {
             Some(r) => sessions.insert(sid, r),
             None => sessions.remove(&sid),
         };
+    }
+
+    /// Grants (`None`: revokes) a platform admin break-glass access to a tenant.
+    pub fn set_grant(
+        &self,
+        tenant: TenantId,
+        admin: uuid::Uuid,
+        grant: Option<crate::platform::BreakGlassGrant>,
+    ) {
+        let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
+        match grant {
+            Some(g) => grants.insert((tenant, admin), g),
+            None => grants.remove(&(tenant, admin)),
+        };
+    }
+
+    /// The break-glass accesses recorded: (tenant, admin, "METHOD path").
+    pub fn accesses(&self) -> Vec<(TenantId, uuid::Uuid, String)> {
+        self.accesses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Maps a verified custom domain to a tenant.
@@ -230,6 +254,29 @@ impl TenantDirectory for MemoryDirectory {
             .unwrap_or_else(|p| p.into_inner())
             .get(sid)
             .cloned())
+    }
+    fn break_glass(
+        &self,
+        access: &crate::platform::BreakGlassAccess<'_>,
+    ) -> Result<Option<crate::platform::BreakGlassGrant>, DirectoryUnavailable> {
+        self.enter()?;
+        let grant = self
+            .grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(access.tenant, access.admin.id))
+            .cloned();
+        if grant.is_some() {
+            self.accesses
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((
+                    access.tenant,
+                    access.admin.id,
+                    format!("{} {}", access.method, access.path),
+                ));
+        }
+        Ok(grant)
     }
 }
 

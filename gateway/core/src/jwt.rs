@@ -95,6 +95,13 @@ pub struct VerifiedToken {
     pub permissions: Vec<Permission>,
     /// `exp`, unix seconds.
     pub expires_at: u64,
+    /// Platform roles, only from an issuer configured with a platform-roles claim
+    /// ([`crate::jwt_config::IssuerConfig::with_platform_roles`]); empty otherwise.
+    #[serde(default)]
+    pub platform_roles: Vec<RoleName>,
+    /// `email`, if present (a platform admin's label).
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// Verifies bearer tokens against a set of issuers, caching verified claims.

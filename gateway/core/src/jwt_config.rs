@@ -72,6 +72,7 @@ pub struct IssuerConfig {
     org: OrgClaim,
     roles: Option<ClaimPath>,
     permissions: Option<ClaimPath>,
+    platform_roles: Option<ClaimPath>,
 }
 
 impl IssuerConfig {
@@ -124,6 +125,7 @@ impl IssuerConfig {
             org: OrgClaim::TenantId(ClaimPath::new("org_id")),
             roles: Some(ClaimPath::new("roles")),
             permissions: Some(ClaimPath::new("perms")),
+            platform_roles: None,
         })
     }
 
@@ -154,6 +156,15 @@ impl IssuerConfig {
         self
     }
 
+    /// Trusts this issuer for platform roles, read from `claim` (for example
+    /// `platform_roles`). Only the platform's own identity provider should be: a token whose
+    /// claim holds `platform_admin` administers every tenant. Issuers without it (tenants'
+    /// and shared ones) never make a platform admin, whatever their tokens say.
+    pub fn with_platform_roles(mut self, claim: ClaimPath) -> Self {
+        self.platform_roles = Some(claim);
+        self
+    }
+
     pub(crate) fn check_azp(&self, claims: &Value) -> Result<(), TokenError> {
         match &self.authorized_parties {
             None => Ok(()),
@@ -179,6 +190,12 @@ impl IssuerConfig {
             roles: list(self.roles.as_ref().and_then(|p| p.lookup(claims))),
             permissions: list(self.permissions.as_ref().and_then(|p| p.lookup(claims))),
             expires_at: claims.get("exp").and_then(Value::as_u64).unwrap_or(0),
+            platform_roles: list(self.platform_roles.as_ref().and_then(|p| p.lookup(claims))),
+            email: claims
+                .get("email")
+                .and_then(Value::as_str)
+                .filter(|e| e.len() <= 320)
+                .map(str::to_owned),
         }
     }
 }

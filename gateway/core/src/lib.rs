@@ -94,6 +94,7 @@ pub mod kv;
 pub mod lifecycle;
 pub mod metering;
 pub mod pipeline;
+pub mod platform;
 pub mod ports;
 pub mod ratelimit;
 pub mod redis_scripts;

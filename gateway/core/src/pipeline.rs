@@ -15,7 +15,7 @@
 //! request with a [`Decision::Respond`] carrying status, headers and body.
 
 use crate::auth::{apex_organisation, authenticate, bind, credentials, AuthError, Credentials};
-use crate::auth::{Identity, Via};
+use crate::auth::{names_tenant, Identity, Principal, Via};
 use crate::cache::{TenantCache, TenantCacheConfig};
 use crate::context::{ContextClaims, ContextSigner, SignedContext};
 pub use crate::decision::Forward;
@@ -28,6 +28,7 @@ use crate::kv::{KvCache, UnixMillis};
 use crate::lifecycle::admit;
 use crate::limits::{client_addr, RouteClass};
 use crate::metering::Meter;
+use crate::platform;
 use crate::ports::{Clock, JwksSource, Ports};
 use crate::ratelimit::{RateLimitConfig, RateLimitStore};
 use crate::resolve::{classify, resolve, HostClass, ResolverConfig};
@@ -182,6 +183,20 @@ where
     // authentication runs first there (and only there).
     let tenants = TenantCache::new(&ports.directory, &ports.cache, config.tenant_cache);
     let class = classify(&host, &config.resolver);
+    let platform_surface = platform::surface(target.path());
+    if let (HostClass::Apex, Some(surface)) = (&class, &platform_surface) {
+        return platform_stage(
+            req,
+            &target,
+            surface,
+            credentials,
+            config,
+            ports,
+            &tenants,
+            now,
+            request_id,
+        );
+    }
     let apex_identity = match class {
         HostClass::Apex => Some(authenticate(credentials, &ports.keys, &ports.cache, now)?),
         _ => None,
@@ -190,6 +205,10 @@ where
     let resolved = resolve(&host, &class, org, &tenants, now)?;
 
     let active = admit(resolved)?;
+    // The platform surface exists on the apex only.
+    if platform_surface.is_some() {
+        return Err(crate::routes::RouteError::NotFound.into());
+    }
     progress.tls = req.target.starts_with("https://");
     let tenant_host = !matches!(class, HostClass::Apex);
     let origin = origin(&host, &req.headers, &req.target, progress.tls);
@@ -226,7 +245,15 @@ where
         ),
         (None, other) => authenticate(other, &ports.keys, &ports.cache, now)?,
     };
-    let principal = bind(active, identity, &config.anonymous_permissions)?;
+    let principal = match &identity {
+        Identity::Token(token) if !names_tenant(token, &active) => {
+            match platform::PlatformAdmin::of(token) {
+                Some(admin) => break_glass(active, &admin, req, &target, ports, request_id)?,
+                None => bind(active, identity, &config.anonymous_permissions)?,
+            }
+        }
+        _ => bind(active, identity, &config.anonymous_permissions)?,
+    };
     let class = RouteClass::of(&req.method, target.path());
     progress.meter = Some(Meter {
         tenant: principal.tenant().record().id,
@@ -304,6 +331,91 @@ where
     Ok(Decision::Forward(forward))
 }
 
+/// A platform admin's token on a tenant host: the admin's active break-glass grant there
+/// (the directory records this access in the tenant's audit log), or 403
+/// `break_glass_required`; 503 when the directory cannot say.
+fn break_glass<D, C, N, J>(
+    active: crate::lifecycle::ActiveTenant,
+    admin: &platform::PlatformAdmin,
+    req: &RequestParts,
+    target: &RequestTarget,
+    ports: &Ports<D, C, N, J>,
+    request_id: &RequestId,
+) -> Result<Principal, GatewayError>
+where
+    D: TenantDirectory,
+{
+    let access = platform::BreakGlassAccess {
+        tenant: active.record().id,
+        admin,
+        method: &req.method,
+        path: target.path(),
+        request_id,
+        client_addr: client_addr(&req.headers),
+    };
+    match ports.directory.break_glass(&access) {
+        Ok(Some(grant)) => Ok(Principal::break_glass(active, admin, grant)),
+        Ok(None) => Err(AuthError::BreakGlassRequired.into()),
+        Err(e) => Err(crate::resolve::ResolveError::Unavailable(e).into()),
+    }
+}
+
+/// The platform surface on the apex ([`platform`]): the console to anyone, the API to
+/// platform admins only, with a context naming no tenant or the tenant the path names.
+#[allow(clippy::too_many_arguments)]
+fn platform_stage<D, C, N, J>(
+    req: &RequestParts,
+    target: &RequestTarget,
+    surface: &platform::Surface,
+    credentials: Credentials<'_>,
+    config: &GatewayConfig,
+    ports: &Ports<D, C, N, J>,
+    tenants: &TenantCache<&D, &C>,
+    now: UnixMillis,
+    request_id: &RequestId,
+) -> Result<Decision, GatewayError>
+where
+    D: TenantDirectory,
+    C: KvCache,
+    J: JwksSource,
+{
+    crate::routes::check_path(target.path())?;
+    let identity = authenticate(credentials, &ports.keys, &ports.cache, now)?;
+    let admin = match &identity {
+        Identity::Token(token) => platform::PlatformAdmin::of(token),
+        _ => None,
+    };
+    let tenant = match (surface, &admin, &identity) {
+        (platform::Surface::Console, _, _) => None,
+        (_, None, Identity::Token(_)) => return Err(AuthError::PlatformAdminRequired.into()),
+        (_, None, _) => return Err(AuthError::PlatformTokenMissing.into()),
+        (platform::Surface::Api, Some(_), _) => None,
+        (platform::Surface::Tenant(segment), Some(_), _) => {
+            let slug =
+                platform::slug(segment).ok_or(crate::resolve::ResolveError::UnknownTenant)?;
+            Some(
+                tenants
+                    .by_slug(&slug, now)
+                    .map_err(crate::resolve::ResolveError::Unavailable)?
+                    .ok_or(crate::resolve::ResolveError::UnknownTenant)?,
+            )
+        }
+    };
+    let component = config.routes.lookup(target.path())?.clone();
+    Ok(Decision::Forward(platform::plan(
+        component,
+        admin.as_ref(),
+        tenant.as_ref(),
+        config.resolver.apex().as_str(),
+        &req.method,
+        target.path_and_query(),
+        &req.headers,
+        &config.context,
+        request_id,
+        now,
+    )))
+}
+
 /// `scheme://host[:port]` as the browser addressed it: the normalised host, and the port
 /// of the `Host` header (or of an absolute-form target's authority, as Spin hands the
 /// component) when it is not the scheme's default.
@@ -352,7 +464,7 @@ pub fn sign_context(
         perms: principal.permissions().to_vec(),
         rid: request_id.clone(),
         exp: signer.expiry(now),
-        ro: tenant.read_only,
+        ro: tenant.read_only || principal.is_read_only(),
     })
 }
 
@@ -447,3 +559,7 @@ mod tests;
 #[cfg(test)]
 #[path = "pipeline_sso_tests.rs"]
 mod sso_tests;
+
+#[cfg(test)]
+#[path = "pipeline_platform_tests.rs"]
+mod platform_tests;

@@ -137,7 +137,7 @@ fn is_dot_segment(segment: &str) -> bool {
 }
 
 /// Refuses backslashes and dot segments, raw or percent-encoded.
-fn check_path(path: &str) -> Result<(), RouteError> {
+pub(crate) fn check_path(path: &str) -> Result<(), RouteError> {
     let backslash = path.contains('\\') || path.to_ascii_lowercase().contains("%5c");
     if backslash || path.split('/').any(is_dot_segment) {
         return Err(RouteError::BadPath);

@@ -103,6 +103,15 @@ pub trait TenantDirectory {
         let _ = sid;
         Ok(None)
     }
+    /// The platform admin's active break-glass grant on the tenant, recording this access in
+    /// the tenant's audit log; `None` without one. A directory without grants knows none.
+    fn break_glass(
+        &self,
+        access: &crate::platform::BreakGlassAccess<'_>,
+    ) -> Result<Option<crate::platform::BreakGlassGrant>, DirectoryUnavailable> {
+        let _ = access;
+        Ok(None)
+    }
 }
 
 impl<T: TenantDirectory + ?Sized> TenantDirectory for &T {
@@ -120,5 +129,11 @@ impl<T: TenantDirectory + ?Sized> TenantDirectory for &T {
         sid: &uuid::Uuid,
     ) -> Result<Option<crate::sso::session::SessionRow>, DirectoryUnavailable> {
         (**self).session(sid)
+    }
+    fn break_glass(
+        &self,
+        access: &crate::platform::BreakGlassAccess<'_>,
+    ) -> Result<Option<crate::platform::BreakGlassGrant>, DirectoryUnavailable> {
+        (**self).break_glass(access)
     }
 }
