@@ -104,9 +104,11 @@ codes! {
     SlugTaken = "slug_taken",
     /// 409: the user owns the most organisations allowed.
     OrganisationLimit = "organisation_limit",
-    /// 403: the platform API or a platform function needs a platform admin (a token from a
-    /// platform issuer with the `platform_admin` role).
-    PlatformAdminRequired = "platform_admin_required",
+    /// 400: a platform API request whose body or parameters are malformed (bad JSON, a
+    /// wrong type, an unknown field, a value out of range).
+    InvalidRequest = "invalid_request",
+    /// 400: a tenant search longer than 200 characters.
+    InvalidQuery = "invalid_query",
     /// 400: a platform action that needs a tenant was called without one.
     TenantRequired = "tenant_required",
     /// 400: a tenant status filter that is not `active`, `suspended` or `deleted`.

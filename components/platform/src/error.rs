@@ -7,7 +7,7 @@ use tenant_db::DbError;
 /// Why a request was not served.
 #[derive(Debug)]
 pub enum ApiError {
-    /// Malformed input; the message says what (safe to show).
+    /// Malformed input (400 `invalid_request`); the message says what (safe to show).
     BadRequest(String),
     /// The context names no platform admin.
     NotPlatformAdmin,
@@ -52,7 +52,7 @@ impl ApiError {
     pub fn parts(&self) -> (u16, ErrorCode, String) {
         use ErrorCode as C;
         match self {
-            ApiError::BadRequest(m) => (400, C::BadRequest, m.clone()),
+            ApiError::BadRequest(m) => (400, C::InvalidRequest, m.clone()),
             ApiError::NotPlatformAdmin => (
                 403,
                 C::PlatformAdminRequired,
@@ -139,6 +139,13 @@ mod tests {
             ("TG400", "invalid_status|x", 400, ErrorCode::InvalidStatus),
             ("TG400", "tenant_required|x", 400, ErrorCode::TenantRequired),
             (
+                "TG400",
+                "invalid_request|too long",
+                400,
+                ErrorCode::InvalidRequest,
+            ),
+            ("TG400", "invalid_action|x", 400, ErrorCode::InvalidAction),
+            (
                 "TG403",
                 "platform_admin_required|x",
                 403,
@@ -162,7 +169,7 @@ mod tests {
         assert!(!m.contains("permission denied"));
         let (s, c, _) =
             ApiError::from(query("22P02", "invalid input syntax for type inet")).parts();
-        assert_eq!((s, c), (400, ErrorCode::BadRequest));
+        assert_eq!((s, c), (400, ErrorCode::InvalidRequest));
     }
 
     #[test]

@@ -117,13 +117,13 @@ pub fn export(call: &Call, dbs: &Databases) -> Result<Response, ApiError> {
         let text = |name: &str| head.get::<String>(name).unwrap_or_default();
         let (slug, mut lines) = (text("slug"), Lines::new(&text("tenant"), &text("at")));
         let control = tx.query(
-            "SELECT e.file AS file, e.row::text AS row \
+            "SELECT e.file AS file, e.\"row\"::text AS line \
                FROM tenantgate.platform_export_control($1::text::inet) AS e LIMIT $2",
             &[call.addr(), P::Int64((MAX_ROWS + 1) as i64)],
         )?;
         for row in control.rows() {
             let file = row.get::<String>("file").unwrap_or_default();
-            let value = row.get::<String>("row").unwrap_or_else(|| "null".into());
+            let value = row.get::<String>("line").unwrap_or_else(|| "null".into());
             lines.push(&format!("control/{file}"), &value)?;
         }
         data.read(|dtx| data_rows(dtx, &data, &mut lines))?;
@@ -175,13 +175,13 @@ fn data_rows(tx: &Tx, db: &TenantDb, lines: &mut Lines) -> Result<(), ApiError> 
         };
         let rows = tx.query(
             &format!(
-                "SELECT row_to_json(t)::text AS row FROM {qualified} AS t \
+                "SELECT row_to_json(t)::text AS line FROM {qualified} AS t \
                   WHERE t.tenant_id = tenantgate.current_tenant_id(){order} LIMIT $1"
             ),
             &[P::Int64(lines.room() as i64 + 1)],
         )?;
         for row in rows.rows() {
-            lines.push(&file, &row.get::<String>("row").unwrap_or_default())?;
+            lines.push(&file, &row.get::<String>("line").unwrap_or_default())?;
         }
     }
     Ok(())

@@ -18,8 +18,8 @@ use crate::{break_glass, ApiError};
 pub const DEFAULT_LIMIT: i32 = 50;
 /// The largest page (the SQL function clamps to the same).
 pub const MAX_LIMIT: i32 = 200;
-/// The longest search text.
-pub const MAX_QUERY: usize = 100;
+/// The longest search text (the SQL function's bound).
+pub const MAX_QUERY: usize = 200;
 /// The statuses a list may be filtered by.
 pub const STATUSES: &[&str] = &["active", "suspended", "deleted"];
 
@@ -68,9 +68,11 @@ impl ListQuery {
     pub fn parse(p: &Params) -> Result<ListQuery, ApiError> {
         let q = p.get("q").map(str::trim).filter(|q| !q.is_empty());
         if q.is_some_and(|q| q.chars().count() > MAX_QUERY) {
-            return Err(ApiError::BadRequest(format!(
-                "q is longer than {MAX_QUERY} characters"
-            )));
+            return Err(ApiError::Refused(
+                400,
+                ErrorCode::InvalidQuery,
+                format!("the search is at most {MAX_QUERY} characters"),
+            ));
         }
         let status = p.get("status");
         if let Some(s) = status.filter(|s| !STATUSES.contains(s)) {
@@ -253,7 +255,10 @@ mod tests {
             assert!(matches!(parse(bad), Err(ApiError::BadRequest(_))), "{bad}");
         }
         assert!(parse(&format!("q={}", "x".repeat(MAX_QUERY))).is_ok());
-        assert!(parse(&format!("q={}", "x".repeat(MAX_QUERY + 1))).is_err());
+        assert!(matches!(
+            parse(&format!("q={}", "x".repeat(MAX_QUERY + 1))),
+            Err(ApiError::Refused(400, ErrorCode::InvalidQuery, _))
+        ));
     }
 
     #[test]

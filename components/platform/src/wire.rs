@@ -9,7 +9,7 @@ use crate::ApiError;
 
 /// The header the gateway puts the admin's label in (the token's `email`, else its `sub`):
 /// for display and the audit detail only, never for a decision.
-pub const ADMIN_LABEL_HEADER: &str = "x-tenant-platform-admin";
+pub const ADMIN_LABEL_HEADER: &str = tenant_contract::headers::PLATFORM_ADMIN_HEADER;
 
 /// One API call: the database handle and the request parts the endpoints read.
 pub struct Call<'a> {

@@ -36,7 +36,7 @@ export async function tenants(ctx, slot) {
   const data = await get(withQuery('/api/platform/tenants', { q, status, after, limit: 25 }));
   if (!ctx.current()) return;
 
-  const search = h('input', { type: 'search', name: 'q', value: q, maxlength: '100' });
+  const search = h('input', { type: 'search', name: 'q', value: q, maxlength: '200' });
   const picker = select(STATUSES, status, { name: 'status' });
   const form = h(
     'form',
