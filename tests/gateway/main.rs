@@ -12,6 +12,7 @@ mod lifecycle;
 mod limits;
 mod org_auth;
 mod orgs;
+mod platform_api;
 mod saml;
 mod sso;
 mod tokens;

@@ -12,9 +12,10 @@
 //! The control rows come from `tenantgate.platform_export_control`, which also writes the
 //! `tenant.exported` audit row; the data rows are read with the tenant's context through
 //! [`TenantDb::new`] (its placement: shared, schema or dedicated), so RLS returns exactly that
-//! tenant's rows, and every statement also names `tenant_id = current_tenant_id()`. Both reads
-//! happen inside the control-plane transaction: an export that fails, or is over
-//! [`MAX_ROWS`] (413 `export_too_large`, no truncated export is ever sent), leaves no audit row.
+//! tenant's rows, and every statement also names `tenant_id = current_tenant_id()`. The data
+//! side is one repeatable-read snapshot, counted and sized first, then read in pages; it runs
+//! inside the control-plane transaction, so an export that fails, or is over [`MAX_ROWS`]
+//! (413 `export_too_large`; no truncated export is ever sent), leaves no audit row.
 
 use spin_sdk::http::Response;
 use tenant_db::{Databases, DbError, ParameterValue as P, RowSet, TenantDb, Tx};
@@ -38,9 +39,11 @@ pub struct Lines {
 }
 
 impl Lines {
-    /// Starts with the header line (`tenant` is a JSON object).
-    pub fn new(tenant: &str, exported_at: &str) -> Lines {
-        let mut out = String::new();
+    /// Starts with the header line (`tenant` is a JSON object), with room for `bytes` more
+    /// (an export near the cap does not fit in a guest's memory twice, so the text is sized
+    /// once rather than grown by doubling).
+    pub fn new(tenant: &str, exported_at: &str, bytes: usize) -> Lines {
+        let mut out = String::with_capacity(bytes + tenant.len() + 128);
         out.push_str(&format!(
             "{{\"format\":\"{FORMAT}\",\"tenant\":{tenant},\"exported_at\":{}}}\n",
             serde_json::Value::String(exported_at.to_owned())
@@ -100,6 +103,25 @@ impl Lines {
     }
 }
 
+/// Data rows read per statement.
+const CHUNK: i64 = 5_000;
+/// What a line adds around its row: `{"file":"data/<table>","row":` and `}\n`.
+const LINE_OVERHEAD: usize = 24;
+
+/// A tenant-scoped table of the placement, with its rows and their size.
+struct Table {
+    name: String,
+    qualified: String,
+    /// The primary key's columns as `t.a, t.b` (empty: no primary key).
+    t_cols: String,
+    /// The same as `x.a, x.b`.
+    x_cols: String,
+    /// `json_build_object('a', t.a, ...)`: a row's key as JSON.
+    object: String,
+    rows: usize,
+    bytes: usize,
+}
+
 /// Answers the export of the context's tenant.
 pub fn export(call: &Call, dbs: &Databases) -> Result<Response, ApiError> {
     let data = TenantDb::new(call.db.context().clone(), dbs)?;
@@ -115,18 +137,51 @@ pub fn export(call: &Call, dbs: &Databases) -> Result<Response, ApiError> {
         )?;
         let head = head.rows().next().ok_or(ApiError::NotFound("tenant"))?;
         let text = |name: &str| head.get::<String>(name).unwrap_or_default();
-        let (slug, mut lines) = (text("slug"), Lines::new(&text("tenant"), &text("at")));
-        let control = tx.query(
-            "SELECT e.file AS file, e.\"row\"::text AS line \
-               FROM tenantgate.platform_export_control($1::text::inet) AS e LIMIT $2",
-            &[call.addr(), P::Int64((MAX_ROWS + 1) as i64)],
-        )?;
-        for row in control.rows() {
-            let file = row.get::<String>("file").unwrap_or_default();
-            let value = row.get::<String>("line").unwrap_or_else(|| "null".into());
-            lines.push(&format!("control/{file}"), &value)?;
-        }
-        data.read(|dtx| data_rows(dtx, &data, &mut lines))?;
+        let slug = text("slug");
+        // The data side in one snapshot: sizes first, so an export over the cap is refused
+        // before anything big is read.
+        let lines = data.snapshot(|dtx| -> Result<Lines, ApiError> {
+            let tables = tables(dtx, &data.target().schema)?;
+            let data_rows: usize = tables.iter().map(|t| t.rows).sum();
+            let room = MAX_ROWS
+                .checked_sub(data_rows)
+                .ok_or(ApiError::ExportTooLarge)?;
+            let control = tx.query(
+                "SELECT e.file AS file, e.\"row\"::text AS line \
+                   FROM tenantgate.platform_export_control($1::text::inet) AS e LIMIT $2",
+                &[call.addr(), P::Int64(room as i64 + 1)],
+            )?;
+            if control.rows.len() > room {
+                return Err(ApiError::ExportTooLarge);
+            }
+            let control: Vec<(String, String)> = control
+                .rows()
+                .map(|r| {
+                    let file = r.get::<String>("file").unwrap_or_default();
+                    let line = r.get::<String>("line").unwrap_or_else(|| "null".into());
+                    (format!("control/{file}"), line)
+                })
+                .collect();
+            let bytes = control
+                .iter()
+                .map(|(f, l)| f.len() + l.len() + LINE_OVERHEAD)
+                .chain(
+                    tables
+                        .iter()
+                        .map(|t| t.bytes + t.rows * (t.name.len() + LINE_OVERHEAD)),
+                )
+                .sum::<usize>()
+                + 64 * (tables.len() + CONTROL_FILES.len() + 1);
+            let mut lines = Lines::new(&text("tenant"), &text("at"), bytes);
+            for (file, line) in &control {
+                lines.push(file, line)?;
+            }
+            drop(control);
+            for table in &tables {
+                table_rows(dtx, table, &mut lines)?;
+            }
+            Ok(lines)
+        })?;
         Ok((slug, lines.finish()))
     })?;
     Ok(Response::builder()
@@ -141,50 +196,120 @@ pub fn export(call: &Call, dbs: &Databases) -> Result<Response, ApiError> {
         .build())
 }
 
-/// The tenant-scoped tables (those with a `tenant_id` column) of `schema`: the name, the
-/// schema-qualified name and the primary key's columns (as `t.col, ...`), quoted by Postgres.
+/// The tenant-scoped tables (those with a `tenant_id` column) of `schema`, by name: the
+/// schema-qualified name and, from the primary key's columns (quoted by Postgres), the key as
+/// `t.a, t.b` and `x.a, x.b` and the JSON object `json_build_object('a', t.a, 'b', t.b)` (a
+/// page's last key, read back as a row of the table's type).
 const TABLES: &str = "SELECT c.relname::text AS name, \
         quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified, \
-        coalesce((SELECT string_agg('t.' || quote_ident(a.attname), ', ' ORDER BY k.ord) \
-                    FROM pg_catalog.pg_index AS i \
-                    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
-                    JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-                   WHERE i.indrelid = c.oid AND i.indisprimary), '') AS pk \
+        coalesce(k.t_cols, '') AS t_cols, coalesce(k.x_cols, '') AS x_cols, \
+        coalesce(k.object, '') AS object \
    FROM pg_catalog.pg_class AS c \
    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace \
+   LEFT JOIN LATERAL ( \
+        SELECT string_agg('t.' || quote_ident(a.attname), ', ' ORDER BY k.ord) AS t_cols, \
+               string_agg('x.' || quote_ident(a.attname), ', ' ORDER BY k.ord) AS x_cols, \
+               'json_build_object(' || string_agg(quote_literal(a.attname) || ', t.' || quote_ident(a.attname), \
+                                                  ', ' ORDER BY k.ord) || ')' AS object \
+          FROM pg_catalog.pg_index AS i \
+          CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
+          JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+         WHERE i.indrelid = c.oid AND i.indisprimary) AS k ON true \
   WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') \
     AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a \
                  WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped) \
   ORDER BY c.relname";
 
-fn data_rows(tx: &Tx, db: &TenantDb, lines: &mut Lines) -> Result<(), ApiError> {
-    let tables: RowSet = tx.query(TABLES, &[P::Str(db.target().schema.clone())])?;
-    for table in tables.rows() {
+/// The statement's rows of the tenant: RLS returns only the context tenant's, and the
+/// statement says so too.
+const MINE: &str = "WHERE t.tenant_id = tenantgate.current_tenant_id()";
+
+fn tables(tx: &Tx, schema: &str) -> Result<Vec<Table>, ApiError> {
+    let listed: RowSet = tx.query(TABLES, &[P::Str(schema.to_owned())])?;
+    let mut tables = Vec::new();
+    for row in listed.rows() {
         let get = |name: &str| -> Result<String, DbError> {
-            table
-                .get::<String>(name)
+            row.get::<String>(name)
                 .ok_or_else(|| DbError::Decode(format!("table list: {name}")))
         };
-        let (name, qualified, pk) = (get("name")?, get("qualified")?, get("pk")?);
-        let file = format!("data/{name}");
-        lines.file(&file);
-        let order = if pk.is_empty() {
-            String::new()
-        } else {
-            format!(" ORDER BY {pk}")
-        };
-        let rows = tx.query(
+        let (name, qualified) = (get("name")?, get("qualified")?);
+        let size = tx.query(
             &format!(
-                "SELECT row_to_json(t)::text AS line FROM {qualified} AS t \
-                  WHERE t.tenant_id = tenantgate.current_tenant_id(){order} LIMIT $1"
+                "SELECT count(*)::bigint AS n, \
+                        coalesce(sum(octet_length(row_to_json(t)::text)), 0)::bigint AS bytes \
+                   FROM {qualified} AS t {MINE}"
             ),
+            &[],
+        )?;
+        let size = size.rows().next();
+        let number = |c: &str| {
+            size.as_ref()
+                .and_then(|r| r.get::<i64>(c))
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        tables.push(Table {
+            rows: number("n"),
+            bytes: number("bytes"),
+            name,
+            qualified,
+            t_cols: get("t_cols")?,
+            x_cols: get("x_cols")?,
+            object: get("object")?,
+        });
+    }
+    Ok(tables)
+}
+
+/// Adds the table's rows in primary-key order, [`CHUNK`] per statement, each page after the
+/// previous one's last key (all in the transaction's one snapshot, so the pages neither skip
+/// nor repeat a row, and each costs its own rows only).
+fn table_rows(tx: &Tx, table: &Table, lines: &mut Lines) -> Result<(), ApiError> {
+    let file = format!("data/{}", table.name);
+    lines.file(&file);
+    let Table {
+        qualified,
+        t_cols,
+        x_cols,
+        object,
+        ..
+    } = table;
+    if t_cols.is_empty() {
+        // No key to page by: one statement (the row count is bounded by the cap).
+        let rows = tx.query(
+            &format!("SELECT row_to_json(t)::text AS line FROM {qualified} AS t {MINE} LIMIT $1"),
             &[P::Int64(lines.room() as i64 + 1)],
         )?;
         for row in rows.rows() {
             lines.push(&file, &row.get::<String>("line").unwrap_or_default())?;
         }
+        return Ok(());
     }
-    Ok(())
+    let select = format!(
+        "SELECT row_to_json(t)::text AS line, {object}::text AS k FROM {qualified} AS t {MINE}"
+    );
+    let first = format!("{select} ORDER BY {t_cols} LIMIT $1");
+    let next = format!(
+        "{select} AND ({t_cols}) > (SELECT {x_cols} FROM json_populate_record(NULL::{qualified}, $2::text::json) AS x) \
+         ORDER BY {t_cols} LIMIT $1"
+    );
+    let mut after: Option<String> = None;
+    loop {
+        let rows = match &after {
+            None => tx.query(&first, &[P::Int64(CHUNK)])?,
+            Some(k) => tx.query(&next, &[P::Int64(CHUNK), P::Str(k.clone())])?,
+        };
+        for row in rows.rows() {
+            lines.push(&file, &row.get::<String>("line").unwrap_or_default())?;
+        }
+        if (rows.rows.len() as i64) < CHUNK {
+            return Ok(());
+        }
+        after = rows.rows().last().and_then(|r| r.get::<String>("k"));
+        if after.is_none() {
+            return Err(DbError::Decode("a page's last key".into()).into());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -193,7 +318,7 @@ mod tests {
 
     #[test]
     fn lines_have_a_header_rows_and_an_end_with_counts() {
-        let mut l = Lines::new(r#"{"slug":"acme"}"#, "2026-12-01T12:00:00.000000Z");
+        let mut l = Lines::new(r#"{"slug":"acme"}"#, "2026-12-01T12:00:00.000000Z", 0);
         l.push("control/members", r#"{"email":"a@acme.test"}"#)
             .unwrap();
         l.push("control/members", r#"{"email":"b@acme.test"}"#)
@@ -223,7 +348,7 @@ mod tests {
 
     #[test]
     fn an_export_over_the_cap_is_refused_not_truncated() {
-        let mut l = Lines::new("{}", "t");
+        let mut l = Lines::new("{}", "t", 0);
         for _ in 0..MAX_ROWS {
             l.push("data/tasks", "{}").unwrap();
         }

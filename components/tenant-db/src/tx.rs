@@ -13,6 +13,9 @@ pub enum Access {
     Read,
     /// A read-write transaction; refused while the tenant moves between placements.
     Write,
+    /// `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`: read-only, and every statement sees
+    /// the same snapshot (an export read in several statements is consistent).
+    Snapshot,
 }
 
 /// A backend's handle on its tenant's database: the request's context and where its
@@ -97,6 +100,15 @@ impl TenantDb {
         self.run(Access::Read, work)
     }
 
+    /// Runs `work` in a read-only transaction whose statements all see one snapshot
+    /// ([`Access::Snapshot`]).
+    pub fn snapshot<T, E: From<DbError>>(
+        &self,
+        work: impl FnOnce(&Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run(Access::Snapshot, work)
+    }
+
     /// Runs `work` in a read-write transaction bound to the tenant. Refused with
     /// [`DbError::ReadOnly`] while the tenant is being moved.
     pub fn write<T, E: From<DbError>>(
@@ -163,6 +175,7 @@ impl Tx<'_> {
             match access {
                 Access::Read => "BEGIN READ ONLY",
                 Access::Write => "BEGIN READ WRITE",
+                Access::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
             },
             &[],
         )?;
