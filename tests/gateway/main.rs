@@ -7,6 +7,7 @@ mod app;
 mod attacks;
 mod browser;
 mod browser_orgs;
+mod browser_platform;
 mod conformance;
 mod lifecycle;
 mod limits;

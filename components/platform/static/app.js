@@ -119,13 +119,13 @@ async function signIn(ctx, slot) {
     required: true,
     autocomplete: 'off',
     spellcheck: 'false',
-    class: 'wide',
+    class: 'wide token',
   });
   const errors = h('div', { class: 'form-errors' });
   const form = h(
     'form',
     { class: 'card', 'aria-labelledby': 'sign-in-title' },
-    h('h2', { id: 'sign-in-title' }, 'Platform token'),
+    h('h2', { id: 'sign-in-title' }, 'Your token'),
     field(
       'Platform token',
       input,

@@ -39,6 +39,7 @@ function draw(ctx, slot, t, message) {
     lifecycle(t, base, act),
     exporter(t, base),
     breakGlass(t, base, act),
+    deletion(t, base, act),
   );
   const focus = slot.querySelector('.notice');
   if (focus) focus.focus();
@@ -123,6 +124,24 @@ function lifecycle(t, base, act) {
       ),
     );
   }
+  if (t.status === 'deleted') {
+    forms.push(
+      actionForm(
+        'restore',
+        'Restore',
+        t.purge_after ? ['Restorable until ', when(t.purge_after), '.'] : null,
+        null,
+        'Restore tenant',
+        (form, errors) => act(form, errors, () => post(`${base}/restore`, {}), `${t.slug} is restored.`),
+      ),
+    );
+  }
+  return h('section', { 'aria-label': 'Lifecycle' }, forms);
+}
+
+/** The danger zone, last on the page: delete with a grace period, confirmed by the slug. */
+function deletion(t, base, act) {
+  const forms = [];
   if (t.status === 'active' || t.status === 'suspended') {
     const days = h('input', { type: 'number', name: 'grace_days', min: '1', max: '365', value: '30', inputmode: 'numeric' });
     const confirm = h('input', { type: 'text', name: 'confirm', autocomplete: 'off', spellcheck: 'false' });
@@ -157,19 +176,7 @@ function lifecycle(t, base, act) {
       ),
     );
   }
-  if (t.status === 'deleted') {
-    forms.push(
-      actionForm(
-        'restore',
-        'Restore',
-        t.purge_after ? ['Restorable until ', when(t.purge_after), '.'] : null,
-        null,
-        'Restore tenant',
-        (form, errors) => act(form, errors, () => post(`${base}/restore`, {}), `${t.slug} is restored.`),
-      ),
-    );
-  }
-  return h('section', { 'aria-label': 'Lifecycle' }, forms);
+  return forms.length ? h('section', { 'aria-label': 'Deletion' }, forms) : null;
 }
 
 function exporter(t, base) {

@@ -36,12 +36,12 @@ export async function tenants(ctx, slot) {
   const data = await get(withQuery('/api/platform/tenants', { q, status, after, limit: 25 }));
   if (!ctx.current()) return;
 
-  const search = h('input', { type: 'search', name: 'q', value: q, maxlength: '200' });
+  const search = h('input', { type: 'search', name: 'q', value: q, maxlength: '200', placeholder: 'slug or name' });
   const picker = select(STATUSES, status, { name: 'status' });
   const form = h(
     'form',
     { class: 'inline filters', role: 'search', 'aria-label': 'Tenants' },
-    field('Search', search, 'Part of a slug or name.'),
+    field('Search', search),
     field('Status', picker),
     h('button', { type: 'submit' }, 'Search'),
   );
