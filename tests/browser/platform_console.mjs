@@ -98,6 +98,11 @@ await run(session, async () => {
   await admin.waitForURL((u) => u.searchParams.get('status') === 'suspended');
   await loaded(admin);
   result.suspended_filter = await listed(admin);
+  // The page after globex (as a "Next page" link would open it), with a way back.
+  await admin.goto(`${origin}/platform?after=globex`);
+  await loaded(admin);
+  result.after_globex = await listed(admin);
+  result.first_page_link = await admin.getByRole('link', { name: 'First page' }).count();
   await admin.getByLabel('Status').selectOption('');
   await admin.getByLabel('Search').fill('globex');
   await admin.getByRole('button', { name: 'Search' }).click();
@@ -120,7 +125,6 @@ await run(session, async () => {
   result.globex_while_suspended = await until(probe, globexTasks, (s) => s.code === 'tenant_suspended');
 
   // Reactivate; the host serves again.
-  await admin.getByLabel('Reason for reactivating').fill('paid');
   await submit(admin, 'reactivate', 'Reactivate tenant', 'globex is active again');
   result.status_after_reactivate = await admin.locator('#tenant-status').innerText();
   result.globex_after_reactivate = await until(probe, globexTasks, (s) => s.code !== 'tenant_suspended');

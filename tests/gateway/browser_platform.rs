@@ -140,6 +140,8 @@ async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_an
     );
     assert_eq!(strings(&r["search"]), ["globex"], "{r}");
     assert_eq!(strings(&r["suspended_filter"]), ["sleepy"], "{r}");
+    assert_eq!(strings(&r["after_globex"]), ["gone", "sleepy"], "{r}");
+    assert_eq!(r["first_page_link"], 1, "{r}");
 
     // Suspended from the console: the tenant's host refused; reactivated: it serves again.
     assert_eq!(r["tenant_heading"], "Globex (globex)", "{r}");

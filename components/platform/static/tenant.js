@@ -111,16 +111,14 @@ function lifecycle(t, base, act) {
     );
   }
   if (t.status === 'suspended') {
-    const reason = reasonInput('reason');
     forms.push(
       actionForm(
         'reactivate',
         'Reactivate',
         'The tenant serves requests again.',
-        field('Reason for reactivating', reason),
+        null,
         'Reactivate tenant',
-        (form, errors) =>
-          act(form, errors, () => post(`${base}/reactivate`, { reason: reason.value }), `${t.slug} is active again.`),
+        (form, errors) => act(form, errors, () => post(`${base}/reactivate`, {}), `${t.slug} is active again.`),
       ),
     );
   }
