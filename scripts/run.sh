@@ -22,6 +22,7 @@ TENANTGATE=./target/release/tenantgate
 # shellcheck source=demo/idps.sh
 . ./scripts/demo/idps.sh
 log "try: curl -H 'Host: acme.localhost:3000' http://127.0.0.1:3000/api/tasks"
+log "platform console: http://localhost:3000/platform (sign in with: $TENANTGATE platform token)"
 # The scheduled control-plane work (README "jobs"), hourly, beside the server.
 "$TENANTGATE" jobs --every 3600 --database-url "$ADMIN_URL" >/dev/null &
 DEMO_JOBS_PID=$!

@@ -6,6 +6,7 @@
 mod admin;
 mod jobs;
 mod limits_cli;
+mod platform_cli;
 mod sso_cli;
 
 use std::net::SocketAddr;
@@ -55,6 +56,10 @@ enum Command {
     /// Scheduled work: purge tenants past their grace period, verify pending custom domains,
     /// refresh identity-provider keys (`--once` for cron, `--every SECS` as a sidecar).
     Jobs(jobs::JobsArgs),
+    /// A local platform issuer for the demo and development: `jwks` (its `jwt_issuers`
+    /// entry) and `token` (a platform admin's token for the console at /platform).
+    #[command(subcommand)]
+    Platform(platform_cli::PlatformCommand),
 }
 
 #[derive(Args)]
@@ -140,6 +145,7 @@ fn main() -> std::process::ExitCode {
             Command::Plan(cmd) => limits_cli::plan(cmd).await,
             Command::Usage(args) => limits_cli::usage(args).await,
             Command::Sso(cmd) => sso_cli::run(cmd).await,
+            Command::Platform(cmd) => platform_cli::run(cmd),
             Command::Jobs(args) => jobs::run(args).await.map(|ok| {
                 if ok {
                     std::process::ExitCode::SUCCESS

@@ -39,3 +39,7 @@ export SPIN_VARIABLE_DEDICATED_DATABASE_HOST="$HOSTPORT"
 export SPIN_VARIABLE_CONTEXT_KEY="$DEMO_KEY"
 export SPIN_VARIABLE_CONTEXT_KID="demo"
 export SPIN_VARIABLE_ANONYMOUS_PERMISSIONS="${SPIN_VARIABLE_ANONYMOUS_PERMISSIONS:-tasks.read}"
+# The platform's issuer, local (its key generated once, kept in .tenantgate/): platform admins
+# sign in to the console at http://localhost:3000/platform with a token from
+# `tenantgate platform token`. Set SPIN_VARIABLE_JWT_ISSUERS yourself to use your own IdPs.
+export SPIN_VARIABLE_JWT_ISSUERS="${SPIN_VARIABLE_JWT_ISSUERS:-[$("$TENANTGATE" platform jwks --key .tenantgate/platform.key)]}"

@@ -43,7 +43,7 @@ fn migrate_rolls_out_to_every_placement_with_a_canary_and_records_what_ran_where
     assert!(first.stdout.contains("shared"), "{}", first.stdout);
     assert_eq!(
         w.control_sql("SELECT string_agg(placement || '=' || version, ' ' ORDER BY placement, version) FROM tenantgate.schema_migrations"),
-        "control=0002 control=0004 control=0005 control=0007 control=0008 control=0010 control=0011 database:control=0001 database:control=0006 database:control=0009 database:control=0012 shared=0003"
+        "control=0002 control=0004 control=0005 control=0007 control=0008 control=0010 control=0011 control=0013 database:control=0001 database:control=0006 database:control=0009 database:control=0012 shared=0003"
     );
     // Idempotent: nothing applied the second time.
     let again = w.tg(&["migrate"]).ok();

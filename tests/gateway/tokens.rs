@@ -18,8 +18,24 @@ pub(crate) fn issuers() -> String {
     let jwks: Value =
         serde_json::from_str(&std::fs::read_to_string(keys_dir().join("jwks_a.json")).unwrap())
             .unwrap();
-    json!([{ "issuer": ISS, "audiences": ["tenantgate"], "jwks": jwks, "org_claim": "org_id" }])
-        .to_string()
+    json!([
+        { "issuer": ISS, "audiences": ["tenantgate"], "jwks": jwks, "org_claim": "org_id" },
+        { "issuer": PLATFORM_ISS, "audiences": ["tenantgate"], "jwks": jwks,
+          "platform_roles_claim": "platform_roles" },
+    ])
+    .to_string()
+}
+
+/// The platform's own issuer (trusted for platform roles), with the same test keys.
+pub(crate) const PLATFORM_ISS: &str = "https://platform.example";
+
+/// A platform token for `sub` with these platform roles, signed with key `a`.
+pub(crate) fn platform_token(sub: &str, platform_roles: &[&str]) -> String {
+    token(
+        "a",
+        json!({ "iss": PLATFORM_ISS, "sub": sub, "email": format!("{sub}@platform.example"),
+                "platform_roles": platform_roles, "perms": [] }),
+    )
 }
 
 fn now() -> i64 {

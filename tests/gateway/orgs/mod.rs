@@ -8,6 +8,7 @@
 mod cross_tenant;
 mod escalation;
 mod members;
+mod platform;
 mod self_serve;
 mod settings;
 mod sql;

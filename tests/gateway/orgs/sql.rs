@@ -10,7 +10,7 @@ use crate::app::ACME;
 
 /// Runs `sql` as `tenantgate_app` with `context` bound, as a backend running any SQL could:
 /// the first column of the rows, or the error message.
-async fn as_app(o: &Orgs, context: &str, sql: &str) -> Result<Vec<String>, String> {
+pub(super) async fn as_app(o: &Orgs, context: &str, sql: &str) -> Result<Vec<String>, String> {
     let (mut client, conn) = tokio_postgres::connect(
         &o.app.pg.url_as("tenantgate_app", "postgres"),
         tokio_postgres::NoTls,
@@ -41,7 +41,7 @@ async fn as_app(o: &Orgs, context: &str, sql: &str) -> Result<Vec<String>, Strin
         .collect())
 }
 
-fn context(tid: &str, uid: &str, perms: &[&str]) -> String {
+pub(super) fn context(tid: &str, uid: &str, perms: &[&str]) -> String {
     sign_context(
         "k1",
         KEY,

@@ -41,6 +41,14 @@ pub const APP_FUNCTIONS: &[&str] = &[
     "tenantgate.current_tenant()",
     "tenantgate.my_organisations()",
     "tenantgate.create_organisation(text,text,inet)",
+    // The platform functions (0013): each checks platform.admin in the verified context itself.
+    "tenantgate.platform_tenants(text,text,text,integer)",
+    "tenantgate.platform_tenant()",
+    "tenantgate.platform_lifecycle(text,text,integer,inet)",
+    "tenantgate.platform_break_glass_grant(text,boolean,integer,text,inet)",
+    "tenantgate.platform_break_glass_list()",
+    "tenantgate.platform_break_glass_revoke(uuid,inet)",
+    "tenantgate.platform_export_control(inet)",
 ];
 
 /// Functions of schema `tenantgate` the directory role may execute.
@@ -62,6 +70,7 @@ pub const DIRECTORY_FUNCTIONS: &[&str] = &[
     "tenantgate.session_end(uuid)",
     "tenantgate.switch_begin(uuid,uuid,text,bytea,text,integer)",
     "tenantgate.switch_redeem(uuid,bytea,integer)",
+    "tenantgate.break_glass_access(uuid,uuid,text,text,text,text,inet)",
 ];
 
 /// `pg_catalog` functions and views migrations 0006 and 0012 revoke from `PUBLIC`: one of each kind, so a
