@@ -4,7 +4,7 @@
 //! Screenshots of every console page go to `target/screenshots/platform/` (the README shows
 //! some of them, copied to `docs/screenshots/platform-*.png`).
 //!
-//! People: a platform admin (`ops@platform.test`, a token of the platform issuer); alice owns
+//! People: a platform admin (`ops@platform.example`, a token of the platform issuer); alice owns
 //! acme and signs in through acme's IdP.
 
 use serde_json::{json, Value};
@@ -14,7 +14,7 @@ use tenantgate_tests::idp::{OidcClient, OidcIdp, OidcUser};
 use tenantgate_tests::{free_port, workspace_root};
 
 use crate::app::{code, titles, App, ACME};
-use crate::platform_api::{admin, issuers, platform_token, ADMIN_EMAIL};
+use crate::platform_api::{admin, issuers, ADMIN_EMAIL};
 
 struct Console {
     app: App,
@@ -107,7 +107,7 @@ fn strings(v: &Value) -> Vec<String> {
 async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_and_the_owner_sees_it(
 ) {
     let c = start().await;
-    let admin_token = platform_token("ops-1", ADMIN_EMAIL, &["platform_admin"]);
+    let admin_token = crate::tokens::platform_token("ops", &["platform_admin"]);
     let tenant_token = crate::tokens::token("a", json!({ "org_id": ACME }));
     let r = script(
         "platform_console.mjs",

@@ -5,51 +5,26 @@
 //! dedicated). Every refusal is checked with its exact status and code, beside an allowed
 //! control request.
 
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use tenantgate_tests::dataplane;
 use tenantgate_tests::workspace_root;
 
 use crate::app::*;
 
-/// The platform's own identity provider (the only issuer trusted for platform roles).
-pub const PLATFORM_ISS: &str = "https://platform-idp.example";
-/// The platform admin of these tests.
-pub const ADMIN_EMAIL: &str = "ops@platform.test";
+/// The platform admin of these tests (`tokens::platform_token` names `<sub>@platform.example`).
+pub const ADMIN_EMAIL: &str = "ops@platform.example";
 const APEX: &str = "localhost:3000";
 
-/// `jwt_issuers`: the tenants' issuer (tokens.rs) and the platform issuer, both with key `a`.
+/// `jwt_issuers`: the tenants' issuer and the platform issuer (tokens.rs).
 pub fn issuers() -> String {
-    let jwks: Value = serde_json::from_str(
-        &std::fs::read_to_string(workspace_root().join("gateway/core/tests/jwks_a.json")).unwrap(),
-    )
-    .unwrap();
-    let mut all: Value = serde_json::from_str(&crate::tokens::issuers()).unwrap();
-    all.as_array_mut().unwrap().push(json!({
-        "issuer": PLATFORM_ISS, "audiences": ["tenantgate"], "jwks": jwks,
-        "platform_roles_claim": "platform_roles",
-    }));
-    all.to_string()
-}
-
-/// An RS256 token of the platform issuer for `sub` / `email` with `roles` as platform roles.
-pub fn platform_token(sub: &str, email: &str, roles: &[&str]) -> String {
-    let now = dataplane::unix_now();
-    let claims = json!({
-        "iss": PLATFORM_ISS, "aud": "tenantgate", "sub": sub, "email": email,
-        "platform_roles": roles, "exp": now + 600, "nbf": now - 5,
-    });
-    let pem = std::fs::read(workspace_root().join("gateway/core/tests/rsa_a.pem")).unwrap();
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some("key-a".into());
-    encode(&header, &claims, &EncodingKey::from_rsa_pem(&pem).unwrap()).unwrap()
+    crate::tokens::issuers()
 }
 
 /// `Bearer <the platform admin's token>`.
 pub fn admin() -> String {
     format!(
         "Bearer {}",
-        platform_token("ops-1", ADMIN_EMAIL, &["platform_admin"])
+        crate::tokens::platform_token("ops", &["platform_admin"])
     )
 }
 
@@ -115,7 +90,7 @@ async fn only_a_platform_admin_lists_searches_and_pages_the_tenants() {
     );
     let no_role = format!(
         "Bearer {}",
-        platform_token("ops-2", "viewer@platform.test", &["support"])
+        crate::tokens::platform_token("viewer", &["support"])
     );
     for bad in [&tenant_token, &no_role] {
         let (s, v) = app
@@ -254,7 +229,7 @@ async fn only_a_platform_admin_lists_searches_and_pages_the_tenants() {
         "{v}"
     );
     let (s, v) = call(&app, "GET", "/api/platform/tenants/nosuch", None).await;
-    assert_eq!(s, 404, "{v}");
+    assert_eq!((s, code(&v)), (404, "unknown_tenant".into()), "{v}");
     let (s, v) = call(&app, "GET", "/api/platform/frobnicate", None).await;
     assert_eq!((s, code(&v)), (404, "not_found".into()), "{v}");
     let (s, v) = call(&app, "DELETE", "/api/platform/tenants", None).await;
