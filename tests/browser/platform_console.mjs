@@ -1,7 +1,8 @@
 // The platform console (/platform on the apex): a platform admin signs in by pasting a token
 // (with the keyboard), is refused with a tenant's token first; searches for globex and suspends
 // it (its host then answers 403 tenant_suspended), reactivates it; grants read-only break-glass
-// access to acme with a reason; downloads acme's export; deletes sleepy (after typing its slug)
+// access to acme with a reason; downloads acme's export; grants and revokes access to globex;
+// deletes sleepy (after typing its slug)
 // and restores it; signs out. Every page is photographed.
 //
 //   node platform_console.mjs <apex-origin> <screenshot-dir> <admin-token> <tenant-token>
@@ -166,6 +167,23 @@ await run(session, async () => {
   await admin.locator('form#export .notice').waitFor();
   result.export_notice = await admin.locator('form#export .notice').innerText();
   await session.shot(admin, 'export');
+
+  // Globex: a grant revoked from the list (the confirmation step, with the keyboard).
+  await admin.goto(`${origin}/platform/tenants/globex`);
+  await loaded(admin);
+  await admin.getByLabel('Reason for access').fill('checking a billing report');
+  await admin.getByLabel('Allow writes (read-only unless checked)').check();
+  await admin.getByLabel('Minutes').fill('5');
+  await submit(admin, 'grant', 'Grant access', 'Break-glass access granted');
+  const grant = admin.locator('tbody tr[data-grant]').first();
+  result.globex_grant_access = await grant.locator('td').nth(2).innerText();
+  await grant.getByRole('button', { name: 'Revoke' }).click();
+  result.confirm_focused = await admin.evaluate(() => document.activeElement?.textContent?.trim());
+  await admin.keyboard.press('Enter');
+  await admin.locator('.page .notice', { hasText: 'Break-glass access revoked' }).waitFor();
+  result.globex_grant_state = await admin.locator('tbody tr[data-grant]').first().locator('td').nth(5).innerText();
+  result.revoke_buttons_left = await admin.locator('tbody tr[data-grant]').getByRole('button', { name: 'Revoke' }).count();
+  await session.shot(admin, 'revoked');
 
   // Sleepy: deleting needs its slug typed; then restored.
   await admin.goto(`${origin}/platform/tenants/sleepy`);

@@ -157,7 +157,7 @@ async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_an
         c.sql(
             "SELECT string_agg(a.action || ':' || coalesce(a.detail->>'reason', ''), ',' ORDER BY a.created_at, a.id)
                FROM tenantgate.audit_log a JOIN tenantgate.tenants t ON t.id = a.tenant_id
-              WHERE t.slug = 'globex' AND a.actor_kind = 'platform_admin'"
+              WHERE t.slug = 'globex' AND a.actor_kind = 'platform_admin' AND a.action LIKE 'tenant.%'"
         ),
         "tenant.suspended:unpaid invoice 42,tenant.reactivated:"
     );
@@ -206,6 +206,19 @@ async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_an
         "{r}"
     );
 
+    // A read-write grant on globex, revoked from the list after a confirmation.
+    assert_eq!(r["globex_grant_access"], "read and write", "{r}");
+    assert_eq!(r["confirm_focused"], "Confirm: revoke", "{r}");
+    assert_eq!(r["globex_grant_state"], "revoked", "{r}");
+    assert_eq!(r["revoke_buttons_left"], 0, "{r}");
+    assert_eq!(
+        c.sql(
+            "SELECT count(*) FROM tenantgate.break_glass_grants g JOIN tenantgate.tenants t ON t.id = g.tenant_id
+              WHERE t.slug = 'globex' AND g.revoked_at IS NOT NULL AND NOT g.read_only"
+        ),
+        "1"
+    );
+
     // Delete needs the slug typed; a mistyped one changes nothing. Restore brings it back.
     assert_eq!(r["delete_mistyped"], "confirmation_mismatch", "{r}");
     assert_eq!(r["status_after_mistyped"], "suspended", "{r}");
@@ -227,7 +240,7 @@ async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_an
         )
         .await;
     assert_eq!((s, titles(&v).len()), (200, 2), "{v}");
-    // Not globex's: no grant there.
+    // Not on globex's host: its grant was revoked.
     let (s, v) = c
         .app
         .get(
@@ -270,6 +283,7 @@ async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_an
         "suspended",
         "break-glass",
         "export",
+        "revoked",
         "delete-confirm",
         "deleted",
         "owner-audit",
