@@ -434,6 +434,21 @@ async fn the_lifecycle_over_http_follows_the_rules_and_writes_the_tenants_audit_
             "{body}: {v}"
         );
     }
+    // Only a suspension records a reason: the other actions refuse one rather than drop it.
+    for action in ["reactivate", "delete", "restore"] {
+        let (s, v) = call(
+            &app,
+            "POST",
+            &format!("/api/platform/tenants/globex/{action}"),
+            Some(json!({ "reason": "because" })),
+        )
+        .await;
+        assert_eq!(
+            (s, code(&v)),
+            (400, "invalid_request".into()),
+            "{action}: {v}"
+        );
+    }
     let long = json!({ "reason": "x".repeat(501) });
     let (s, v) = call(
         &app,

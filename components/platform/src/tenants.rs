@@ -155,34 +155,51 @@ pub fn show(call: &Call) -> Result<Response, ApiError> {
     one(&rows, "tenant")
 }
 
-#[derive(Deserialize)]
+/// A lifecycle action's body: `{"reason"}` for suspend, `{"grace_days"}` for delete, nothing
+/// for reactivate and restore (migration 0013 records a suspension's reason and a deletion's
+/// grace period, nothing else, so the API takes nothing it would drop).
+#[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
-struct Change {
+pub struct Change {
     reason: Option<String>,
     grace_days: Option<i64>,
 }
 
-/// `POST /api/platform/tenants/{slug}/{suspend|reactivate|delete|restore}` with an optional
-/// `{"reason"}` (and `{"grace_days"}` for delete): the tenant after the change.
-pub fn lifecycle(call: &Call, action: Action) -> Result<Response, ApiError> {
-    let change: Change = wire::body(call.body)?;
-    let days = match change.grace_days {
-        Some(_) if action != Action::Delete => {
-            return Err(ApiError::BadRequest("grace_days is only for delete".into()))
+impl Change {
+    /// The function's `p_reason` and `p_grace_days` for `action`, or the 400 that refuses a
+    /// field the action does not take.
+    pub fn arguments(self, action: Action) -> Result<(Option<String>, Option<i32>), ApiError> {
+        if self.reason.is_some() && action != Action::Suspend {
+            return Err(ApiError::BadRequest(format!(
+                "{} takes no reason (only suspend records one)",
+                action.as_str()
+            )));
         }
-        Some(d) => P::Int32(i32::try_from(d).map_err(|_| {
-            ApiError::Refused(
-                400,
-                ErrorCode::InvalidGraceDays,
-                "grace_days must be 1 to 365".into(),
-            )
-        })?),
-        None => P::DbNull,
-    };
-    let reason = change
-        .reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
+        let days = match self.grace_days {
+            Some(_) if action != Action::Delete => {
+                return Err(ApiError::BadRequest("grace_days is only for delete".into()))
+            }
+            Some(d) => Some(i32::try_from(d).map_err(|_| {
+                ApiError::Refused(
+                    400,
+                    ErrorCode::InvalidGraceDays,
+                    "grace_days must be 1 to 365".into(),
+                )
+            })?),
+            None => None,
+        };
+        let reason = self
+            .reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        Ok((reason, days))
+    }
+}
+
+/// `POST /api/platform/tenants/{slug}/{suspend|reactivate|delete|restore}` with
+/// [`Change`]'s body: the tenant after the change.
+pub fn lifecycle(call: &Call, action: Action) -> Result<Response, ApiError> {
+    let (reason, days) = wire::body::<Change>(call.body)?.arguments(action)?;
     let sql = format!(
         "SELECT json_build_object({})::text AS item \
            FROM tenantgate.platform_lifecycle($1, $2, $3, $4::text::inet) AS t",
@@ -194,7 +211,7 @@ pub fn lifecycle(call: &Call, action: Action) -> Result<Response, ApiError> {
             &[
                 P::Str(action.as_str().to_owned()),
                 text(&reason),
-                days,
+                days.map_or(P::DbNull, P::Int32),
                 call.addr(),
             ],
         )
@@ -258,6 +275,53 @@ mod tests {
         assert!(matches!(
             parse(&format!("q={}", "x".repeat(MAX_QUERY + 1))),
             Err(ApiError::Refused(400, ErrorCode::InvalidQuery, _))
+        ));
+    }
+
+    #[test]
+    fn each_action_takes_only_the_fields_it_records() {
+        let change = |json: &str| wire::body::<Change>(json.as_bytes()).unwrap();
+        assert_eq!(
+            change(r#"{"reason": "  unpaid  "}"#)
+                .arguments(Action::Suspend)
+                .unwrap(),
+            (Some("unpaid".into()), None)
+        );
+        assert_eq!(
+            change(r#"{"reason": " "}"#)
+                .arguments(Action::Suspend)
+                .unwrap(),
+            (None, None)
+        );
+        assert_eq!(
+            change(r#"{"grace_days": 7}"#)
+                .arguments(Action::Delete)
+                .unwrap(),
+            (None, Some(7))
+        );
+        for action in [
+            Action::Suspend,
+            Action::Reactivate,
+            Action::Delete,
+            Action::Restore,
+        ] {
+            assert_eq!(change("").arguments(action).unwrap(), (None, None));
+        }
+        for (json, action) in [
+            (r#"{"reason": "x"}"#, Action::Reactivate),
+            (r#"{"reason": "x"}"#, Action::Delete),
+            (r#"{"reason": "x"}"#, Action::Restore),
+            (r#"{"grace_days": 7}"#, Action::Suspend),
+            (r#"{"grace_days": 7}"#, Action::Restore),
+        ] {
+            assert!(
+                matches!(change(json).arguments(action), Err(ApiError::BadRequest(_))),
+                "{json} {action:?}"
+            );
+        }
+        assert!(matches!(
+            change(r#"{"grace_days": 10000000000}"#).arguments(Action::Delete),
+            Err(ApiError::Refused(400, ErrorCode::InvalidGraceDays, _))
         ));
     }
 
