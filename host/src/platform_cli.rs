@@ -84,7 +84,10 @@ fn key(path: &Path) -> anyhow::Result<SigningKey> {
     let text = text.trim();
     let bytes: Vec<u8> = (0..text.len())
         .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
         .collect::<Option<_>>()
         .filter(|b: &Vec<u8>| b.len() == 32)
         .with_context(|| format!("{}: not 64 hex digits", path.display()))?;
@@ -164,10 +167,13 @@ mod tests {
         };
         let t = token(&args, 1_700_000_000).unwrap();
         let parts: Vec<&str> = t.split('.').collect();
-        let dec = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
+        let dec = |s: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s)
+                .unwrap()
+        };
         let x = entry["jwks"]["keys"][0]["x"].as_str().unwrap();
-        let public =
-            ed25519_dalek::VerifyingKey::from_bytes(&dec(x).try_into().unwrap()).unwrap();
+        let public = ed25519_dalek::VerifyingKey::from_bytes(&dec(x).try_into().unwrap()).unwrap();
         let sig = Signature::from_bytes(&dec(parts[2]).try_into().unwrap());
         public
             .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)

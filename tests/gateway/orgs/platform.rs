@@ -400,3 +400,88 @@ async fn platform_functions_answer_only_a_verified_platform_context() {
         1
     );
 }
+
+/// `tenantgate platform jwks | token`, the demo's local platform issuer: its entry configures
+/// the gateway, and its token is a platform admin's there (verified, recognised: a grant
+/// admits it on a tenant host), while the same token with one byte changed is not.
+#[tokio::test]
+async fn the_local_platform_issuer_makes_tokens_the_gateway_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("platform.key");
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(tenantgate_tests::fixtures::host_binary())
+            .args(args)
+            .args(["--key", key.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let entry = cli(&["platform", "jwks"]);
+    let token = cli(&["platform", "token", "--subject", "ops-7"]);
+    let app =
+        crate::app::App::start_with(&[("SPIN_VARIABLE_JWT_ISSUERS", &format!("[{entry}]"))]).await;
+    let bearer = format!("Bearer {token}");
+
+    let (s, v) = app
+        .get(ACME_HOST, "/api/tasks", &[("authorization", &bearer)])
+        .await;
+    assert_eq!(
+        (s, crate::app::code(&v)),
+        (403, "break_glass_required".into()),
+        "{v}"
+    );
+    let mut tampered = token.clone();
+    tampered.insert(token.find('.').unwrap() + 3, 'x');
+    let (s, v) = app
+        .get(
+            ACME_HOST,
+            "/api/tasks",
+            &[("authorization", &format!("Bearer {tampered}"))],
+        )
+        .await;
+    assert_eq!(
+        (s, crate::app::code(&v)),
+        (401, "invalid_token".into()),
+        "{v}"
+    );
+
+    // The admin's id, as the gateway derives it from the issuer and `sub`; a grant admits it.
+    let issuer: serde_json::Value = serde_json::from_str(&entry).unwrap();
+    let admin = gateway_core::platform::PlatformAdmin::of(&gateway_core::jwt::VerifiedToken {
+        issuer: issuer["issuer"].as_str().unwrap().to_owned(),
+        subject: Some("ops-7".into()),
+        organisation: gateway_core::jwt::Organisation::None,
+        roles: Vec::new(),
+        permissions: Vec::new(),
+        expires_at: 0,
+        platform_roles: vec!["platform_admin".parse().unwrap()],
+        email: None,
+    })
+    .unwrap();
+    app.pg.psql(
+        "postgres",
+        &format!(
+            "INSERT INTO tenantgate.break_glass_grants (tenant_id, admin_id, admin_label, reason, expires_at) \
+             VALUES ('{ACME}', '{}', 'ops-7', 'demo check', now() + interval '5 minutes')",
+            admin.id
+        ),
+    );
+    let (s, v) = app
+        .get(ACME_HOST, "/api/tasks", &[("authorization", &bearer)])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        app.pg
+            .psql(
+                "postgres",
+                "SELECT detail->>'admin' FROM tenantgate.audit_log WHERE action = 'platform.break_glass.access'"
+            )
+            .trim(),
+        "ops-7@platform.localhost"
+    );
+}
