@@ -210,5 +210,17 @@ await run(session, async () => {
   await admin.goto(`${origin}/platform/tenants/acme`);
   await loaded(admin);
   result.after_sign_out_path = new URL(admin.url()).pathname;
+
+  // A token the gateway refuses (expired, forged) is forgotten at the next page load, and the
+  // sign-in page says why.
+  await admin.evaluate(() => sessionStorage.setItem('tenantgate.platform.token', 'not-a-token'));
+  await admin.goto(`${origin}/platform`);
+  await loaded(admin);
+  await admin.locator('[role="alert"]').waitFor();
+  result.bad_token = {
+    path: new URL(admin.url()).pathname,
+    code: await alertCode(admin),
+    kept: await admin.evaluate(() => sessionStorage.length),
+  };
   return result;
 });

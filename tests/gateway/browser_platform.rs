@@ -228,6 +228,11 @@ async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_an
     // Signed out: the token is forgotten and every page asks for one again.
     assert_eq!(r["kept_after_sign_out"], 0, "{r}");
     assert_eq!(r["after_sign_out_path"], "/platform/sign-in", "{r}");
+    assert_eq!(
+        r["bad_token"],
+        json!({ "path": "/platform/sign-in", "code": "invalid_token", "kept": 0 }),
+        "{r}"
+    );
 
     // With the grant, the platform token reads acme on acme's host.
     let auth = admin();
