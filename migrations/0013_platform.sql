@@ -328,7 +328,7 @@ BEGIN
         END IF;
         UPDATE tenantgate.tenants AS x SET status = 'active', suspended_at = NULL, updated_at = now() WHERE x.id = tid;
         action := 'tenant.reactivated';
-        detail := jsonb_build_object('slug', t.slug, 'via', 'api');
+        detail := jsonb_build_object('slug', t.slug, 'reason', reason, 'via', 'api');
     WHEN 'delete' THEN
         IF days NOT BETWEEN 1 AND 365 THEN
             PERFORM tenantgate.org_refuse('TG400', 'invalid_grace_days', 'the grace period is 1 to 365 days');
@@ -341,7 +341,8 @@ BEGIN
                purge_after = now() + make_interval(days => days), updated_at = now()
          WHERE x.id = tid;
         action := 'tenant.deleted';
-        detail := jsonb_build_object('slug', t.slug, 'from', t.status, 'grace_days', days, 'via', 'api');
+        detail := jsonb_build_object('slug', t.slug, 'from', t.status, 'grace_days', days, 'reason', reason,
+                                     'via', 'api');
     WHEN 'restore' THEN
         IF t.status <> 'deleted' THEN
             PERFORM tenantgate.org_refuse('TG409', 'wrong_status',
@@ -357,7 +358,7 @@ BEGIN
                deleted_at = NULL, purge_after = NULL, updated_at = now()
          WHERE x.id = tid;
         action := 'tenant.restored';
-        detail := jsonb_build_object('slug', t.slug, 'via', 'api');
+        detail := jsonb_build_object('slug', t.slug, 'reason', reason, 'via', 'api');
     ELSE
         PERFORM tenantgate.org_refuse('TG400', 'invalid_action', 'the action is suspend, reactivate, delete or restore');
     END CASE;

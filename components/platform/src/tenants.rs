@@ -166,15 +166,9 @@ pub struct Change {
 }
 
 impl Change {
-    /// The function's `p_reason` and `p_grace_days` for `action`, or the 400 that refuses a
-    /// field the action does not take.
+    /// The function's `p_reason` (every action records one) and `p_grace_days` for `action`,
+    /// or the 400 that refuses a field the action does not take.
     pub fn arguments(self, action: Action) -> Result<(Option<String>, Option<i32>), ApiError> {
-        if self.reason.is_some() && action != Action::Suspend {
-            return Err(ApiError::BadRequest(format!(
-                "{} takes no reason (only suspend records one)",
-                action.as_str()
-            )));
-        }
         let days = match self.grace_days {
             Some(_) if action != Action::Delete => {
                 return Err(ApiError::BadRequest("grace_days is only for delete".into()))
@@ -279,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn each_action_takes_only_the_fields_it_records() {
+    fn each_action_takes_a_reason_and_only_delete_grace_days() {
         let change = |json: &str| wire::body::<Change>(json.as_bytes()).unwrap();
         assert_eq!(
             change(r#"{"reason": "  unpaid  "}"#)
@@ -307,10 +301,15 @@ mod tests {
         ] {
             assert_eq!(change("").arguments(action).unwrap(), (None, None));
         }
+        for action in [Action::Reactivate, Action::Delete, Action::Restore] {
+            assert_eq!(
+                change(r#"{"reason": "ticket 9"}"#)
+                    .arguments(action)
+                    .unwrap(),
+                (Some("ticket 9".into()), None)
+            );
+        }
         for (json, action) in [
-            (r#"{"reason": "x"}"#, Action::Reactivate),
-            (r#"{"reason": "x"}"#, Action::Delete),
-            (r#"{"reason": "x"}"#, Action::Restore),
             (r#"{"grace_days": 7}"#, Action::Suspend),
             (r#"{"grace_days": 7}"#, Action::Restore),
         ] {
