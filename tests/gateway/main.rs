@@ -8,6 +8,7 @@ mod attacks;
 mod browser;
 mod browser_orgs;
 mod browser_platform;
+mod bundle;
 mod conformance;
 mod lifecycle;
 mod limits;

@@ -7,6 +7,10 @@ use spin_sdk::http::{Request, Response};
 use tenant_db::{DbError, ParameterValue, RowSet, TenantDb, Tx};
 
 use crate::ApiError;
+/// The API's timestamp text (UTC, microseconds), which is also a cursor's keyset value.
+pub use backend_api::ts;
+pub use backend_api::{client_addr, json, parse_uuid, request_id};
+use backend_api::{header, Query};
 
 /// Page size when the client names none.
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -51,20 +55,6 @@ impl Call<'_> {
     }
 }
 
-/// The gateway's `x-request-id`, for error bodies.
-pub fn request_id(req: &Request) -> String {
-    header(req, tenant_contract::headers::REQUEST_ID_HEADER)
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(128)
-        .collect()
-}
-
-fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
-    req.header(name).and_then(|v| v.as_str())
-}
-
 /// The gateway's normalised host of this request (`x-tenant-host`).
 pub fn tenant_host(req: &Request) -> Option<&str> {
     header(req, tenant_contract::headers::TENANT_HOST_HEADER)
@@ -77,13 +67,6 @@ pub fn context_slug(req: &Request) -> Option<String> {
     tenant_contract::context::decode_unverified(token)
         .ok()
         .map(|claims| claims.slug.as_str().to_owned())
-}
-
-/// The client address the gateway forwarded, when it is an IP address.
-pub fn client_addr(req: &Request) -> Option<String> {
-    header(req, tenant_contract::headers::CLIENT_ADDR_HEADER)
-        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
-        .map(|ip| ip.to_string())
 }
 
 /// The tenant's origin as the browser addresses it, `scheme://host[:port]`: the gateway's
@@ -124,17 +107,6 @@ fn origin_of<'a>(host: &str, seen: impl Iterator<Item = &'a str>) -> String {
     format!("{}://{host}", if local { "http" } else { "https" })
 }
 
-/// A canonical (lower-case, hyphenated) uuid, or None.
-pub fn parse_uuid(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let ok = b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        });
-    ok.then(|| s.to_ascii_lowercase())
-}
-
 /// A role name or a domain as a path segment: lower-case letters, digits, `-`, `_`, `.`,
 /// 1 to 253 characters; None otherwise (no such item can exist).
 pub fn parse_name(s: &str) -> Option<&str> {
@@ -148,28 +120,19 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::BadRequest(msg.into())
 }
 
-/// Query-string parameters, percent-decoded (`+` is a space), in order.
+/// Query-string parameters ([`backend_api::Query`]), with this API's paging and timestamps.
 #[derive(Debug, Default)]
-pub struct Params(Vec<(String, String)>);
+pub struct Params(Query);
 
 impl Params {
     /// Parses `a=b&c=d`. Fails on bad percent-encoding or text that is not UTF-8.
     pub fn parse(qs: &str) -> Result<Params, ApiError> {
-        let mut out = Vec::new();
-        for pair in qs.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            out.push((decode(k)?, decode(v)?));
-        }
-        Ok(Params(out))
+        Ok(Params(Query::parse(qs)?))
     }
 
     /// The last value of `key` (empty values count as absent).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, v)| k == key && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+        self.0.get(key)
     }
 
     /// `limit` (1..=[`MAX_LIMIT`], default [`DEFAULT_LIMIT`]) and `after` (a cursor this API
@@ -212,34 +175,6 @@ impl Params {
     }
 }
 
-fn decode(s: &str) -> Result<String, ApiError> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| bad("bad percent-encoding in the query string"))?;
-                out.push(hex);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| bad("the query string is not UTF-8"))
-}
-
 /// A page request: size and keyset position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -269,25 +204,9 @@ fn decode_cursor(s: &str) -> Option<(String, String)> {
     (ts_ok && parse_name(key).is_some()).then(|| (ts.to_owned(), key.to_owned()))
 }
 
-/// The SQL expression rendering a timestamptz as the API's timestamp text (UTC,
-/// microseconds), which is also a cursor's keyset value.
-pub fn ts(expr: &str) -> String {
-    format!("to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
-}
-
 /// Deserialises a JSON body, refusing unknown fields (the types say so) with a 400.
 pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid JSON body: {e}")))
-}
-
-/// A JSON response.
-pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Response {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .header("cache-control", "no-store")
-        .body(body.into())
-        .build()
+    Ok(backend_api::json_body(bytes)?)
 }
 
 /// 204.

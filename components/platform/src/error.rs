@@ -30,20 +30,19 @@ pub enum ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
-        if let Some((status, code, text)) = e.refusal() {
-            let known = ErrorCode::ALL.iter().find(|c| c.as_str() == code);
-            return match known {
-                Some(c) => ApiError::Refused(status, *c, text.to_owned()),
-                None => ApiError::Db(e),
-            };
+        if let Some((status, code, text)) = backend_api::refusal(&e) {
+            return ApiError::Refused(status, code, text);
         }
-        match e.sqlstate() {
-            // A value Postgres could not take (an inet, a uuid, a number out of range).
-            Some("22001") | Some("22P02") | Some("22003") | Some("23514") => {
-                ApiError::BadRequest("a field is out of range or malformed".into())
-            }
-            _ => ApiError::Db(e),
+        if backend_api::is_bad_value(&e) {
+            return ApiError::BadRequest("a field is out of range or malformed".into());
         }
+        ApiError::Db(e)
+    }
+}
+
+impl From<backend_api::BadInput> for ApiError {
+    fn from(e: backend_api::BadInput) -> ApiError {
+        ApiError::BadRequest(e.0)
     }
 }
 
