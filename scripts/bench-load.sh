@@ -4,6 +4,7 @@
 # 200 connections in flight. Prints wrk's reports; figures go to BENCHMARKS.md.
 #
 # Usage: ./scripts/bench-load.sh [seconds-per-run]   (default 10)
+# TENANTGATE_BIN=path runs that host binary instead of the release build (to compare builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
@@ -33,7 +34,7 @@ source = "$wasm/fixture_relay.wasm"
 allowed_outbound_hosts = ["http://hello.spin.internal"]
 TOML
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-TENANTGATE_LOG="${TENANTGATE_LOG:-info}" ./target/release/tenantgate up \
+TENANTGATE_LOG="${TENANTGATE_LOG:-info}" "${TENANTGATE_BIN:-./target/release/tenantgate}" up \
   --listen "127.0.0.1:$port" --from "$dir/spin.toml" --cache-dir "$dir/cache" 2>/dev/null >/dev/null &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/hello" >/dev/null && break; sleep 0.2; done

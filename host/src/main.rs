@@ -19,6 +19,11 @@ use tenantgate_host::engine::Limits;
 use tenantgate_host::runtime::{AppRuntime, LoadOptions};
 use tenantgate_host::trigger::server::{shutdown_signal, Server, ServerOptions};
 
+/// mimalloc instead of glibc's malloc: a fifth less host CPU per tasks request, for ~45 MiB
+/// more idle RSS (BENCHMARKS.md, "The host's allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tenantgate",
