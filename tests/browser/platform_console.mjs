@@ -195,10 +195,12 @@ await run(session, async () => {
   result.delete_mistyped = await admin.locator('form#delete .error-code').innerText();
   result.status_after_mistyped = await admin.locator('#tenant-status').innerText();
   await session.shot(admin, 'delete-confirm');
+  await admin.getByLabel('Reason for deleting').fill('closed account 9');
   await admin.getByLabel('Type the slug to confirm').fill('sleepy');
   await submit(admin, 'delete', 'Delete tenant', 'sleepy is deleted');
   result.status_after_delete = await admin.locator('#tenant-status').innerText();
   await session.shot(admin, 'deleted');
+  await admin.getByLabel('Reason for restoring').fill('reopened by request 10');
   await submit(admin, 'restore', 'Restore tenant', 'sleepy is restored');
   result.status_after_restore = await admin.locator('#tenant-status').innerText();
 

@@ -224,6 +224,15 @@ async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_an
     assert_eq!(r["status_after_mistyped"], "suspended", "{r}");
     assert_eq!(r["status_after_delete"], "deleted", "{r}");
     assert_eq!(r["status_after_restore"], "suspended", "{r}");
+    // Each with the reason typed, in sleepy's own log.
+    assert_eq!(
+        c.sql(
+            "SELECT string_agg(a.action || ': ' || (a.detail->>'reason'), ', ' ORDER BY a.created_at)
+               FROM tenantgate.audit_log a JOIN tenantgate.tenants t ON t.id = a.tenant_id
+              WHERE t.slug = 'sleepy' AND a.action IN ('tenant.deleted', 'tenant.restored')"
+        ),
+        "tenant.deleted: closed account 9, tenant.restored: reopened by request 10"
+    );
 
     // Signed out: the token is forgotten and every page asks for one again.
     assert_eq!(r["kept_after_sign_out"], 0, "{r}");

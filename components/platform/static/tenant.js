@@ -93,6 +93,12 @@ function reasonInput(name) {
   return h('input', { type: 'text', name, maxlength: '500', class: 'wide', autocomplete: 'off' });
 }
 
+/** `body` with the reason typed into `input`, when there is one. */
+function withReason(body, input) {
+  const reason = input.value.trim();
+  return reason ? { ...body, reason } : body;
+}
+
 function lifecycle(t, base, act) {
   const forms = [];
   if (t.status === 'active') {
@@ -111,26 +117,30 @@ function lifecycle(t, base, act) {
     );
   }
   if (t.status === 'suspended') {
+    const reason = reasonInput('reason');
     forms.push(
       actionForm(
         'reactivate',
         'Reactivate',
         'The tenant serves requests again.',
-        null,
+        field('Reason for reactivating (optional)', reason, 'Written to the tenant’s audit log.'),
         'Reactivate tenant',
-        (form, errors) => act(form, errors, () => post(`${base}/reactivate`, {}), `${t.slug} is active again.`),
+        (form, errors) =>
+          act(form, errors, () => post(`${base}/reactivate`, withReason({}, reason)), `${t.slug} is active again.`),
       ),
     );
   }
   if (t.status === 'deleted') {
+    const reason = reasonInput('reason');
     forms.push(
       actionForm(
         'restore',
         'Restore',
         t.purge_after ? ['Restorable until ', when(t.purge_after), '.'] : null,
-        null,
+        field('Reason for restoring (optional)', reason, 'Written to the tenant’s audit log.'),
         'Restore tenant',
-        (form, errors) => act(form, errors, () => post(`${base}/restore`, {}), `${t.slug} is restored.`),
+        (form, errors) =>
+          act(form, errors, () => post(`${base}/restore`, withReason({}, reason)), `${t.slug} is restored.`),
       ),
     );
   }
@@ -142,6 +152,7 @@ function deletion(t, base, act) {
   const forms = [];
   if (t.status === 'active' || t.status === 'suspended') {
     const days = h('input', { type: 'number', name: 'grace_days', min: '1', max: '365', value: '30', inputmode: 'numeric' });
+    const reason = reasonInput('reason');
     const confirm = h('input', { type: 'text', name: 'confirm', autocomplete: 'off', spellcheck: 'false' });
     forms.push(
       actionForm(
@@ -150,6 +161,7 @@ function deletion(t, base, act) {
         'The tenant stops serving at once. It can be restored during the grace period; after it, its data is purged.',
         [
           field('Grace period (days)', days, 'From 1 to 365 days.'),
+          field('Reason for deleting (optional)', reason, 'Written to the tenant’s audit log.'),
           field('Type the slug to confirm', confirm, `Type ${t.slug} to delete this tenant.`),
         ],
         'Delete tenant',
@@ -166,7 +178,7 @@ function deletion(t, base, act) {
           act(
             form,
             errors,
-            () => post(`${base}/delete`, { grace_days: Number.isInteger(n) ? n : days.value }),
+            () => post(`${base}/delete`, withReason({ grace_days: Number.isInteger(n) ? n : days.value }, reason)),
             `${t.slug} is deleted; it can be restored until the end of the grace period.`,
           );
         },
