@@ -124,6 +124,18 @@ async fn audit_isolation_finds_role_settings_drift_and_reopened_side_channels() 
         ),
         (
             "control",
+            "GRANT tenantgate_platform TO tenantgate_app",
+            "control - [definer-role]: tenantgate_app may become tenantgate_platform",
+            "REVOKE tenantgate_platform FROM tenantgate_app",
+        ),
+        (
+            "control",
+            "ALTER ROLE tenantgate_members LOGIN",
+            "control - [definer-role]: tenantgate_members can log in",
+            "ALTER ROLE tenantgate_members NOLOGIN",
+        ),
+        (
+            "control",
             "GRANT CONNECT ON DATABASE template1 TO PUBLIC",
             "control - [connect]: tenantgate_app may connect to database template1",
             "REVOKE CONNECT ON DATABASE template1 FROM PUBLIC",

@@ -101,6 +101,9 @@ const SIDE_CHANNELS: &[(&str, &str)] = &[
 
 const ROLES: [&str; 2] = ["tenantgate_app", "tenantgate_directory"];
 
+/// The BYPASSRLS roles that own the SECURITY DEFINER functions.
+const DEFINER_ROLES: [&str; 2] = ["tenantgate_members", "tenantgate_platform"];
+
 /// Findings of one database; `ours` names every database the audit covers on this server.
 pub(super) async fn drift_findings(
     client: &Client,
@@ -143,6 +146,36 @@ pub(super) async fn drift_findings(
             if row.get::<_, bool>(i) {
                 out.push(("directory-role", format!("tenantgate_directory {what}")));
             }
+        }
+    }
+
+    // The roles that own the SECURITY DEFINER functions (0006/0007 tenantgate_members, 0013
+    // tenantgate_platform, both BYPASSRLS): no one logs in as them, and no role but the owner
+    // (which hands them their functions) may become them.
+    for row in client
+        .query(
+            "SELECT r.rolname::text, r.rolcanlogin, \
+                    coalesce((SELECT string_agg(m.rolname::text, ', ' ORDER BY m.rolname) \
+                                FROM pg_auth_members AS a JOIN pg_roles AS m ON m.oid = a.member \
+                               WHERE a.roleid = r.oid AND m.rolname <> 'tenantgate_owner'), '') \
+               FROM pg_roles AS r WHERE r.rolname = ANY ($1::text[]) ORDER BY 1",
+            &[&DEFINER_ROLES.as_slice()],
+        )
+        .await
+        .doing(doing("the function owners' roles"))?
+    {
+        let (role, login, members): (String, bool, String) = (row.get(0), row.get(1), row.get(2));
+        if login {
+            out.push((
+                "definer-role",
+                format!("{role} can log in (ALTER ROLE {role} NOLOGIN)"),
+            ));
+        }
+        if !members.is_empty() {
+            out.push((
+                "definer-role",
+                format!("{members} may become {role} (REVOKE {role} FROM ...)"),
+            ));
         }
     }
 
