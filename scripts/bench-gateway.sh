@@ -16,7 +16,9 @@
 # BENCH_SKIP_LIMITS=1 skips them. BENCH_ONLY_TASKS=1 runs only the two tasks lists, each
 # followed by its cost per request: CPU time of the host process serving it, of Postgres (all
 # its processes) and of wrk, divided by the requests wrk completed (robust on a shared machine
-# where throughput is not); BENCH_PERF=file also records `perf record -g` of the gateway's host
+# where throughput is not); with BENCH_CLASSIC=1 it then alternates the gateway run between the
+# classic forgeable policy (the tenant read from the setting unverified) and the real one;
+# BENCH_PERF=file also records `perf record -g` of the gateway's host
 # during the gateway run (guest symbols through TENANTGATE_PERFMAP=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -234,6 +236,21 @@ PY
 if [ -n "${BENCH_ONLY_TASKS:-}" ]; then
   costed "tasks list (50, RLS), direct" "$direct_pid" -H "x-tenant-context: $token" "http://127.0.0.1:$direct/api/tasks?limit=50"
   costed "tasks list (50, RLS), through the gateway" "$gw_pid" -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50"
+  if [ -n "${BENCH_CLASSIC:-}" ]; then
+    # The classic, forgeable policy as the reference: tenantgate.current_tenant_id() (which the
+    # policies and tenant-db's bind call) replaced by an unverified read of the tenant field
+    # (a SQL function the planner inlines, as `current_setting('app.tenant_id')::uuid`), then
+    # the real one put back; alternated, two rounds.
+    verified=$("$bin/psql" "$admin" -X -At -c "SELECT pg_get_functiondef('tenantgate.current_tenant_id()'::regprocedure)")
+    classic="CREATE OR REPLACE FUNCTION tenantgate.current_tenant_id() RETURNS uuid LANGUAGE sql STABLE
+      AS \$\$ SELECT nullif(pg_catalog.split_part(pg_catalog.current_setting('tenantgate.context', true), '~', 4), '')::uuid \$\$"
+    for round in 1 2; do
+      "$bin/psql" "$admin" -X -q -v ON_ERROR_STOP=1 -c "$classic" >/dev/null
+      costed "tasks list through the gateway, classic policy ($round)" "$gw_pid" -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50"
+      "$bin/psql" "$admin" -X -q -v ON_ERROR_STOP=1 -c "$verified" >/dev/null
+      costed "tasks list through the gateway, unforgeable policy ($round)" "$gw_pid" -H "$host" "http://127.0.0.1:$gw/api/tasks?limit=50"
+    done
+  fi
   exit 0
 fi
 if [ -n "${BENCH_ONLY_SESSIONS:-}" ]; then
