@@ -7,6 +7,12 @@
 //!   ─ (SSO policy) ─ rate limit ─ authorise route ─▶ Permit
 //!   ─ sign context ─▶ SignedContext ─ plan ─▶ Decision::Forward(Forward)
 //! any stage: refusal ─▶ Decision::Respond(Response)
+//!
+//! the apex's platform surface (/platform, /api/platform), after the host:
+//!   ─ authenticate ─▶ PlatformAdmin? ─ (tenant named in the path) ─ sign a platform context
+//!   ─▶ Decision::Forward          (crate::platform)
+//! a platform admin's token on a tenant host, at binding:
+//!   ─ break-glass grant (recorded) ─▶ Principal, or 403 break_glass_required
 //! ```
 //!
 //! Each stage takes the previous stage's output and returns a narrower type; [`Forward`]
