@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 use tenantgate_control::sso::{self, SsoChange};
-use tenantgate_tests::browser::run_node_script;
+use tenantgate_tests::browser::{run_script as script, screenshots, strings};
 use tenantgate_tests::idp::{OidcClient, OidcIdp, OidcUser};
 use tenantgate_tests::{free_port, workspace_root};
 
@@ -99,29 +99,10 @@ async fn start() -> Orgs {
     }
 }
 
-fn shots() -> String {
-    workspace_root()
-        .join("target/screenshots/orgs")
-        .display()
-        .to_string()
-}
-
-async fn script(name: &str, args: &[&str]) -> Value {
-    run_node_script(&workspace_root().join("tests/browser").join(name), args).await
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|s| s.as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn an_owner_invites_a_member_who_accepts_and_is_promoted_and_the_audit_log_shows_it() {
     let s = start().await;
-    let shots = shots();
+    let shots = screenshots("orgs");
     let r = script(
         "orgs_invite.mjs",
         &[
@@ -268,7 +249,7 @@ async fn a_person_switches_between_organisations_and_creates_one() {
         "orgs_switch.mjs",
         &[
             &s.origin("acme"),
-            &shots(),
+            &screenshots("orgs"),
             "olive",
             "olive-pw",
             "globex",
@@ -341,7 +322,7 @@ async fn an_owner_manages_roles_domains_sso_and_invitations_from_the_pages() {
     let s = start().await;
     let r = script(
         "orgs_settings.mjs",
-        &[&s.origin("acme"), &shots(), "olive", "olive-pw"],
+        &[&s.origin("acme"), &screenshots("orgs"), "olive", "olive-pw"],
     )
     .await;
 

@@ -7,9 +7,9 @@
 //! People: a platform admin (`ops@platform.example`, a token of the platform issuer); alice owns
 //! acme and signs in through acme's IdP.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tenantgate_control::sso::{self, SsoChange};
-use tenantgate_tests::browser::run_node_script;
+use tenantgate_tests::browser::{run_script as script, screenshots, strings};
 use tenantgate_tests::idp::{OidcClient, OidcIdp, OidcUser};
 use tenantgate_tests::{free_port, workspace_root};
 
@@ -84,25 +84,6 @@ async fn start() -> Console {
     }
 }
 
-fn shots() -> String {
-    workspace_root()
-        .join("target/screenshots/platform")
-        .display()
-        .to_string()
-}
-
-async fn script(name: &str, args: &[&str]) -> Value {
-    run_node_script(&workspace_root().join("tests/browser").join(name), args).await
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|s| s.as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_and_the_owner_sees_it(
 ) {
@@ -113,7 +94,7 @@ async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_an
         "platform_console.mjs",
         &[
             &format!("http://localhost:{}", c.port),
-            &shots(),
+            &screenshots("platform"),
             &admin_token,
             &tenant_token,
         ],
@@ -270,7 +251,7 @@ async fn a_platform_admin_runs_the_lifecycle_and_break_glass_from_the_console_an
         "platform_owner_audit.mjs",
         &[
             &format!("http://acme.localhost:{}", c.port),
-            &shots(),
+            &screenshots("platform"),
             "alice",
             "alice-pw",
         ],

@@ -64,3 +64,26 @@ pub async fn run_node_script(script: &Path, args: &[&str]) -> Value {
         )
     })
 }
+
+/// Runs `tests/browser/<name>` with `args` ([`run_node_script`]).
+pub async fn run_script(name: &str, args: &[&str]) -> Value {
+    run_node_script(&scripts_dir().join(name), args).await
+}
+
+/// `target/screenshots/<dir>`, as the browser scripts take it.
+pub fn screenshots(dir: &str) -> String {
+    workspace_root()
+        .join("target/screenshots")
+        .join(dir)
+        .display()
+        .to_string()
+}
+
+/// A JSON list of strings, as the scripts report them (panics on anything else).
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
