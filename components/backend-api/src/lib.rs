@@ -5,8 +5,10 @@
 //!   backend is reached only through the gateway, but never trusts a value's shape;
 //! - input: [`Query`] strings, strict [`json_body`]s, [`parse_uuid`] for path segments;
 //! - output: [`json`] responses (never cached) and the API's timestamp text ([`ts`]);
-//! - [`refusal`]: a refusal raised by a `tenantgate.*` SQL function (`'<code>|<text>'` with
-//!   SQLSTATE `TG4xx`) as the status, the contract's [`ErrorCode`] and the client-safe text.
+//! - errors: [`classify`] sorts a database error (a refusal raised by a `tenantgate.*` SQL
+//!   function, `'<code>|<text>'` with SQLSTATE `TG4xx`, keeps its status, the contract's
+//!   [`ErrorCode`] and its client-safe text; a value Postgres could not take is a 400), and
+//!   [`error_response`] is the contract's JSON error body.
 //!
 //! Malformed input is a [`BadInput`] whose message is safe to show; each component turns it
 //! into its 400.
@@ -128,21 +130,55 @@ pub fn ts(expr: &str) -> String {
     format!("to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
 }
 
-/// A refusal of a `tenantgate.*` function whose code the contract knows: (status, code,
-/// client-safe text). `None` for any other error (a bug or an outage: the component's 500/503).
-pub fn refusal(e: &DbError) -> Option<(u16, ErrorCode, String)> {
-    let (status, code, text) = e.refusal()?;
-    let known = ErrorCode::ALL.iter().find(|c| c.as_str() == code)?;
-    Some((status, *known, text.to_owned()))
+/// What a database error means to an API.
+#[derive(Debug)]
+pub enum DbFailure {
+    /// A refusal of a `tenantgate.*` function whose code the contract knows: status, code,
+    /// client-safe text.
+    Refused(u16, ErrorCode, String),
+    /// A value Postgres could not take (a malformed inet, uuid or timestamp, a number out of
+    /// range, a string too long, a CHECK): the caller's 400.
+    BadValue,
+    /// Anything else (a bug or an outage: the component's 500/503), with its text for the log.
+    Other(DbError),
 }
 
-/// Whether a Postgres error is a value it could not take (a malformed inet, uuid or
-/// timestamp, a number out of range, a string too long, a CHECK): the caller's 400.
-pub fn is_bad_value(e: &DbError) -> bool {
-    matches!(
-        e.sqlstate(),
-        Some("22001" | "22P02" | "22003" | "22007" | "22008" | "23514")
-    )
+/// Sorts a database error into a [`DbFailure`]. A refusal whose code the contract does not
+/// know is [`DbFailure::Other`], so its text never reaches a client.
+pub fn classify(e: DbError) -> DbFailure {
+    if let Some((status, code, text)) = e.refusal() {
+        return match ErrorCode::ALL.iter().find(|c| c.as_str() == code) {
+            Some(known) => DbFailure::Refused(status, *known, text.to_owned()),
+            None => DbFailure::Other(e),
+        };
+    }
+    match e.sqlstate() {
+        Some("22001" | "22P02" | "22003" | "22007" | "22008" | "23514") => DbFailure::BadValue,
+        _ => DbFailure::Other(e),
+    }
+}
+
+/// The contract's JSON error response (DESIGN §7): `{"error":{"code","message","request_id"}}`,
+/// never cached, `Retry-After: 5` on a 503, and `extra` headers (a 405's `Allow`).
+pub fn error_response(
+    status: u16,
+    code: ErrorCode,
+    message: &str,
+    request_id: &str,
+    extra: &[(&str, &str)],
+) -> Response {
+    let mut resp = Response::builder();
+    resp.status(status)
+        .header("content-type", tenant_contract::error::ERROR_CONTENT_TYPE)
+        .header("cache-control", "no-store");
+    for (name, value) in extra {
+        resp.header(*name, *value);
+    }
+    if status == 503 {
+        resp.header("retry-after", "5");
+    }
+    resp.body(tenant_contract::error_body(code, message, request_id))
+        .build()
 }
 
 #[cfg(test)]
@@ -205,5 +241,58 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    fn query(state: &str, message: &str) -> DbError {
+        DbError::Query {
+            sqlstate: Some(state.into()),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn database_errors_are_sorted_for_the_client() {
+        assert!(matches!(
+            classify(query("TG409", "last_owner|keep one")),
+            DbFailure::Refused(409, ErrorCode::LastOwner, t) if t == "keep one"
+        ));
+        // An unknown code is not a refusal: its text stays in the log.
+        assert!(matches!(
+            classify(query("TG409", "made_up|secret")),
+            DbFailure::Other(_)
+        ));
+        for state in ["22001", "22P02", "22003", "22007", "22008", "23514"] {
+            assert!(
+                matches!(classify(query(state, "x")), DbFailure::BadValue),
+                "{state}"
+            );
+        }
+        assert!(matches!(
+            classify(query("42501", "permission denied")),
+            DbFailure::Other(_)
+        ));
+    }
+
+    #[test]
+    fn error_responses_have_the_contract_shape() {
+        let r = error_response(
+            405,
+            ErrorCode::MethodNotAllowed,
+            "no",
+            "r-1",
+            &[("allow", "GET")],
+        );
+        assert_eq!(*r.status(), 405);
+        assert_eq!(r.header("allow").and_then(|v| v.as_str()), Some("GET"));
+        assert_eq!(
+            r.header("cache-control").and_then(|v| v.as_str()),
+            Some("no-store")
+        );
+        assert!(r.header("retry-after").is_none());
+        let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+        assert_eq!(body["error"]["request_id"], "r-1");
+        let r = error_response(503, ErrorCode::DependencyUnavailable, "down", "r-2", &[]);
+        assert_eq!(r.header("retry-after").and_then(|v| v.as_str()), Some("5"));
     }
 }

@@ -1,7 +1,8 @@
 //! Every refusal of the platform API, and the one place that turns it into a response.
 
+use backend_api::DbFailure;
 use spin_sdk::http::Response;
-use tenant_contract::{error_body, ErrorCode};
+use tenant_contract::ErrorCode;
 use tenant_db::DbError;
 
 /// Why a request was not served.
@@ -30,13 +31,13 @@ pub enum ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
-        if let Some((status, code, text)) = backend_api::refusal(&e) {
-            return ApiError::Refused(status, code, text);
+        match backend_api::classify(e) {
+            DbFailure::Refused(status, code, text) => ApiError::Refused(status, code, text),
+            DbFailure::BadValue => {
+                ApiError::BadRequest("a field is out of range or malformed".into())
+            }
+            DbFailure::Other(e) => ApiError::Db(e),
         }
-        if backend_api::is_bad_value(&e) {
-            return ApiError::BadRequest("a field is out of range or malformed".into());
-        }
-        ApiError::Db(e)
     }
 }
 
@@ -87,17 +88,11 @@ impl ApiError {
             // The internal text goes to the log, never to the client.
             eprintln!("platform: request {request_id}: {e}");
         }
-        let mut resp = Response::builder();
-        resp.status(status)
-            .header("content-type", tenant_contract::error::ERROR_CONTENT_TYPE)
-            .header("cache-control", "no-store");
-        if let ApiError::MethodNotAllowed(allow) = &self {
-            resp.header("allow", *allow);
-        }
-        if status == 503 {
-            resp.header("retry-after", "5");
-        }
-        resp.body(error_body(code, &message, request_id)).build()
+        let allow = match &self {
+            ApiError::MethodNotAllowed(allow) => vec![("allow", *allow)],
+            _ => Vec::new(),
+        };
+        backend_api::error_response(status, code, &message, request_id, &allow)
     }
 }
 
