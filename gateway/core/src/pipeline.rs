@@ -482,26 +482,8 @@ pub fn plan_forward(
     headers: &[(String, Vec<u8>)],
     request_id: &RequestId,
 ) -> Forward {
-    let mut out = sanitise(headers);
-    let host = permit
-        .principal()
-        .tenant()
-        .host()
-        .as_str()
-        .as_bytes()
-        .to_vec();
-    out.push((
-        CONTEXT_HEADER.to_owned(),
-        context.as_str().as_bytes().to_vec(),
-    ));
-    out.push((TENANT_HOST_HEADER.to_owned(), host));
-    if let Some(addr) = client_addr(headers) {
-        out.push((CLIENT_ADDR_HEADER.to_owned(), addr.to_string().into_bytes()));
-    }
-    out.push((
-        REQUEST_ID_HEADER.to_owned(),
-        request_id.as_str().as_bytes().to_vec(),
-    ));
+    let host = permit.principal().tenant().host().as_str().to_owned();
+    let out = forwarded_headers(headers, &context, &host, None, request_id);
     Forward {
         component: permit.component().clone(),
         method: method.to_owned(),
@@ -512,6 +494,34 @@ pub fn plan_forward(
         response_headers: Vec::new(),
         login_redirect: None,
     }
+}
+
+/// The headers a backend gets: the client's, sanitised, then the gateway's own: the signed
+/// context, the host, the client's address (when the host gave one), `extra`, the request id.
+pub(crate) fn forwarded_headers(
+    headers: &[(String, Vec<u8>)],
+    context: &SignedContext,
+    host: &str,
+    extra: Option<(&str, &str)>,
+    request_id: &RequestId,
+) -> Vec<(String, Vec<u8>)> {
+    let mut out = sanitise(headers);
+    out.push((
+        CONTEXT_HEADER.to_owned(),
+        context.as_str().as_bytes().to_vec(),
+    ));
+    out.push((TENANT_HOST_HEADER.to_owned(), host.as_bytes().to_vec()));
+    if let Some(addr) = client_addr(headers) {
+        out.push((CLIENT_ADDR_HEADER.to_owned(), addr.to_string().into_bytes()));
+    }
+    if let Some((name, value)) = extra {
+        out.push((name.to_owned(), value.as_bytes().to_vec()));
+    }
+    out.push((
+        REQUEST_ID_HEADER.to_owned(),
+        request_id.as_str().as_bytes().to_vec(),
+    ));
+    out
 }
 
 /// Every `Host` value, in order.

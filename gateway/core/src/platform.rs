@@ -25,15 +25,11 @@ use sha2::{Digest as _, Sha256};
 
 use crate::context::{ContextClaims, ContextSigner, SignedContext};
 use crate::decision::Forward;
-use crate::headers::sanitise;
 use crate::ids::{Permission, RequestId, RoleName, TenantId, TenantSlug};
 use crate::jwt::VerifiedToken;
 use crate::kv::UnixMillis;
 use crate::tenant::TenantRecord;
-use tenant_contract::headers::{
-    CLIENT_ADDR_HEADER, CONTEXT_HEADER, PLATFORM_ADMIN_HEADER, REQUEST_ID_HEADER,
-    TENANT_HOST_HEADER,
-};
+use tenant_contract::headers::PLATFORM_ADMIN_HEADER;
 use tenant_contract::placement::Placement;
 
 /// The platform role that makes a platform admin.
@@ -179,25 +175,8 @@ pub fn plan(
     now: UnixMillis,
 ) -> Forward {
     let context = sign(admin, tenant, signer, request_id, now);
-    let mut out = sanitise(headers);
-    out.push((
-        CONTEXT_HEADER.to_owned(),
-        context.as_str().as_bytes().to_vec(),
-    ));
-    out.push((TENANT_HOST_HEADER.to_owned(), apex.as_bytes().to_vec()));
-    if let Some(addr) = crate::limits::client_addr(headers) {
-        out.push((CLIENT_ADDR_HEADER.to_owned(), addr.to_string().into_bytes()));
-    }
-    if let Some(admin) = admin {
-        out.push((
-            PLATFORM_ADMIN_HEADER.to_owned(),
-            admin.label.as_bytes().to_vec(),
-        ));
-    }
-    out.push((
-        REQUEST_ID_HEADER.to_owned(),
-        request_id.as_str().as_bytes().to_vec(),
-    ));
+    let extra = admin.map(|a| (PLATFORM_ADMIN_HEADER, a.label.as_str()));
+    let out = crate::pipeline::forwarded_headers(headers, &context, apex, extra, request_id);
     Forward {
         component,
         method: method.to_owned(),
