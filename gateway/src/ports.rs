@@ -42,6 +42,76 @@ pub fn request_id(now: UnixMillis) -> RequestId {
         .expect("hex digits and a dash make a request id")
 }
 
+/// Why [`PgDirectory::one`] gave no row.
+#[derive(Debug)]
+pub enum DirectoryError {
+    /// The directory cannot answer: 503.
+    Unavailable(DirectoryUnavailable),
+    /// A text parameter holds a NUL character, refused before the query: the caller's 400.
+    NulInText,
+}
+
+impl From<DirectoryUnavailable> for DirectoryError {
+    fn from(e: DirectoryUnavailable) -> DirectoryError {
+        DirectoryError::Unavailable(e)
+    }
+}
+
+/// The core's directory port has no 400: where a NUL cannot come from a client (uuids, the
+/// admin's label with control characters removed, a checked path), it stays a failure.
+impl From<DirectoryError> for DirectoryUnavailable {
+    fn from(e: DirectoryError) -> DirectoryUnavailable {
+        match e {
+            DirectoryError::Unavailable(e) => e,
+            DirectoryError::NulInText => {
+                DirectoryUnavailable("a text parameter holds a NUL character".into())
+            }
+        }
+    }
+}
+
+impl From<DirectoryError> for gateway_core::sso::SsoError {
+    fn from(e: DirectoryError) -> gateway_core::sso::SsoError {
+        match e {
+            DirectoryError::Unavailable(e) => gateway_core::sso::SsoError::Unavailable(e.0),
+            DirectoryError::NulInText => gateway_core::sso::SsoError::NulInText("a value"),
+        }
+    }
+}
+
+/// Whether a parameter is text holding a NUL character (`\0` in a string, `\u0000` or a
+/// raw NUL in a JSON document), as `tenant-db`'s backstop decides for the components.
+fn holds_nul(p: &ParameterValue) -> bool {
+    match p {
+        ParameterValue::Str(s) | ParameterValue::Uuid(s) | ParameterValue::Decimal(s) => {
+            s.contains('\0')
+        }
+        ParameterValue::ArrayStr(items) => items
+            .iter()
+            .any(|s| s.as_deref().is_some_and(|s| s.contains('\0'))),
+        ParameterValue::Jsonb(bytes) => {
+            let text = String::from_utf8_lossy(bytes);
+            text.contains('\0')
+                || serde_json::from_str::<serde_json::Value>(&text)
+                    .map(|v| json_holds_nul(&v))
+                    .unwrap_or(false)
+        }
+        _ => false,
+    }
+}
+
+fn json_holds_nul(v: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match v {
+        V::String(s) => s.contains('\0'),
+        V::Array(items) => items.iter().any(json_holds_nul),
+        V::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.contains('\0') || json_holds_nul(v)),
+        _ => false,
+    }
+}
+
 /// The tenant directory: `tenantgate.resolve_tenant_by_*()` in the control plane, on a
 /// connection opened on first use (a warm cache never opens one).
 pub struct PgDirectory {
@@ -107,12 +177,18 @@ impl PgDirectory {
     }
 
     /// Runs `sql`, which returns exactly one row (the caller wraps a function in a left join
-    /// on one constant row), every column as text.
+    /// on one constant row), every column as text. A text parameter holding a NUL character
+    /// is [`DirectoryError::NulInText`] and never sent (Postgres takes no NUL in text; the
+    /// SSO, SAML and switch paths refuse one where they read it, naming the field, and this
+    /// is the backstop): the caller's 400, not the directory's 503.
     pub fn one(
         &self,
         sql: &str,
         params: &[ParameterValue],
-    ) -> Result<Vec<Option<String>>, DirectoryUnavailable> {
+    ) -> Result<Vec<Option<String>>, DirectoryError> {
+        if params.iter().any(holds_nul) {
+            return Err(DirectoryError::NulInText);
+        }
         let slot = self.conn()?;
         let conn = slot.as_ref().expect("opened by conn()");
         let rows = conn
@@ -123,7 +199,10 @@ impl PgDirectory {
             .first()
             .ok_or_else(|| DirectoryUnavailable("no row".into()))?;
         row.iter()
-            .map(|v| Option::<String>::decode(v).map_err(|e| DirectoryUnavailable(format!("{e}"))))
+            .map(|v| {
+                Option::<String>::decode(v)
+                    .map_err(|e| DirectoryError::from(DirectoryUnavailable(format!("{e}"))))
+            })
             .collect()
     }
 }
@@ -200,7 +279,7 @@ impl TenantDirectory for PgDirectory {
             "SELECT r.tenant_id::text, r.user_id::text, r.role_name, r.permissions, \
              r.expires_in::text FROM (VALUES (1)) AS one (x) \
              LEFT JOIN tenantgate.session_state($1::uuid) AS r ON true",
-            &[ParameterValue::Str(sid.to_string())],
+            &[ParameterValue::Uuid(sid.to_string())],
         )?;
         let Some(tenant) = row[0].clone() else {
             return Ok(None);
@@ -237,8 +316,8 @@ impl TenantDirectory for PgDirectory {
              LEFT JOIN tenantgate.break_glass_access($1::uuid, $2::uuid, $3, $4, $5, $6, $7::text::inet) AS r \
              ON true",
             &[
-                ParameterValue::Str(access.tenant.to_string()),
-                ParameterValue::Str(access.admin.id.to_string()),
+                ParameterValue::Uuid(access.tenant.to_string()),
+                ParameterValue::Uuid(access.admin.id.to_string()),
                 ParameterValue::Str(access.admin.label.clone()),
                 ParameterValue::Str(access.method.to_owned()),
                 ParameterValue::Str(access.path.to_owned()),

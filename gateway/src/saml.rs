@@ -73,7 +73,7 @@ pub fn start(
             "SELECT b::text FROM (VALUES (1)) AS one (x) LEFT JOIN \
              tenantgate.sso_begin($1::uuid, $2, $3, '', NULL, $4, $5, $6, $7) AS b ON true",
             &[
-                ParameterValue::Str(auth.tenant.id.to_string()),
+                ParameterValue::Uuid(auth.tenant.id.to_string()),
                 ParameterValue::Binary(key.keyed_hash("state", &state).to_vec()),
                 ParameterValue::Binary(key.keyed_hash("binding", &binding).to_vec()),
                 ParameterValue::Str(request.id.clone()),
@@ -82,7 +82,7 @@ pub fn start(
                 flow.invitation_param(),
             ],
         )
-        .map_err(sso::unavailable)?;
+        .map_err(SsoError::from)?;
     Ok(sso::redirect(
         &request.redirect_url,
         &[flow_cookie(&binding, 600, auth.tls)],
@@ -154,6 +154,14 @@ pub fn acs(
         },
     )
     .map_err(|e| SsoError::Saml(e.code()))?;
+    // Text bound for the directory: a NUL is the caller's 400, named (XML 1.0 cannot carry
+    // one, so this is a backstop for the parser).
+    if assertion.issuer.contains('\0') {
+        return Err(SsoError::NulInText("the assertion's issuer"));
+    }
+    if assertion.id.contains('\0') {
+        return Err(SsoError::NulInText("the assertion's ID"));
+    }
     // The replay cache: an assertion id is accepted once until its NotOnOrAfter.
     let until_secs = (assertion.not_on_or_after_ms / 1000) as i64 + SKEW_MS as i64 / 1000;
     let fresh = directory
@@ -161,13 +169,13 @@ pub fn acs(
             "SELECT s::text FROM (VALUES (1)) AS one (x) LEFT JOIN \
              tenantgate.saml_seen($1::uuid, $2, $3, to_timestamp($4::bigint)) AS s ON true",
             &[
-                ParameterValue::Str(auth.tenant.id.to_string()),
+                ParameterValue::Uuid(auth.tenant.id.to_string()),
                 ParameterValue::Str(assertion.issuer.clone()),
                 ParameterValue::Str(assertion.id.clone()),
                 ParameterValue::Int64(until_secs),
             ],
         )
-        .map_err(sso::unavailable)?;
+        .map_err(SsoError::from)?;
     if fresh.first().cloned().flatten().as_deref() != Some("true") {
         return Err(SsoError::Replay);
     }

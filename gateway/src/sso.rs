@@ -101,9 +101,9 @@ pub(crate) fn provider(directory: &PgDirectory, auth: &AuthRequest) -> Result<Pr
              p.keys_age::text, p.idp_entity_id, p.sso_url, p.certificates, \
              p.allow_idp_initiated::text FROM (VALUES (1)) AS one (x) \
              LEFT JOIN tenantgate.sso_provider($1::uuid) AS p ON true",
-            &[ParameterValue::Str(auth.tenant.id.to_string())],
+            &[ParameterValue::Uuid(auth.tenant.id.to_string())],
         )
-        .map_err(unavailable)?;
+        .map_err(SsoError::from)?;
     let text = |i: usize| row.get(i).cloned().flatten();
     let kind = text(0).ok_or(SsoError::NotConfigured)?;
     let oidc = match kind.as_str() {
@@ -239,7 +239,7 @@ fn start(
             "SELECT b::text FROM (VALUES (1)) AS one (x) LEFT JOIN \
              tenantgate.sso_begin($1::uuid, $2, $3, $4, $5, NULL, $6, $7, $8) AS b ON true",
             &[
-                ParameterValue::Str(auth.tenant.id.to_string()),
+                ParameterValue::Uuid(auth.tenant.id.to_string()),
                 ParameterValue::Binary(key.keyed_hash("state", &state).to_vec()),
                 ParameterValue::Binary(key.keyed_hash("binding", &binding).to_vec()),
                 ParameterValue::Str(nonce.clone()),
@@ -249,7 +249,7 @@ fn start(
                 flow.invitation_param(),
             ],
         )
-        .map_err(unavailable)?;
+        .map_err(SsoError::from)?;
     let location = oidc::authorize_url(&oidc, &auth.oidc_redirect_uri(), &state, &nonce, &verifier);
     Ok(redirect(
         &location,
@@ -300,7 +300,7 @@ pub(crate) fn take_flow(
                 key.keyed_hash("state", state).to_vec(),
             )],
         )
-        .map_err(unavailable)?;
+        .map_err(SsoError::from)?;
     let text = |i: usize| row.get(i).cloned().flatten();
     let tenant = text(0).ok_or(SsoError::StateInvalid)?;
     let binding_ok = auth.binding.as_deref().is_some_and(|b| {
@@ -357,6 +357,24 @@ pub(crate) struct Login {
     pub(crate) name: Option<String>,
 }
 
+impl Login {
+    /// Refuses a claim holding a NUL character (Postgres takes none in text), naming it: a
+    /// 400 before the directory is asked, never its 503.
+    pub(crate) fn check_text(&self) -> Result<(), SsoError> {
+        for (field, value) in [
+            ("the identity provider's issuer", Some(&self.issuer)),
+            ("the identity provider's subject", Some(&self.subject)),
+            ("the identity provider's email claim", self.email.as_ref()),
+            ("the identity provider's name claim", self.name.as_ref()),
+        ] {
+            if value.is_some_and(|v| v.contains('\0')) {
+                return Err(SsoError::NulInText(field));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Opens the session for a verified login (membership rules in the directory) and sends the
 /// browser to `return_to` with its cookie.
 pub(crate) fn finish_login(
@@ -368,12 +386,13 @@ pub(crate) fn finish_login(
     flow: &Flow,
     now: UnixMillis,
 ) -> Result<Response, SsoError> {
+    claims.check_text()?;
     let row = directory
         .one(
             "SELECT l.outcome, l.session_id::text, l.user_id::text FROM (VALUES (1)) AS one (x) \
              LEFT JOIN tenantgate.sso_login($1::uuid, $2, $3, $4, $5, $6, $7, decode($8, 'hex')) AS l ON true",
             &[
-                ParameterValue::Str(auth.tenant.id.to_string()),
+                ParameterValue::Uuid(auth.tenant.id.to_string()),
                 ParameterValue::Str(claims.issuer.clone()),
                 ParameterValue::Str(claims.subject.clone()),
                 claims
@@ -391,7 +410,7 @@ pub(crate) fn finish_login(
                     .map_or(ParameterValue::DbNull, ParameterValue::Str),
             ],
         )
-        .map_err(unavailable)?;
+        .map_err(SsoError::from)?;
     let text = |i: usize| row.get(i).cloned().flatten();
     match text(0).as_deref() {
         Some("ok") => {}
@@ -456,10 +475,10 @@ fn logout(
         if let Err(e) = directory.one(
             "SELECT e::text FROM (VALUES (1)) AS one (x) \
              LEFT JOIN tenantgate.session_end($1::uuid) AS e ON true",
-            &[ParameterValue::Str(s.sid.to_string())],
+            &[ParameterValue::Uuid(s.sid.to_string())],
         ) {
             // Fail closed: the session is not ended, say so.
-            return refusal(auth, unavailable(e));
+            return refusal(auth, SsoError::from(e));
         }
         session::forget(&s.sid, sessions, kv);
     }

@@ -32,15 +32,15 @@ pub fn begin(
             "SELECT s.outcome FROM (VALUES (1)) AS one (x) LEFT JOIN \
              tenantgate.switch_begin($1::uuid, $2::uuid, $3, $4, $5, $6) AS s ON true",
             &[
-                ParameterValue::Str(auth.tenant.id.to_string()),
-                ParameterValue::Str(session.sid.to_string()),
+                ParameterValue::Uuid(auth.tenant.id.to_string()),
+                ParameterValue::Uuid(session.sid.to_string()),
                 ParameterValue::Str(form.to.as_str().to_owned()),
                 ParameterValue::Binary(key.keyed_hash("switch", &ticket).to_vec()),
                 ParameterValue::Str(form.return_to.clone()),
                 ParameterValue::Int32(TICKET_TTL_SECS as i32),
             ],
         )
-        .map_err(unavailable)?;
+        .map_err(SsoError::from)?;
     let target = switch::tenant_origin(&auth.origin, &auth.apex, &form.to);
     match row.first().cloned().flatten().as_deref() {
         Some("ok") => Ok(redirect(&switch::complete_url(&target, &ticket), &[])),
@@ -65,12 +65,12 @@ pub fn complete(
             "SELECT r.outcome, r.session_id::text, r.return_to FROM (VALUES (1)) AS one (x) \
              LEFT JOIN tenantgate.switch_redeem($1::uuid, $2, $3) AS r ON true",
             &[
-                ParameterValue::Str(auth.tenant.id.to_string()),
+                ParameterValue::Uuid(auth.tenant.id.to_string()),
                 ParameterValue::Binary(key.keyed_hash("switch", &ticket).to_vec()),
                 ParameterValue::Int32(sessions.session_ttl_secs.min(i32::MAX as u64) as i32),
             ],
         )
-        .map_err(unavailable)?;
+        .map_err(SsoError::from)?;
     let text = |i: usize| row.get(i).cloned().flatten();
     let return_to = text(2).unwrap_or_else(|| switch::DEFAULT_LANDING.to_owned());
     match text(0).as_deref() {

@@ -37,6 +37,8 @@ pub struct Limits {
     pub spin_compat: crate::spin_compat::SpinCompat,
     /// Which statements components may send to Postgres (default: what a backend needs).
     pub pg_statements: crate::outbound_pg::StatementFilter,
+    /// How pooled Postgres connections are cleaned between requests (default: the host's reset).
+    pub pg_reset: crate::outbound_pg::PgReset,
 }
 
 impl Default for Limits {
@@ -48,6 +50,7 @@ impl Default for Limits {
             pg_pool_size: crate::outbound_pg::DEFAULT_POOL_SIZE,
             spin_compat: crate::spin_compat::SpinCompat::Latest,
             pg_statements: crate::outbound_pg::StatementFilter::Backend,
+            pg_reset: crate::outbound_pg::PgReset::Host,
         }
     }
 }

@@ -118,6 +118,12 @@ struct UpArgs {
     /// as Spin does.
     #[arg(long, env = "TENANTGATE_PG_STATEMENTS", default_value = "backend")]
     pg_statements: tenantgate_host::outbound_pg::StatementFilter,
+    /// How pooled Postgres connections are cleaned between requests: `host` (the default)
+    /// rolls back and resets every piece of session state before a connection is reused;
+    /// `spin` recycles them as Spin does (no rollback: a transaction a request leaves open
+    /// reaches the next one), to prove a component's own defences.
+    #[arg(long, env = "TENANTGATE_PG_RESET", default_value = "host")]
+    pg_reset: tenantgate_host::outbound_pg::PgReset,
 }
 
 fn main() -> std::process::ExitCode {
@@ -200,6 +206,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             pg_pool_size: args.pg_pool_size,
             spin_compat: args.spin_compat,
             pg_statements: args.pg_statements,
+            pg_reset: args.pg_reset,
         },
         cache_dir,
         env: None,

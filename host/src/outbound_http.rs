@@ -17,7 +17,7 @@ use std::time::Instant;
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::allowed_hosts::AllowedHosts;
+use crate::allowed_hosts::{chaining_target, AllowedHosts};
 
 /// Suffix of service-chaining hosts.
 pub const INTERNAL_SUFFIX: &str = ".spin.internal";
@@ -82,22 +82,18 @@ pub(crate) enum Destination {
     Network,
 }
 
-/// Decides whether `uri` may be requested under `allowed`, and where it goes.
+/// Decides whether `uri` may be requested under `allowed`, and where it goes, as Spin
+/// does: the allow-list check first (on the parsed host), then service chaining when
+/// the host as written is `<id>.spin.internal` (Spin's interceptor compares it
+/// case-sensitively, any scheme or port).
 pub(crate) fn classify(allowed: &AllowedHosts, uri: &http::Uri) -> Result<Destination, Error> {
-    let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
-    let host = uri
-        .host()
-        .ok_or(Error::HttpRequestUriInvalid)?
-        .to_ascii_lowercase();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let scheme = uri.scheme_str().unwrap_or("https").to_owned();
+    let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?;
     if !allowed.allows(&scheme, host, uri.port_u16()) {
         return Err(Error::HttpRequestDenied);
     }
-    // As in Spin, `<id>.spin.internal` chains only when `<id>` is a single label.
-    match host.strip_suffix(INTERNAL_SUFFIX) {
-        Some(id) if !id.is_empty() && !id.contains('.') => {
-            Ok(Destination::Component(id.to_owned()))
-        }
+    match chaining_target(host) {
+        Some(id) if !id.is_empty() => Ok(Destination::Component(id.to_owned())),
         _ => Ok(Destination::Network),
     }
 }
@@ -165,11 +161,29 @@ mod tests {
             classify(&a, &uri("https://tasks.spin.internal/")),
             Err(Error::HttpRequestDenied)
         ));
-        let any = AllowedHosts::parse_literal(&["http://*.spin.internal"]).unwrap();
+        let any = AllowedHosts::parse_literal(&["http://*:80"]).unwrap();
         assert_eq!(
             classify(&any, &uri("http://a.b.spin.internal/")).unwrap(),
             Destination::Network,
             "only single-label ids chain"
+        );
+        assert_eq!(
+            classify(&any, &uri("http://tasks.SPIN.INTERNAL/")).unwrap(),
+            Destination::Network,
+            "Spin's interceptor compares the suffix case-sensitively"
+        );
+        let wild =
+            AllowedHosts::parse_literal_for(&["http://*.spin.internal"], &["tasks"]).unwrap();
+        assert_eq!(
+            classify(&wild, &uri("http://tasks.spin.internal/")).unwrap(),
+            Destination::Component("tasks".into())
+        );
+        assert!(
+            matches!(
+                classify(&wild, &uri("http://ghost.spin.internal/")),
+                Err(Error::HttpRequestDenied)
+            ),
+            "the wildcard allows the app's components only, as Spin expands it"
         );
         assert!(matches!(
             classify(&a, &uri("http://127.0.0.1:9/")),

@@ -134,10 +134,17 @@ impl RedisClients {
     }
 }
 
-/// Flattens a reply into `redis-result`s as Spin does; maps, attributes, verbatim
-/// strings and pushes have no WIT form and are a type error.
+/// Flattens a reply into `redis-result`s as Spin does (`RedisResults`); maps,
+/// attributes, verbatim strings and pushes have no WIT form and, as in Spin, are
+/// `other(..)` (Spin's conversion fails with a Redis type error, which it reports as
+/// `other`), not `type-error`.
 fn convert(value: redis::Value, out: &mut Vec<RedisResult>) -> Result<(), Error> {
     use redis::Value as V;
+    let unsupported = |what: &str| {
+        Err(Error::Other(format!(
+            "Could not convert Redis response - {what}"
+        )))
+    };
     match value {
         V::Nil => out.push(RedisResult::Nil),
         V::Int(n) => out.push(RedisResult::Int64(n)),
@@ -152,10 +159,34 @@ fn convert(value: redis::Value, out: &mut Vec<RedisResult>) -> Result<(), Error>
         V::Double(d) => out.push(RedisResult::Binary(d.to_string().into_bytes())),
         V::Boolean(b) => out.push(RedisResult::Int64(b as i64)),
         V::BigNumber(n) => out.push(RedisResult::Binary(n.to_string().into_bytes())),
-        V::ServerError(e) => return Err(Error::Other(format!("{e:?}"))),
-        _ => return Err(Error::TypeError),
+        V::ServerError(e) => return Err(Error::Other(format!("Server error: {e:?}"))),
+        V::Map(_) => return unsupported("Redis Map type is not supported"),
+        V::Attribute { .. } => return unsupported("Redis Attribute type is not supported"),
+        V::VerbatimString { .. } => {
+            return unsupported("Redis string with format attribute is not supported")
+        }
+        V::Push { .. } => return unsupported("Redis Pub/Sub types are not supported"),
     }
     Ok(())
+}
+
+/// Spin's `MAX_HOST_BUFFERED_BYTES`: the most `get` or `execute` may return.
+pub const MAX_RESULT_BYTES: usize = 128 << 20;
+
+fn over_limit() -> Error {
+    Error::Other(format!(
+        "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+    ))
+}
+
+/// Spin's size of a `redis-result` (`memory_size`).
+fn result_size(r: &RedisResult) -> usize {
+    std::mem::size_of::<RedisResult>()
+        + match r {
+            RedisResult::Nil | RedisResult::Int64(_) => 0,
+            RedisResult::Binary(b) => b.len(),
+            RedisResult::Status(s) => s.len(),
+        }
 }
 
 impl wit::Host for RedisView<'_> {}
@@ -206,9 +237,17 @@ impl wit::HostConnection for RedisView<'_> {
         let mut conn = self.redis_conn(&c)?;
         Ok(redis::cmd("GET")
             .arg(key)
-            .query_async(&mut conn)
+            .query_async::<Option<Vec<u8>>>(&mut conn)
             .await
-            .map_err(other))
+            .map_err(other)
+            .and_then(|v| {
+                let size = std::mem::size_of::<Option<Vec<u8>>>() + v.as_ref().map_or(0, Vec::len);
+                if size > MAX_RESULT_BYTES {
+                    Err(over_limit())
+                } else {
+                    Ok(v)
+                }
+            }))
     }
 
     async fn set(
@@ -232,19 +271,14 @@ impl wit::HostConnection for RedisView<'_> {
         key: String,
     ) -> wasmtime::Result<Result<i64, Error>> {
         let mut conn = self.redis_conn(&c)?;
-        Ok(redis::cmd("INCR")
+        // Spin sends `INCRBY key 1` and reports every failure, a value that is not an
+        // integer included, as `other(..)`.
+        Ok(redis::cmd("INCRBY")
             .arg(key)
+            .arg(1)
             .query_async(&mut conn)
             .await
-            .map_err(|e| {
-                if e.kind() == redis::ErrorKind::TypeError
-                    || e.to_string().contains("not an integer")
-                {
-                    Error::TypeError
-                } else {
-                    other(e)
-                }
-            }))
+            .map_err(other))
     }
 
     async fn del(
@@ -272,7 +306,14 @@ impl wit::HostConnection for RedisView<'_> {
             .arg(values)
             .query_async(&mut conn)
             .await
-            .map_err(other))
+            .map_err(|e| {
+                // Spin's only `type-error` outside `execute`.
+                if e.kind() == redis::ErrorKind::TypeError {
+                    Error::TypeError
+                } else {
+                    other(e)
+                }
+            }))
     }
 
     async fn smembers(
@@ -320,7 +361,15 @@ impl wit::HostConnection for RedisView<'_> {
         match cmd.query_async::<redis::Value>(&mut conn).await {
             Ok(v) => {
                 let mut out = Vec::new();
-                Ok(convert(v, &mut out).map(|()| out))
+                Ok(convert(v, &mut out).and_then(|()| {
+                    let size = std::mem::size_of::<Vec<RedisResult>>()
+                        + out.iter().map(result_size).sum::<usize>();
+                    if size > MAX_RESULT_BYTES {
+                        Err(over_limit())
+                    } else {
+                        Ok(out)
+                    }
+                }))
             }
             Err(e) => Ok(Err(other(e))),
         }

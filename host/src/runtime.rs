@@ -109,6 +109,7 @@ impl AppRuntime {
         let engine = HostEngine::new(&opts.limits, opts.cache_dir.as_deref())?;
         let linker = crate::state::linker(engine.engine())?;
 
+        let component_ids: Vec<String> = app.components.keys().cloned().collect();
         let mut components = HashMap::new();
         for (id, spec) in &app.components {
             let mut variables = HashMap::new();
@@ -119,10 +120,23 @@ impl AppRuntime {
                 variables.insert(name.clone(), value);
             }
             let allowed_hosts = Arc::new(
-                AllowedHosts::parse(&spec.allowed_outbound_hosts, &vars).map_err(|e| {
-                    anyhow::anyhow!("component `{id}`: `allowed_outbound_hosts` is malformed: {e}")
-                })?,
+                AllowedHosts::parse(&spec.allowed_outbound_hosts, &vars, &component_ids).map_err(
+                    |e| {
+                        anyhow::anyhow!(
+                            "component `{id}`: `allowed_outbound_hosts` is malformed: {e}"
+                        )
+                    },
+                )?,
             );
+            if let Some(ghost) = allowed_hosts
+                .unknown_chaining_targets(&component_ids)
+                .first()
+            {
+                anyhow::bail!(
+                    "component `{id}`: `allowed_outbound_hosts` allows chaining to `{ghost}.spin.internal`, \
+                     but the app has no component `{ghost}` (Spin would trap the caller's request)"
+                );
+            }
             let caps = Arc::new(Capabilities {
                 key_value: KeyValue::new(&spec.key_value_stores, &services.kv),
                 postgres: OutboundPg::new(id, allowed_hosts.clone(), services.pg.clone()),

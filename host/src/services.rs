@@ -34,7 +34,8 @@ impl Services {
             pg: Arc::new(
                 PgPools::new(limits.pg_pool_size)
                     .with_spin_compat(limits.spin_compat)
-                    .with_statement_filter(limits.pg_statements),
+                    .with_statement_filter(limits.pg_statements)
+                    .with_reset(limits.pg_reset),
             ),
             redis: Arc::new(RedisClients::default()),
         })

@@ -2,9 +2,10 @@
 //! component that would misbehave on those versions fails a test here instead of in
 //! production.
 //!
-//! Today one: Spin 4.0.0–4.0.2 (and so SpinKube's shim, which carries 4.0.1) never answers
-//! a Postgres `query` whose result has no row (Spin issue #3671): the guest blocks inside
-//! the host call for good. With [`SpinCompat::V4_0`] the host answers such a query with an
+//! Today one: Spin 4.0.0–4.0.2 never answers a Postgres `query` whose result has no row
+//! (Spin issue #3671): the guest blocks inside the host call for good. Only those three
+//! releases: Spin 3.x (3.6.3 is what SpinKube's latest shim, v0.24.0, embeds) collects
+//! the rows before answering and is not affected, nor is Spin after 4.0.2. With [`SpinCompat::V4_0`] the host answers such a query with an
 //! error value naming the issue instead of the empty result, so every code path that would
 //! hang on those versions shows up as a failure. The statement itself has run, as it has
 //! on Spin before the hang.
@@ -15,7 +16,7 @@ use std::str::FromStr;
 /// Which Spin's quirks to reproduce.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SpinCompat {
-    /// Spin as fixed (3.x, 4.0.3 and later): no quirk reproduced. The default.
+    /// Spin without the defect (3.x, and 4.x after 4.0.2): no quirk reproduced. The default.
     #[default]
     Latest,
     /// Spin 4.0.0–4.0.2: a Postgres `query` with zero rows is refused (Spin #3671).

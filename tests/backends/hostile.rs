@@ -104,7 +104,7 @@ async fn arbitrary_sql_stays_inside_its_tenant() {
             "role games",
             s(&[
                 "RESET ROLE",
-                "SELECT current_user",
+                "SELECT current_user::text",
                 "SET ROLE tenantgate_owner",
                 "SET ROLE postgres",
                 "SET SESSION AUTHORIZATION postgres",

@@ -11,4 +11,5 @@ mod envelope;
 mod hostile;
 mod matrix;
 mod outlive;
+mod role_settings;
 mod world;

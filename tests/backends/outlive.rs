@@ -230,3 +230,83 @@ async fn session_settings_made_by_a_query_never_reach_the_next_request() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_transaction_left_open_under_spins_recycling_reaches_no_tenant_db_request() {
+    // Spin's pool rolls nothing back: a connection goes back inside whatever transaction a
+    // request left open, and the next request on it continues that transaction. tenant-db
+    // starts every unit of work with ROLLBACK, so a backend built on it neither sees nor
+    // commits what an earlier request left: shown here with the host recycling as Spin does
+    // and one pooled connection per database.
+    let w = World::start_as_spin().await;
+    let url = w.app_url(&ACME);
+    let in_leaked_tx = ["SELECT (txid_current_if_assigned() IS NOT NULL)::text".to_string()];
+    let acme_task = ACME.tasks[0];
+    let leave_open = |title: &str| -> Vec<String> {
+        vec![
+            "BEGIN".into(),
+            format!(
+                "SELECT set_config('tenantgate.context', '{}', true) IS NOT NULL",
+                ctx(&ACME)
+            ),
+            format!("UPDATE app.tasks SET title = '{title}' WHERE id = '{acme_task}' RETURNING 1"),
+        ]
+    };
+    // Control: the raw request after it continues the very transaction (Spin's behaviour,
+    // reproduced), so the test below would see a leak if tenant-db let one through.
+    let (status, out) = w.hostile("raw", &url, None, &leave_open("leaked")).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        cell(&out, 2),
+        "1",
+        "the update ran inside the open transaction: {out}"
+    );
+    let (_, next) = w.hostile("raw", &url, None, &in_leaked_tx).await;
+    assert_eq!(
+        cell(&next, 0),
+        "true",
+        "under Spin's recycling the next request is inside the left-open transaction: {next}"
+    );
+
+    // Leave it open again, then the well-behaved backend of each tenant.
+    let (status, out) = w.hostile("raw", &url, None, &leave_open("hijacked")).await;
+    assert_eq!((status, cell(&out, 2)), (200, "1".to_string()), "{out}");
+    for t in [&GAMMA, &ACME] {
+        let (s, page) = w.api("GET", "/api/tasks", Some(&ctx(t)), None).await;
+        assert_eq!(
+            (s, page["items"].as_array().map(Vec::len)),
+            (200, Some(3)),
+            "{} {page}",
+            t.slug
+        );
+        let titles = page.to_string();
+        assert!(
+            !titles.contains("hijacked") && !titles.contains("leaked"),
+            "{titles}"
+        );
+    }
+    // tenant-db rolled the leaked transaction back rather than committing it with its own.
+    let (s, created) = w
+        .api(
+            "POST",
+            "/api/projects",
+            Some(&ctx(&ACME)),
+            Some(serde_json::json!({ "name": "after" })),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let titles = w.main.psql(
+        "postgres",
+        &format!("SELECT title FROM app.tasks WHERE id = '{acme_task}'"),
+    );
+    assert!(
+        !titles.contains("hijacked") && !titles.contains("leaked"),
+        "nothing the open transaction did was committed: {titles}"
+    );
+    let (_, after) = w.hostile("raw", &url, None, &in_leaked_tx).await;
+    assert_eq!(
+        cell(&after, 0),
+        "false",
+        "no transaction is left open: {after}"
+    );
+}

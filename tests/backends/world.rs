@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use tenantgate_host::engine::Limits;
-use tenantgate_host::outbound_pg::StatementFilter;
+use tenantgate_host::outbound_pg::{PgReset, StatementFilter};
 use tenantgate_tests::dataplane;
 use tenantgate_tests::fixtures::component;
 use tenantgate_tests::host::{client, AppBuilder, TestHost};
@@ -217,6 +217,16 @@ impl World {
     /// The world with the host sending components' statements as `filter` says
     /// ([`StatementFilter::Off`]: every statement, as Spin does).
     pub async fn start_with(filter: StatementFilter) -> World {
+        World::start_full(filter, PgReset::Host).await
+    }
+
+    /// The world on a host that behaves as Spin does: every statement sent, and pooled
+    /// connections recycled as Spin's pool recycles them (nothing rolled back).
+    pub async fn start_as_spin() -> World {
+        World::start_full(StatementFilter::Off, PgReset::Spin).await
+    }
+
+    async fn start_full(filter: StatementFilter, reset: PgReset) -> World {
         let main = PgCluster::start();
         let dedicated = PgCluster::start();
         dataplane::control_plane(&main, &["tenant_gamma"]);
@@ -292,6 +302,7 @@ allowed_outbound_hosts = {hosts}
             .limits(Limits {
                 pg_pool_size: 1,
                 pg_statements: filter,
+                pg_reset: reset,
                 ..Limits::default()
             })
             .start()

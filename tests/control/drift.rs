@@ -33,15 +33,19 @@ async fn audit_isolation_finds_role_settings_drift_and_reopened_side_channels() 
     .await
     .unwrap();
     tokio::spawn(conn);
-    app.batch_execute("ALTER ROLE CURRENT_USER SET statement_timeout = '1s'")
-        .await
-        .unwrap();
+    app.batch_execute(
+        "ALTER ROLE CURRENT_USER SET statement_timeout = '1s'; ALTER ROLE CURRENT_USER SET work_mem = '64kB'",
+    )
+    .await
+    .unwrap();
     drop(app);
     let found = w.tg(&["audit", "isolation"]);
     assert_eq!(found.code, 1, "{}", found.stdout);
+    // Each setting says whether the connection strings' pinned options outrank it.
     assert!(
         found.stdout.contains(
-            "control - [role-settings]: tenantgate_app has role-level settings in every database: statement_timeout=1s"
+            "control - [role-settings]: tenantgate_app has role-level settings in every database: \
+             statement_timeout=1s (pinned), work_mem=64kB (not pinned) (ALTER ROLE tenantgate_app RESET ALL)"
         ),
         "{}",
         found.stdout
@@ -103,6 +107,12 @@ async fn audit_isolation_finds_role_settings_drift_and_reopened_side_channels() 
             "GRANT EXECUTE ON FUNCTION pg_catalog.pg_cancel_backend(integer) TO PUBLIC",
             "[side-channel]: tenantgate_app may use function pg_catalog.pg_cancel_backend(integer)",
             "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_cancel_backend(integer) FROM PUBLIC",
+        ),
+        (
+            "eu",
+            "GRANT EXECUTE ON FUNCTION pg_catalog.pg_database_size(name) TO PUBLIC",
+            "eu - [side-channel]: tenantgate_app may use function pg_catalog.pg_database_size(name)",
+            "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_database_size(name) FROM PUBLIC",
         ),
         (
             "control",

@@ -43,7 +43,7 @@ fn migrate_rolls_out_to_every_placement_with_a_canary_and_records_what_ran_where
     assert!(first.stdout.contains("shared"), "{}", first.stdout);
     assert_eq!(
         w.control_sql("SELECT string_agg(placement || '=' || version, ' ' ORDER BY placement, version) FROM tenantgate.schema_migrations"),
-        "control=0002 control=0004 control=0005 control=0007 control=0008 control=0010 control=0011 control=0013 database:control=0001 database:control=0006 database:control=0009 database:control=0012 shared=0003"
+        "control=0002 control=0004 control=0005 control=0007 control=0008 control=0010 control=0011 control=0013 database:control=0001 database:control=0006 database:control=0009 database:control=0012 database:control=0014 shared=0003"
     );
     // Idempotent: nothing applied the second time.
     let again = w.tg(&["migrate"]).ok();
@@ -115,7 +115,7 @@ fn migrate_rolls_out_to_every_placement_with_a_canary_and_records_what_ran_where
             "SELECT string_agg(version, ' ' ORDER BY version) FROM tenantgate.schema_migrations \
               WHERE placement = 'database:eu'"
         ),
-        "0001 0006 0009 0012"
+        "0001 0006 0009 0012 0014"
     );
     assert_eq!(
         w.eu.psql(

@@ -4,8 +4,10 @@
 //! Every forbidden request is paired with an allowed one, so a policy that let
 //! everything through, or nothing, fails here.
 
+mod context_format;
 mod isolation;
 mod side_channels;
+mod sizes;
 
 use serde_json::json;
 use tenantgate_tests::dataplane::{sign_context, unix_now};

@@ -97,6 +97,13 @@ impl AppBuilder {
         self
     }
 
+    /// How pooled Postgres connections are cleaned between requests (the host's reset, or
+    /// Spin's recycling, which rolls nothing back).
+    pub fn pg_reset(mut self, reset: tenantgate_host::outbound_pg::PgReset) -> Self {
+        self.limits.pg_reset = reset;
+        self
+    }
+
     /// Which Spin's known defects the host reproduces. The test suite runs with Spin 4.0's
     /// (a Postgres query with no row is refused, Spin #3671), so any component that would
     /// hang on Spin 4.0.0-4.0.2 fails its tests; only tests of the host's own Postgres

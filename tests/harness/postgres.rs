@@ -6,6 +6,9 @@ use std::process::Command;
 
 use crate::free_port;
 
+/// The roles whose connection strings carry the pinned settings (`host/control/connection-options.conf`).
+pub const APP_ROLES: [&str; 2] = ["tenantgate_app", "tenantgate_directory"];
+
 /// A running cluster; stopped (immediately) on drop.
 pub struct PgCluster {
     dir: Option<tempfile::TempDir>,
@@ -175,8 +178,23 @@ impl PgCluster {
         }
     }
 
-    /// A connection URL for `database` as `user` (trust authentication on loopback).
+    /// A connection URL for `database` as `user` (trust authentication on loopback). For the
+    /// application roles (`tenantgate_app`, `tenantgate_directory`) it is the URL as the deployment
+    /// makes it: with the pinned settings as its `options`
+    /// ([`tenantgate_control::connection::pin_url`]), so every test connects as the demo does and a
+    /// role-level setting a backend persisted changes none of them. [`PgCluster::url_unpinned`] is
+    /// the bare URL, for tests that show what the pinning prevents.
     pub fn url_as(&self, user: &str, database: &str) -> String {
+        let url = self.url_unpinned(user, database);
+        if APP_ROLES.contains(&user) {
+            tenantgate_control::connection::pin_url(&url)
+        } else {
+            url
+        }
+    }
+
+    /// A connection URL for `database` as `user` without any `options`.
+    pub fn url_unpinned(&self, user: &str, database: &str) -> String {
         let rest = self
             .url_base
             .split_once('@')

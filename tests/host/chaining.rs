@@ -63,13 +63,74 @@ component = "backend"
 source = "{{probe}}"
 allowed_outbound_hosts = ["http://backend.spin.internal", "http://127.0.0.1:{port}"]
 
+[[trigger.http]]
+route = "/wild/..."
+component = "wild"
+
 [component.closed]
 source = "{{probe}}"
 
 [component.backend]
 source = "{{probe}}"
+
+[component.wild]
+source = "{{probe}}"
+allowed_outbound_hosts = ["http://*.spin.internal", "http://localhost:{port}"]
 "#
     )
+}
+
+fn denied(v: &Value) -> bool {
+    v["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("HttpRequestDenied")
+}
+
+#[tokio::test]
+async fn the_chaining_wildcard_allows_the_apps_components_only_as_spin_expands_it() {
+    let (port, _) = pong_server().await;
+    let host = AppBuilder::new(&app(port)).start().await;
+    let ok = probe_http(&host.base, "/wild", "http://backend.spin.internal/info").await;
+    assert_eq!(ok["status"], 200, "control: {ok}");
+    // Spin replaces `*.spin.internal` by one entry per component: no other name passes.
+    let ghost = probe_http(&host.base, "/wild", "http://ghost.spin.internal/info").await;
+    assert!(denied(&ghost), "{ghost}");
+}
+
+#[tokio::test]
+async fn a_literal_entry_for_a_component_the_app_lacks_does_not_start() {
+    // Spin would start and trap the caller when it chains there; the host refuses first.
+    let (port, _) = pong_server().await;
+    let manifest = app(port).replace(
+        "\"http://backend.spin.internal\"",
+        "\"http://ghost.spin.internal\"",
+    );
+    let err = format!(
+        "{:#}",
+        AppBuilder::new(&manifest)
+            .load()
+            .await
+            .err()
+            .expect("must not start")
+    );
+    assert!(err.contains("ghost") && err.contains("front"), "{err}");
+    assert!(AppBuilder::new(&app(port)).load().await.is_ok(), "control");
+}
+
+#[tokio::test]
+async fn a_trailing_dot_is_another_host_as_in_spin() {
+    let (port, hits) = pong_server().await;
+    let host = AppBuilder::new(&app(port)).start().await;
+    let ok = probe_http(&host.base, "/wild", &format!("http://localhost:{port}/")).await;
+    assert_eq!(ok["body"], "pong", "control: {ok}");
+    let dotted = probe_http(&host.base, "/wild", &format!("http://localhost.:{port}/")).await;
+    assert!(denied(&dotted), "{dotted}");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "the denied request sent nothing"
+    );
 }
 
 async fn probe_http(base: &str, prefix: &str, url: &str) -> Value {

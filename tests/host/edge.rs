@@ -149,6 +149,20 @@ async fn the_hosts_own_refusals_are_json_with_stable_codes() {
             head("/hello", &[("host", "bücher.localhost".as_bytes())]),
         ),
         (
+            // Spin's trigger refuses it before the component (`prepare_request_headers`
+            // needs UTF-8; Spin answers 500): the component must never see it here.
+            "a header value that is not UTF-8",
+            head(
+                "/hello",
+                &[("host", b"a.localhost"), ("x-name", b"b\xfccher")],
+            ),
+            (400, "invalid_header"),
+            head(
+                "/hello",
+                &[("host", b"a.localhost"), ("x-name", "bücher".as_bytes())],
+            ),
+        ),
+        (
             "Host that is no authority",
             head("/hello", &[("host", b"a.localhost:x:y")]),
             (400, "invalid_host"),

@@ -13,4 +13,5 @@ mod postgres;
 mod redis;
 mod routing;
 mod spin_compat;
+mod spin_world;
 mod variables;

@@ -71,7 +71,6 @@ async fn every_type_round_trips() {
     let url = pg.url("postgres");
     let columns = [
         ("b", "bool", t("boolean", json!(true)), None),
-        ("ch", "\"char\"", t("int8", json!(65)), None),
         ("i2", "int2", t("int16", json!(-7)), None),
         ("i4", "int4", t("int32", json!(42)), None),
         (
@@ -98,12 +97,6 @@ async fn every_type_round_trips() {
             "timestamp",
             t("datetime", json!([2024, 2, 29, 13, 14, 15, 5000])),
             None,
-        ),
-        (
-            "tstz",
-            "timestamptz",
-            t("timestamp", json!(1_700_000_000)),
-            Some(t("datetime", json!([2023, 11, 14, 22, 13, 20, 0]))),
         ),
         (
             "u",
@@ -192,8 +185,8 @@ async fn every_type_round_trips() {
         .map(|c| c[1].as_str().unwrap())
         .collect();
     assert_eq!(types[0], "DbDataType::Boolean");
-    assert_eq!(types[14], "DbDataType::Datetime");
-    assert_eq!(types[25], "DbDataType::Interval");
+    assert_eq!(types[12], "DbDataType::Datetime");
+    assert_eq!(types[23], "DbDataType::Interval");
     let nulls = &results[4]["rows"][0];
     assert!(
         nulls
@@ -299,108 +292,300 @@ async fn statements_without_parameters_run_one_command_each() {
     );
 }
 
+/// One value of every parameter kind, valid for its own Postgres type.
+fn every_kind() -> Vec<(&'static str, Value)> {
+    vec![
+        ("boolean", t("boolean", json!(true))),
+        ("int8", t("int8", json!(65))),
+        ("int16", t("int16", json!(7))),
+        ("int32", t("int32", json!(7))),
+        ("int64", t("int64", json!(7))),
+        ("floating32", t("floating32", json!(1.5))),
+        ("floating64", t("floating64", json!(1.5))),
+        (
+            "str",
+            t("str", json!("6f1d9a2c-3b4e-4f5a-8b6c-7d8e9f0a1b2c")),
+        ),
+        ("binary", t("binary", json!("bytes"))),
+        ("date", t("date", json!([2024, 2, 29]))),
+        ("time", t("time", json!([13, 14, 15, 0]))),
+        (
+            "datetime",
+            t("datetime", json!([2024, 2, 29, 13, 14, 15, 0])),
+        ),
+        ("timestamp", t("timestamp", json!(1_700_000_000))),
+        (
+            "uuid",
+            t("uuid", json!("6f1d9a2c-3b4e-4f5a-8b6c-7d8e9f0a1b2c")),
+        ),
+        ("jsonb", t("jsonb", json!({"a": 1}))),
+        ("decimal", t("decimal", json!("1.5"))),
+        (
+            "range-int32",
+            t("range-int32", json!([[1, "inclusive"], [9, "exclusive"]])),
+        ),
+        (
+            "range-int64",
+            t("range-int64", json!([[1, "inclusive"], [9, "exclusive"]])),
+        ),
+        (
+            "range-decimal",
+            t(
+                "range-decimal",
+                json!([["1.5", "inclusive"], ["2.5", "exclusive"]]),
+            ),
+        ),
+        ("array-int32", t("array-int32", json!([1, null]))),
+        ("array-int64", t("array-int64", json!([1, null]))),
+        ("array-decimal", t("array-decimal", json!(["1.5", null]))),
+        ("array-str", t("array-str", json!(["a", null]))),
+        ("interval", t("interval", json!([1_000_000, 2, 3]))),
+        ("db-null", t("db-null", Value::Null)),
+    ]
+}
+
+/// The Postgres types a placeholder can be given, and for each the parameter kinds Spin binds
+/// to it: each kind is bound as one Rust type (Spin's `to_sql_parameter`), and tokio-postgres
+/// accepts that type for exactly these Postgres types (postgres-types' `accepts`). `db-null`
+/// binds to every type.
+const SPIN_BINDS: &[(&str, &[&str])] = &[
+    ("bool", &["boolean"]),
+    ("\"char\"", &["int8"]),
+    ("int2", &["int16"]),
+    ("int4", &["int32"]),
+    ("int8", &["int64"]),
+    ("float4", &["floating32"]),
+    ("float8", &["floating64"]),
+    ("text", &["str"]),
+    ("varchar", &["str"]),
+    ("char(36)", &["str"]),
+    ("name", &["str"]),
+    ("citext", &["str"]),
+    ("bytea", &["binary"]),
+    ("date", &["date"]),
+    ("time", &["time"]),
+    ("timestamp", &["datetime"]),
+    ("timestamptz", &["timestamp"]),
+    ("uuid", &["uuid"]),
+    ("json", &["jsonb"]),
+    ("jsonb", &["jsonb"]),
+    ("numeric", &["decimal"]),
+    ("int4range", &["range-int32"]),
+    ("int8range", &["range-int64"]),
+    ("numrange", &["range-decimal"]),
+    ("int4[]", &["array-int32"]),
+    ("int8[]", &["array-int64"]),
+    ("numeric[]", &["array-decimal"]),
+    ("text[]", &["array-str"]),
+    ("varchar[]", &["array-str"]),
+    ("interval", &["interval"]),
+    ("inet", &[]),
+];
+
+/// Runs every kind against every type, as `query` and as `execute`; returns the cells whose
+/// outcome is not Spin's (accepted where Spin refuses the bind, or the other way round).
+async fn binding_mismatches(host: &TestHost, url: &str) -> Vec<String> {
+    let kinds = every_kind();
+    let mut ops = Vec::new();
+    let mut cells = Vec::new();
+    for (ty, binds) in SPIN_BINDS {
+        for (kind, value) in &kinds {
+            let spin_binds = *kind == "db-null" || binds.contains(kind);
+            ops.push(json!({ "kind": "query", "sql": format!("SELECT $1::{ty} IS NULL AS n"), "params": [value] }));
+            ops.push(
+                json!({ "kind": "execute", "sql": format!("SELECT $1::{ty}"), "params": [value] }),
+            );
+            cells.push((*ty, *kind, spin_binds));
+        }
+    }
+    let out = run(host, "/db", url, Value::Array(ops)).await;
+    let results = out["results"].as_array().unwrap_or_else(|| panic!("{out}"));
+    let mut wrong = Vec::new();
+    for (i, (ty, kind, spin_binds)) in cells.into_iter().enumerate() {
+        for (how, r) in [("query", &results[2 * i]), ("execute", &results[2 * i + 1])] {
+            let accepted = r.get("error").is_none();
+            let refused_as_spin = r["error"].as_str().is_some_and(|e| {
+                e.starts_with("Error::QueryFailed(QueryError::Text(") && e.contains("WrongType")
+            });
+            let ok = if spin_binds {
+                accepted
+            } else {
+                refused_as_spin
+            };
+            if !ok {
+                wrong.push(format!(
+                    "{how} {kind} as {ty}: Spin {}, host {r}",
+                    if spin_binds { "binds" } else { "refuses" }
+                ));
+            }
+        }
+    }
+    wrong
+}
+
 #[tokio::test]
-async fn parameters_take_the_type_their_statement_gives_them() {
-    // Statements whose parameters declare their types run in one round trip (no prepare);
-    // strings and NULLs leave their type to the server exactly as a quoted literal would, so
-    // the column's type decides how they compare. Date/time parameters still prepare.
+async fn parameter_kinds_bind_only_where_spin_binds_them() {
+    // Spin binds a `str` as a Rust `String`, which tokio-postgres refuses for a placeholder
+    // Postgres typed `uuid` (every SSO login on Spin failed on `sso_provider($1::uuid)` with a
+    // `str`). The host must refuse each such cell too, on both of its paths: statements
+    // prepared once and cached (the default statement filter) and prepared per call (the
+    // filter off, as Spin).
     let pg = PgCluster::start();
     pg.psql("postgres", "CREATE EXTENSION IF NOT EXISTS citext");
-    // It also checks that an empty result names its columns, which only Spin without the
-    // 4.0.0-4.0.2 zero-row defect can answer (tests/host/spin_compat.rs covers that mode).
+    let url = pg.url("postgres");
+    for filter in [StatementFilter::Off, StatementFilter::Backend] {
+        let host = AppBuilder::new(&app(pg.port()))
+            .pg_statements(filter)
+            .spin_compat(SpinCompat::Latest)
+            .start()
+            .await;
+        let wrong = binding_mismatches(&host, &url).await;
+        assert!(
+            wrong.is_empty(),
+            "{filter:?}: {} cells differ from Spin:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+    }
+}
+
+#[tokio::test]
+async fn parameters_are_never_coerced_and_bad_values_are_spins_error_values() {
+    let pg = PgCluster::start();
     let host = AppBuilder::new(&app(pg.port()))
         .pg_statements(StatementFilter::Off)
         .spin_compat(SpinCompat::Latest)
         .start()
         .await;
     let s = |v: &str| t("str", json!(v));
+    let u = "6f1d9a2c-3b4e-4f5a-8b6c-7d8e9f0a1b2c";
     let out = run(
         &host,
         "/db",
         &pg.url("postgres"),
         json!([
-            x("CREATE TABLE people (email citext, code char(4), born date, id uuid, n int8)"),
-            q(
-                "INSERT INTO people VALUES ($1, $2, $3, $4, $5) RETURNING n",
-                json!([
-                    s("Ann@Example.TEST"),
-                    s("ab"),
-                    s("2024-02-29"),
-                    s("6f1d9a2c-3b4e-4f5a-8b6c-7d8e9f0a1b2c"),
-                    t("int32", json!(7))
-                ]),
-            ),
-            // citext compares without case, char(n) without trailing blanks: the column's rules.
-            q(
-                "SELECT count(*)::int4 FROM people WHERE email = $1",
-                json!([s("ann@example.test")])
-            ),
-            q(
-                "SELECT count(*)::int4 FROM people WHERE code = $1",
-                json!([s("ab  ")])
-            ),
-            q(
-                "SELECT count(*)::int4 FROM people WHERE born = $1 AND id = $2",
-                json!([s("2024-02-29"), s("6f1d9a2c-3b4e-4f5a-8b6c-7d8e9f0a1b2c")])
-            ),
-            // Text the column's type cannot read is that type's own error, and changes nothing.
-            q(
-                "INSERT INTO people (born) VALUES ($1) RETURNING 1",
-                json!([s("yesterday-ish")])
-            ),
-            q(
-                "INSERT INTO people (n) VALUES ($1) RETURNING 1",
-                json!([s("1; DROP TABLE people")])
-            ),
-            // An empty result still names its columns.
-            q(
-                "SELECT email AS who, n FROM people WHERE n = $1",
-                json!([t("int64", json!(99))])
-            ),
-            // NULL of whatever type the statement needs; a date parameter (prepared first).
-            q(
-                "SELECT count(*)::int4 FROM people WHERE coalesce($1, born) = $2",
-                json!([t("db-null", Value::Null), t("date", json!([2024, 2, 29]))])
-            ),
-            // Still one command per call, with parameters too.
-            q(
-                "SELECT $1::int4; DROP TABLE people",
-                json!([t("int32", json!(1))])
-            ),
+            x("CREATE TABLE people (id uuid, born date, n int8, at timestamptz)"),
+            // The kinds Postgres's own types take, and the casts that let text through.
+            json!({ "kind": "execute", "sql": "INSERT INTO people VALUES ($1, $2, $3, $4)",
+                    "params": [t("uuid", json!(u)), t("date", json!([2024, 2, 29])),
+                               t("int64", json!(7)), t("timestamp", json!(1_700_000_000))] }),
+            q("SELECT count(*)::int4 FROM people WHERE id = $1::text::uuid AND born = $2::text::date",
+              json!([s(u), s("2024-02-29")])),
+            // A string for a uuid, a date or a timestamptz column, and an int4 for an int8 one: refused
+            // before anything runs, as on Spin, which binds each as its own Rust type.
+            q("SELECT count(*)::int4 FROM people WHERE id = $1", json!([s(u)])),
+            q("INSERT INTO people (born) VALUES ($1) RETURNING 1", json!([s("2024-02-29")])),
+            json!({ "kind": "execute", "sql": "INSERT INTO people (n) VALUES ($1)", "params": [t("int32", json!(8))] }),
+            json!({ "kind": "execute", "sql": "INSERT INTO people (at) VALUES ($1)", "params": [t("datetime", json!([2024, 2, 29, 0, 0, 0, 0]))] }),
+            // A value that is not one at all: `bad-parameter` from query, `value-conversion-failed`
+            // from execute (Spin's two variants).
+            q("SELECT $1::uuid IS NULL", json!([t("uuid", json!("not-a-uuid"))])),
+            json!({ "kind": "execute", "sql": "SELECT $1::uuid", "params": [t("uuid", json!("not-a-uuid"))] }),
+            q("SELECT $1::numeric IS NULL", json!([t("decimal", json!("1.2.3"))])),
             q("SELECT count(*)::int4 FROM people", json!([])),
         ]),
     )
     .await;
     let r = &out["results"];
-    assert_eq!(r[1]["rows"][0][0], t("int64", json!(7)), "{out}");
-    assert_eq!(r[2]["rows"][0][0], t("int32", json!(1)), "citext: {out}");
-    assert_eq!(r[3]["rows"][0][0], t("int32", json!(1)), "char(n): {out}");
+    assert_eq!(r[1]["affected"], 1, "{out}");
     assert_eq!(
-        r[4]["rows"][0][0],
+        r[2]["rows"][0][0],
         t("int32", json!(1)),
-        "date and uuid from text: {out}"
+        "explicit casts: {out}"
     );
-    for (i, code) in [(5, "22007"), (6, "22P02")] {
+    for i in 3..=6 {
         let e = r[i]["error"].as_str().unwrap_or_default();
-        assert!(e.contains("QueryFailed") && e.contains(code), "{}", r[i]);
+        assert!(
+            e.starts_with("Error::QueryFailed(QueryError::Text(") && e.contains("WrongType"),
+            "op {i} must be refused as Spin refuses it: {}",
+            r[i]
+        );
     }
-    assert_eq!(r[7]["rows"], json!([]), "{out}");
-    assert_eq!(
-        r[7]["columns"],
-        json!([
-            ["who", "DbDataType::Other(\"citext\")"],
-            ["n", "DbDataType::Int64"]
-        ]),
-        "{out}"
+    let e = |i: usize| r[i]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(e(7).starts_with("Error::BadParameter("), "{}", r[7]);
+    assert!(
+        e(8).starts_with("Error::ValueConversionFailed("),
+        "{}",
+        r[8]
     );
-    assert_eq!(r[8]["rows"][0][0], t("int32", json!(1)), "{out}");
-    let multi = r[9]["error"].as_str().unwrap_or_default();
-    assert!(multi.contains("42601"), "{}", r[9]);
+    assert!(e(9).starts_with("Error::BadParameter("), "{}", r[9]);
     assert_eq!(
         r[10]["rows"][0][0],
         t("int32", json!(1)),
-        "nothing else was inserted or dropped: {out}"
+        "no refused statement inserted anything: {out}"
     );
+}
+
+#[tokio::test]
+async fn result_columns_read_as_spin_reads_them() {
+    let pg = PgCluster::start();
+    pg.psql("postgres", "CREATE EXTENSION IF NOT EXISTS citext");
+    let host = AppBuilder::new(&app(pg.port()))
+        .pg_statements(StatementFilter::Off)
+        .spin_compat(SpinCompat::Latest)
+        .start()
+        .await;
+    let out = run(
+        &host,
+        "/db",
+        &pg.url("postgres"),
+        json!([
+            // Spin reads timestamptz as a zone-less date-time, which tokio-postgres refuses:
+            // the whole query fails, even for a NULL; `AT TIME ZONE 'UTC'` and `::text` read.
+            q("SELECT now() AS at", json!([])),
+            q("SELECT NULL::timestamptz AS at", json!([])),
+            q("SELECT timestamptz '2023-11-14 22:13:20+00' AT TIME ZONE 'UTC' AS at", json!([])),
+            // Types Spin does not map are `unsupported` (their wire bytes), never converted.
+            q("SELECT '{\"a\":1}'::json AS j, 'x'::name AS nm, 'A'::\"char\" AS ch, 'Ab'::citext AS ci",
+              json!([])),
+            // An empty result names no columns (Spin takes them from the first row).
+            q("SELECT 1 AS one WHERE false", json!([])),
+            // A result over Spin's 128 MiB buffer is an error, not a truncation.
+            q("SELECT repeat('x', 1048576) AS mib FROM generate_series(1, 130)", json!([])),
+            q("SELECT 'still usable' AS ok", json!([])),
+        ]),
+    )
+    .await;
+    let r = &out["results"];
+    for i in [0, 1] {
+        let e = r[i]["error"].as_str().unwrap_or_default();
+        assert!(
+            e.starts_with("Error::QueryFailed(QueryError::Text(")
+                && e.contains("WrongType")
+                && e.contains("Timestamptz"),
+            "{}",
+            r[i]
+        );
+    }
+    assert_eq!(
+        r[2]["rows"][0][0],
+        t("datetime", json!([2023, 11, 14, 22, 13, 20, 0])),
+        "{out}"
+    );
+    assert_eq!(r[2]["columns"][0], json!(["at", "DbDataType::Datetime"]));
+    let row = r[3]["rows"][0]
+        .as_array()
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.iter().all(|v| v["t"] == "unsupported"), "{out}");
+    assert_eq!(
+        r[3]["columns"],
+        json!([
+            ["j", "DbDataType::Other(\"json\")"],
+            ["nm", "DbDataType::Other(\"name\")"],
+            ["ch", "DbDataType::Other(\"char\")"],
+            ["ci", "DbDataType::Other(\"citext\")"]
+        ]),
+        "{out}"
+    );
+    assert_eq!(r[4], json!({ "columns": [], "rows": [] }), "{out}");
+    let big = r[5]["error"].as_str().unwrap_or_default();
+    assert!(
+        big.starts_with("Error::QueryFailed(QueryError::Text(")
+            && big.contains("exceeds limit of 134217728 bytes"),
+        "{}",
+        r[5]
+    );
+    assert_eq!(r[6]["rows"][0][0], t("str", json!("still usable")), "{out}");
 }
 
 #[tokio::test]

@@ -107,3 +107,55 @@ async fn open_checks_the_allow_list() {
     let v = exec(&host, "/allowed", &redis.url(), "GET", json!(["k"])).await;
     assert_eq!(v["results"], json!([null]));
 }
+
+async fn incr(host: &TestHost, address: &str, key: &str) -> Value {
+    client()
+        .post(host.url("/allowed/redis"))
+        .body(json!({ "address": address, "op": "incr", "key": key }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn incr_of_text_is_other_as_in_spin_not_type_error() {
+    let redis = RedisServer::start();
+    let host = AppBuilder::new(&app(redis.port())).start().await;
+    let url = redis.url();
+    assert_eq!(incr(&host, &url, "n").await["value"], 1, "control");
+    exec(&host, "/allowed", &url, "SET", json!(["t", "text"])).await;
+    // Spin's `incr` maps every Redis failure to `other(..)`.
+    let v = incr(&host, &url, "t").await;
+    let e = v["error"].as_str().unwrap_or_default();
+    assert!(
+        e.starts_with("Error::Other(") && e.contains("not an integer"),
+        "{v}"
+    );
+    let v = exec(&host, "/allowed", &url, "GET", json!(["t"])).await;
+    assert_eq!(v["results"], json!(["text"]), "nothing changed");
+}
+
+#[tokio::test]
+async fn a_scheme_without_a_spin_default_port_is_refused() {
+    // Spin knows no default port for `rediss`: the entry does not start.
+    let app = app(6379).replace("redis://127.0.0.1:6379", "rediss://127.0.0.1");
+    let err = format!(
+        "{:#}",
+        AppBuilder::new(&app)
+            .load()
+            .await
+            .err()
+            .expect("must not start")
+    );
+    assert!(err.contains("no default port"), "{err}");
+    assert!(
+        AppBuilder::new(&app.replace("rediss://127.0.0.1", "rediss://127.0.0.1:6380"))
+            .load()
+            .await
+            .is_ok(),
+        "control: with a port"
+    );
+}

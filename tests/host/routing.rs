@@ -225,3 +225,44 @@ async fn invalid_manifests_are_refused_with_the_reason() {
         assert!(err.contains(expect), "expected {expect:?} in: {err}");
     }
 }
+
+#[tokio::test]
+async fn allowed_outbound_hosts_entries_spin_refuses_do_not_start() {
+    let manifest = |entry: &str| {
+        format!(
+            "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[component.a]\nsource = \"{{hello}}\"\nallowed_outbound_hosts = [\"{entry}\"]\n"
+        )
+    };
+    for (entry, why) in [
+        // Spin's v2 manifests have no bare `self` (only `http://self`).
+        ("self", "http://self"),
+        // Spin has no default port for these schemes.
+        ("rediss://cache.example", "no default port"),
+        ("postgresql://db.example", "no default port"),
+        // Spin 3.6 cannot parse an IPv6 literal without a port.
+        ("http://[::1]", "explicit port"),
+        // Spin compares the scheme as written: it would match nothing.
+        ("HTTPS://example.com", "lower case"),
+        // Spin 4.x: a wildcard suffix must be a domain.
+        ("https://*.0.0.1", "domain"),
+        // Spin: `url::Host::parse` refuses it.
+        ("https://exa mple.com", "invalid host"),
+    ] {
+        let err = match AppBuilder::new(&manifest(entry)).load().await {
+            Ok(_) => panic!("{entry} should be refused"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains(why), "{entry}: expected {why:?} in: {err}");
+    }
+    for control in [
+        "http://self",
+        "rediss://cache.example:6380",
+        "http://[::1]:8080",
+        "https://*.example.com",
+    ] {
+        assert!(
+            AppBuilder::new(&manifest(control)).load().await.is_ok(),
+            "control {control}"
+        );
+    }
+}

@@ -4,13 +4,12 @@
 //! strict CSP of README "Organisations" and `cache-control: no-cache` (the files carry no
 //! content hash, so browsers revalidate them).
 
-use spin_sdk::http::{Method, Response};
+use spin_sdk::http::{Request, Response};
 
 /// The Content-Security-Policy of every page and asset: nothing but this origin's own files,
 /// no inline script or style, no framing; forms post to this origin or, see [`csp`], to the
 /// other organisations' hosts on the same apex.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                       connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CSP: &str = backend_api::assets::STRICT_CSP;
 
 /// [`CSP`] for a page served on `tenant_host` (the gateway's `x-tenant-host`) of organisation
 /// `slug`. When the host is `<slug>.<apex>`, `form-action` also admits `*.<apex>` (any port):
@@ -38,7 +37,7 @@ pub fn csp(tenant_host: Option<&str>, slug: Option<&str>) -> String {
 }
 
 /// The embedded files: name, content type, bytes.
-const FILES: &[(&str, &str, &[u8])] = &[
+const FILES: &[backend_api::assets::File] = &[
     (
         "admin.html",
         "text/html; charset=utf-8",
@@ -94,54 +93,25 @@ pub fn is_admin_path(path: &str) -> bool {
 /// The file a path names: `(content type, bytes)`, or None (404).
 pub fn file(path: &str) -> Option<(&'static str, &'static [u8])> {
     let name = path.strip_prefix("/admin/assets/").unwrap_or("admin.html");
-    FILES
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, kind, bytes)| (*kind, *bytes))
+    backend_api::assets::find(FILES, name)
 }
 
-/// Answers a request for the bundle; `csp` is the page's policy ([`csp`]).
-pub fn serve(method: &Method, path: &str, csp: &str) -> Response {
-    let head = matches!(method, Method::Head);
-    if !head && !matches!(method, Method::Get) {
-        return respond(
-            405,
-            "text/plain; charset=utf-8",
-            b"method not allowed\n",
-            false,
-            csp,
-        )
-        .header("allow", "GET, HEAD")
-        .build();
-    }
-    match file(path) {
-        Some((kind, bytes)) => respond(200, kind, bytes, head, csp).build(),
-        None => respond(404, "text/plain; charset=utf-8", b"not found\n", head, csp).build(),
-    }
-}
-
-fn respond(
-    status: u16,
-    kind: &str,
-    body: &[u8],
-    head: bool,
-    csp: &str,
-) -> spin_sdk::http::ResponseBuilder {
-    let mut b = Response::builder();
-    b.status(status)
-        .header("content-type", kind)
-        .header("content-security-policy", csp)
-        .header("x-content-type-options", "nosniff")
-        .header("referrer-policy", "same-origin")
-        .header("x-frame-options", "DENY")
-        .header("cache-control", "no-cache")
-        .body(if head { Vec::new() } else { body.to_vec() });
-    b
+/// Answers a request for the bundle; `csp` is the page's policy ([`csp`]). Refusals are the
+/// bundle's ([`backend_api::assets`]): 405 for anything but `GET` and `HEAD`, 404 for a file
+/// that is not in the bundle, as JSON or an HTML page; never plain text.
+pub fn serve(req: &Request, path: &str, csp: &str) -> Response {
+    let bundle = backend_api::assets::Bundle {
+        csp,
+        referrer: "same-origin",
+        get_only: "the organisation pages are read with GET or HEAD only",
+    };
+    bundle.serve(req, file(path))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spin_sdk::http::Method;
 
     #[test]
     fn pages_and_assets() {
@@ -175,6 +145,51 @@ mod tests {
         }
         assert!(is_admin_path("/admin/x") && is_admin_path("/admin"));
         assert!(!is_admin_path("/administrator") && !is_admin_path("/api/org/me"));
+    }
+
+    fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request {
+        let mut b = Request::builder();
+        b.method(method).uri(path);
+        for (n, v) in headers {
+            b.header(*n, *v);
+        }
+        b.build()
+    }
+
+    fn header(r: &Response, n: &str) -> String {
+        r.header(n)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[test]
+    fn refusals_are_the_apis_never_plain_text() {
+        let serve = |m: Method, path: &str, h: &[(&str, &str)]| {
+            let req = request(m, path, h);
+            serve(&req, path, CSP)
+        };
+        let r = serve(Method::Get, "/admin/assets/nope.js", &[]);
+        assert_eq!(*r.status(), 404);
+        assert_eq!(header(&r, "content-type"), "application/json");
+        let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["error"]["code"], "not_found");
+        assert_eq!(header(&r, "content-security-policy"), CSP);
+        let r = serve(Method::Post, "/admin", &[("accept", "text/html")]);
+        assert_eq!(*r.status(), 405);
+        assert_eq!(header(&r, "allow"), "GET, HEAD");
+        let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["error"]["code"], "method_not_allowed");
+        let r = serve(
+            Method::Get,
+            "/admin/assets/nope.js",
+            &[("sec-fetch-mode", "navigate")],
+        );
+        assert_eq!(*r.status(), 404);
+        assert!(header(&r, "content-type").starts_with("text/html"));
+        let r = serve(Method::Get, "/admin/assets/app.js", &[]);
+        assert_eq!(*r.status(), 200);
+        assert!(header(&r, "content-type").starts_with("text/javascript"));
     }
 
     #[test]

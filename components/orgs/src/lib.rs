@@ -43,7 +43,7 @@ fn component(req: Request) -> Response {
 pub fn handle(req: Request) -> Response {
     if assets::is_admin_path(req.path()) {
         let csp = assets::csp(wire::tenant_host(&req), wire::context_slug(&req).as_deref());
-        return assets::serve(req.method(), req.path(), &csp);
+        return assets::serve(&req, req.path(), &csp);
     }
     let rid = wire::request_id(&req);
     match serve(&req) {

@@ -140,7 +140,7 @@ pub fn update_sso(call: &Call) -> Result<Response, ApiError> {
 /// anonymous, rate limited), this month's signed-in requests and the monthly quota.
 pub fn usage(call: &Call) -> Result<Response, ApiError> {
     let params = call.params()?;
-    let days: i64 = match params.get("days") {
+    let days: i32 = match params.get("days") {
         None => 30,
         Some(d) => d
             .parse()
@@ -151,7 +151,7 @@ pub fn usage(call: &Call) -> Result<Response, ApiError> {
     let mut f = Filter::default();
     f.and(
         "u.day > (statement_timestamp() AT TIME ZONE 'UTC')::date - ?::int",
-        vec![P::Int64(days)],
+        vec![P::Int32(days)],
     );
     let sql = format!(
         "SELECT json_build_object( \

@@ -7,18 +7,17 @@
 //! carries the strict CSP of the `/admin` pages (`form-action 'self'` only: the console posts
 //! nowhere else) and `cache-control: no-cache`.
 
-use spin_sdk::http::{Method, Response};
+use spin_sdk::http::{Request, Response};
 
 /// The Content-Security-Policy of every page and asset: nothing but this origin's own files,
 /// no inline script or style, no framing.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                       connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CSP: &str = backend_api::assets::STRICT_CSP;
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// The embedded files: name, content type, bytes.
-const FILES: &[(&str, &str, &[u8])] = &[
+const FILES: &[backend_api::assets::File] = &[
     (
         "platform.html",
         "text/html; charset=utf-8",
@@ -47,46 +46,25 @@ pub fn file(path: &str) -> Option<(&'static str, &'static [u8])> {
     let name = path
         .strip_prefix("/platform/assets/")
         .unwrap_or("platform.html");
-    FILES
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, kind, bytes)| (*kind, *bytes))
+    backend_api::assets::find(FILES, name)
 }
 
-/// Answers a request for the bundle.
-pub fn serve(method: &Method, path: &str) -> Response {
-    let head = matches!(method, Method::Head);
-    if !head && !matches!(method, Method::Get) {
-        let mut b = respond(
-            405,
-            "text/plain; charset=utf-8",
-            b"method not allowed\n",
-            false,
-        );
-        return b.header("allow", "GET, HEAD").build();
-    }
-    match file(path) {
-        Some((kind, bytes)) => respond(200, kind, bytes, head).build(),
-        None => respond(404, "text/plain; charset=utf-8", b"not found\n", head).build(),
-    }
-}
-
-fn respond(status: u16, kind: &str, body: &[u8], head: bool) -> spin_sdk::http::ResponseBuilder {
-    let mut b = Response::builder();
-    b.status(status)
-        .header("content-type", kind)
-        .header("content-security-policy", CSP)
-        .header("x-content-type-options", "nosniff")
-        .header("referrer-policy", "no-referrer")
-        .header("x-frame-options", "DENY")
-        .header("cache-control", "no-cache")
-        .body(if head { Vec::new() } else { body.to_vec() });
-    b
+/// Answers a request for the bundle. Refusals are the bundle's ([`backend_api::assets`]): 405
+/// for anything but `GET` and `HEAD`, 404 for a file that is not in the bundle, as JSON or an
+/// HTML page; never plain text.
+pub fn serve(req: &Request, path: &str) -> Response {
+    let bundle = backend_api::assets::Bundle {
+        csp: CSP,
+        referrer: "no-referrer",
+        get_only: "the console is read with GET or HEAD only",
+    };
+    bundle.serve(req, file(path))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spin_sdk::http::Method;
 
     #[test]
     fn pages_and_assets() {
@@ -129,6 +107,12 @@ mod tests {
         assert!(!is_console_path("/platforms") && !is_console_path("/api/platform/me"));
     }
 
+    fn serve(method: &Method, path: &str) -> Response {
+        let mut b = Request::builder();
+        b.method(method.clone()).uri(path);
+        super::serve(&b.build(), path)
+    }
+
     #[test]
     fn every_answer_carries_the_csp_and_only_get_and_head_are_served() {
         let resp = serve(&Method::Get, "/platform/assets/app.js");
@@ -150,8 +134,18 @@ mod tests {
             header(&resp, "content-security-policy").as_deref(),
             Some(CSP)
         );
+        assert_eq!(
+            header(&resp, "content-type").as_deref(),
+            Some("application/json")
+        );
         let resp = serve(&Method::Get, "/platform/assets/nope.js");
         assert_eq!(*resp.status(), 404);
+        assert_eq!(
+            header(&resp, "content-type").as_deref(),
+            Some("application/json")
+        );
+        let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(body["error"]["code"], "not_found");
         assert!(CSP.contains("script-src 'self';") && !CSP.contains("unsafe"));
     }
 }

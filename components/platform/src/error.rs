@@ -36,6 +36,9 @@ impl From<DbError> for ApiError {
             DbFailure::BadValue => {
                 ApiError::BadRequest("a field is out of range or malformed".into())
             }
+            DbFailure::NulInText => ApiError::BadRequest(
+                "a text value contains a NUL character, which text may not hold".into(),
+            ),
             DbFailure::Other(e) => ApiError::Db(e),
         }
     }

@@ -43,7 +43,7 @@ fn component(req: Request) -> Response {
 /// Serves one request; every failure becomes the JSON error response.
 pub fn handle(req: Request) -> Response {
     if assets::is_console_path(req.path()) {
-        return assets::serve(req.method(), req.path());
+        return assets::serve(&req, req.path());
     }
     let rid = wire::request_id(&req);
     match serve(&req) {

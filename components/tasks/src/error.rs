@@ -27,7 +27,8 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
         // Constraint violations are the client's input; the rest stays a database error.
         match e.sqlstate() {
-            Some("23514") | Some("22001") | Some("22P02") | Some("22007") | Some("22008") => {
+            Some("23514") | Some("22001") | Some("22P02") | Some("22007") | Some("22008")
+            | Some("22021") | Some("22P05") => {
                 ApiError::BadRequest("a field is out of range or malformed".into())
             }
             Some("23503") => ApiError::NotFound("project"),

@@ -101,9 +101,11 @@ fn decode_cursor(s: &str) -> Option<(String, String)> {
     Some((ts_ok.then(|| ts.to_owned())?, parse_uuid(id)?))
 }
 
-/// Deserialises a JSON body, refusing unknown fields (the types say so) with a 400.
+/// Deserialises a JSON body, refusing unknown fields (the types say so) and a NUL character
+/// in any string (named by its JSON path) with a 400: `backend-api`'s parser, shared by
+/// every component.
 pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid JSON body: {e}")))
+    backend_api::json_body(bytes).map_err(|e| bad(e.0))
 }
 
 /// The SQL expression that renders a timestamptz column as the API's timestamp text

@@ -39,6 +39,11 @@ pub enum DbError {
     /// A value came back in a type the caller did not expect.
     #[error("decoding a value: {0}")]
     Decode(String),
+    /// A text parameter (`Str`, `ArrayStr`, `Jsonb`, ...) holds a NUL character, which
+    /// Postgres takes in no text: refused before the statement is sent
+    /// ([`crate::Tx::query`], [`crate::Tx::execute`]). The caller's input: a 400.
+    #[error("a text parameter holds a NUL character")]
+    NulInText,
 }
 
 impl DbError {
@@ -46,7 +51,7 @@ impl DbError {
     pub fn status(&self) -> u16 {
         match self {
             DbError::NoContext | DbError::ContextRejected => 401,
-            DbError::BadContext => 400,
+            DbError::BadContext | DbError::NulInText => 400,
             DbError::Config(_) | DbError::Unavailable(_) | DbError::ReadOnly => 503,
             DbError::Query { sqlstate, .. } => match sqlstate.as_deref() {
                 // Connection-class and server-shutdown errors: the dependency is down.
@@ -61,7 +66,7 @@ impl DbError {
     pub fn code(&self) -> ErrorCode {
         match self {
             DbError::NoContext => ErrorCode::Unauthenticated,
-            DbError::BadContext => ErrorCode::BadRequest,
+            DbError::BadContext | DbError::NulInText => ErrorCode::BadRequest,
             DbError::ContextRejected => ErrorCode::InvalidContext,
             DbError::ReadOnly => ErrorCode::TenantReadOnly,
             DbError::Config(_) | DbError::Unavailable(_) => ErrorCode::DependencyUnavailable,
@@ -72,6 +77,9 @@ impl DbError {
 
     /// A message safe to show a client.
     pub fn public_message(&self) -> &'static str {
+        if let DbError::NulInText = self {
+            return "a text value contains a NUL character, which text may not hold";
+        }
         match self.code() {
             ErrorCode::Unauthenticated => "this route is only reachable through the gateway",
             ErrorCode::BadRequest => "malformed tenant context",
@@ -186,5 +194,12 @@ mod tests {
             assert_eq!(query(state, message).refusal(), None, "{state} {message}");
         }
         assert_eq!(DbError::NoContext.refusal(), None);
+    }
+
+    #[test]
+    fn a_nul_in_text_is_the_callers_400() {
+        let e = DbError::NulInText;
+        assert_eq!((e.status(), e.code()), (400, ErrorCode::BadRequest));
+        assert!(e.public_message().contains("NUL"));
     }
 }

@@ -225,12 +225,94 @@ impl Tx<'_> {
     /// with `RETURNING`) and returns them, none when nothing matched. The statement goes to
     /// Postgres in the one-row [`crate::envelope`], so it gets an answer on Spin 4.0.0–4.0.2
     /// too (Spin #3671); statements that return no rows belong in [`Tx::execute`].
+    ///
+    /// A text parameter holding a NUL character is [`DbError::NulInText`] (a 400), never
+    /// sent: Postgres takes no NUL in text. The components refuse one where they parse it,
+    /// naming the field (`backend-api`); this is the backstop for any path that does not.
     pub fn query(&self, sql: &str, params: &[ParameterValue]) -> Result<RowSet, DbError> {
+        refuse_nul(params)?;
         crate::envelope::query(self.conn, sql, params)
     }
 
-    /// Runs a statement and returns the number of rows it affected.
+    /// Runs a statement and returns the number of rows it affected ([`DbError::NulInText`]
+    /// as [`Tx::query`]).
     pub fn execute(&self, sql: &str, params: &[ParameterValue]) -> Result<u64, DbError> {
+        refuse_nul(params)?;
         self.conn.execute(sql, params).map_err(DbError::from)
+    }
+}
+
+/// [`DbError::NulInText`] when a text parameter holds a NUL: a `Str`, `Uuid` or `Decimal`
+/// containing `\0`, an `ArrayStr` element containing one, a `Jsonb` document spelling one
+/// (`\u0000`, which jsonb refuses) or holding a raw NUL byte.
+pub fn refuse_nul(params: &[ParameterValue]) -> Result<(), DbError> {
+    let nul = params.iter().any(|p| match p {
+        ParameterValue::Str(s) | ParameterValue::Uuid(s) | ParameterValue::Decimal(s) => {
+            s.contains('\0')
+        }
+        ParameterValue::ArrayStr(items) | ParameterValue::ArrayDecimal(items) => items
+            .iter()
+            .any(|s| s.as_deref().is_some_and(|s| s.contains('\0'))),
+        ParameterValue::Jsonb(bytes) => json_has_nul(bytes),
+        _ => false,
+    });
+    if nul {
+        Err(DbError::NulInText)
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether JSON text holds a NUL: a raw 0 byte, or the escape `\u0000` (an escaped
+/// backslash followed by `u0000` is not one). Linear.
+fn json_has_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            0 => return true,
+            b'\\' => {
+                if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000") {
+                    return true;
+                }
+                // Skip the escaped character (`\\`, `\"`, `\u`...).
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::*;
+
+    #[test]
+    fn text_parameters_holding_a_nul_are_refused_before_postgres() {
+        let refused = |p: ParameterValue| matches!(refuse_nul(&[p]), Err(DbError::NulInText));
+        assert!(refused(ParameterValue::Str("globex\0".into())));
+        assert!(refused(ParameterValue::ArrayStr(vec![
+            Some("a".into()),
+            None,
+            Some("b\0".into())
+        ])));
+        assert!(refused(ParameterValue::Jsonb(
+            br#"{"a":"x\u0000"}"#.to_vec()
+        )));
+        assert!(refused(ParameterValue::Jsonb(b"\"\0\"".to_vec())));
+        assert!(refused(ParameterValue::Uuid("\0".into())));
+        // Controls: text without one, an escaped backslash before `u0000`, other kinds.
+        for ok in [
+            ParameterValue::Str("globex".into()),
+            ParameterValue::ArrayStr(vec![Some("a".into()), None]),
+            ParameterValue::Jsonb(br#"{"a":"\\u0000"}"#.to_vec()),
+            ParameterValue::Jsonb(br#"{"a":"\u0001"}"#.to_vec()),
+            ParameterValue::Binary(vec![0, 0]),
+            ParameterValue::Int64(0),
+        ] {
+            assert!(refuse_nul(&[ok]).is_ok());
+        }
     }
 }

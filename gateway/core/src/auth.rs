@@ -9,6 +9,10 @@
 //!   organisation claim names a different tenant, or nothing recognisable, is refused with
 //!   421 `tenant_mismatch`, and a token naming no organisation with 401, so a token issued
 //!   for tenant A never carries its roles into tenant B. [`Principal`] is built only here.
+//!   A token from an issuer trusted for platform roles is never bound: it is no tenant's
+//!   credential (its organisation, roles and permissions claims are ignored when it is
+//!   verified), and works on a tenant host only as a platform admin's under a break-glass
+//!   grant ([`crate::platform`]).
 //!
 //! On the apex host the verified token itself names the tenant, so the pipeline
 //! authenticates before resolution there and hands resolution the identity
@@ -78,6 +82,10 @@ pub enum AuthError {
     /// `break_glass_required`.
     #[error("no active break-glass grant")]
     BreakGlassRequired,
+    /// A token from the platform's issuer without the platform-admin role on a tenant host
+    /// (it is never a tenant credential): 403 `platform_admin_required`.
+    #[error("a platform token is not a tenant credential")]
+    PlatformTokenOnTenant,
 }
 
 /// Who is calling, inside which active tenant.
@@ -238,6 +246,9 @@ pub fn authenticate(
 /// [`ResolveError::UnknownTenant`] for a claim that names no tenant.
 pub fn apex_organisation(identity: Option<&Identity>) -> Result<Option<&TenantRef>, ResolveError> {
     match identity {
+        // The platform's issuer never names a tenant (its claim is ignored when verified;
+        // this holds whatever the token says).
+        Some(Identity::Token(t)) if t.platform_issuer => Ok(None),
         Some(Identity::Token(t)) => match &t.organisation {
             Organisation::Names(r) => Ok(Some(r)),
             Organisation::Unrecognised => Err(ResolveError::UnknownTenant),
@@ -272,6 +283,10 @@ pub fn bind(
                 via: Via::Anonymous,
                 read_only: false,
             })
+        }
+        // Never a tenant credential (the pipeline sends it to break-glass first).
+        Identity::Token(token) if token.platform_issuer => {
+            return Err(AuthError::PlatformTokenOnTenant)
         }
         Identity::Token(token) => token,
         Identity::Session(session) => {

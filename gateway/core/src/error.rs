@@ -179,6 +179,11 @@ impl GatewayError {
                 C::PlatformAdminRequired,
                 "This needs a platform admin.",
             ),
+            G::Auth(AuthError::PlatformTokenOnTenant) => (
+                403,
+                C::PlatformAdminRequired,
+                "A platform token is not an organisation's credential: only a platform admin with an active break-glass grant may use it here.",
+            ),
             G::Auth(AuthError::BreakGlassRequired) => (
                 403,
                 C::BreakGlassRequired,
@@ -216,6 +221,13 @@ fn sso_response(e: &SsoError) -> ErrorResponse {
     use ErrorCode as C;
     let failed = "The identity provider's answer could not be accepted. Try signing in again.";
     let (status, code, message) = match e {
+        SsoError::NulInText(field) => {
+            return ErrorResponse::new(
+                400,
+                C::BadRequest,
+                format!("{field} contains a NUL character, which text may not hold."),
+            )
+        }
         SsoError::Malformed => (400, C::BadRequest, "The login request is malformed."),
         SsoError::ReturnTo => (
             400,

@@ -102,6 +102,12 @@ pub struct VerifiedToken {
     /// `email`, if present (a platform admin's label).
     #[serde(default)]
     pub email: Option<String>,
+    /// Whether the issuer can mint platform roles (its entry has a platform-roles claim).
+    /// Such a token is never a tenant credential: its organisation, roles and permissions
+    /// claims are ignored (left empty here), and on a tenant host it works only through a
+    /// break-glass grant ([`crate::platform`]).
+    #[serde(default)]
+    pub platform_issuer: bool,
 }
 
 /// Verifies bearer tokens against a set of issuers, caching verified claims.
@@ -142,8 +148,12 @@ impl JwtVerifier {
         let key = Sha256::digest(token.as_bytes());
         if let Some(payload) = self.cache.get(kv, &key, now) {
             if let Ok(hit) = serde_json::from_slice::<VerifiedToken>(&payload) {
-                if now.as_secs() < hit.expires_at && self.issuers.contains_key(&hit.issuer) {
-                    return Ok(hit);
+                if let Some(issuer) = self.issuers.get(&hit.issuer) {
+                    if now.as_secs() < hit.expires_at {
+                        // What the issuer may say is decided by today's configuration, not
+                        // by what was cached.
+                        return Ok(issuer.confine(hit));
+                    }
                 }
             }
         }

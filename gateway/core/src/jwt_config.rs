@@ -183,7 +183,7 @@ impl IssuerConfig {
                 org(path.lookup(claims), |s| s.parse().map(TenantRef::Slug))
             }
         };
-        VerifiedToken {
+        let token = VerifiedToken {
             issuer: self.issuer.clone(),
             subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
             organisation,
@@ -196,7 +196,25 @@ impl IssuerConfig {
                 .and_then(Value::as_str)
                 .filter(|e| e.len() <= 320)
                 .map(str::to_owned),
+            platform_issuer: false,
+        };
+        self.confine(token)
+    }
+
+    /// What this issuer may say: an issuer trusted for platform roles is the platform's, and
+    /// its tokens are never tenant credentials, so their organisation, roles and permissions
+    /// claims are ignored (emptied) and the token is marked [`VerifiedToken::platform_issuer`];
+    /// any other issuer never carries platform roles.
+    pub(crate) fn confine(&self, mut token: VerifiedToken) -> VerifiedToken {
+        token.platform_issuer = self.platform_roles.is_some();
+        if token.platform_issuer {
+            token.organisation = Organisation::None;
+            token.roles.clear();
+            token.permissions.clear();
+        } else {
+            token.platform_roles.clear();
         }
+        token
     }
 }
 

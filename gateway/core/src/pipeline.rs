@@ -11,8 +11,9 @@
 //! the apex's platform surface (/platform, /api/platform), after the host:
 //!   ─ authenticate ─▶ PlatformAdmin? ─ (tenant named in the path) ─ sign a platform context
 //!   ─▶ Decision::Forward          (crate::platform)
-//! a platform admin's token on a tenant host, at binding:
-//!   ─ break-glass grant (recorded) ─▶ Principal, or 403 break_glass_required
+//! a platform issuer's token on a tenant host (whatever its organisation claim), at binding:
+//!   ─ platform admin? ─ break-glass grant (recorded) ─▶ Principal, or 403 break_glass_required
+//!   (403 platform_admin_required without the role)
 //! ```
 //!
 //! Each stage takes the previous stage's output and returns a narrower type; [`Forward`]
@@ -21,7 +22,7 @@
 //! request with a [`Decision::Respond`] carrying status, headers and body.
 
 use crate::auth::{apex_organisation, authenticate, bind, credentials, AuthError, Credentials};
-use crate::auth::{names_tenant, Identity, Principal, Via};
+use crate::auth::{Identity, Principal, Via};
 use crate::cache::{TenantCache, TenantCacheConfig};
 use crate::context::{ContextClaims, ContextSigner, SignedContext};
 pub use crate::decision::Forward;
@@ -251,11 +252,14 @@ where
         ),
         (None, other) => authenticate(other, &ports.keys, &ports.cache, now)?,
     };
+    // A token from the platform's issuer is never a tenant credential, whatever it claims:
+    // a platform admin's works here only under a recorded break-glass grant, anyone else's
+    // not at all.
     let principal = match &identity {
-        Identity::Token(token) if !names_tenant(token, &active) => {
+        Identity::Token(token) if token.platform_issuer => {
             match platform::PlatformAdmin::of(token) {
                 Some(admin) => break_glass(active, &admin, req, &target, ports, request_id)?,
-                None => bind(active, identity, &config.anonymous_permissions)?,
+                None => return Err(AuthError::PlatformTokenOnTenant.into()),
             }
         }
         _ => bind(active, identity, &config.anonymous_permissions)?,

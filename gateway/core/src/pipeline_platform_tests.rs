@@ -80,6 +80,7 @@ fn admin() -> PlatformAdmin {
         expires_at: 0,
         platform_roles: vec!["platform_admin".parse().unwrap()],
         email: Some("ops@platform.example".into()),
+        platform_issuer: true,
     })
     .unwrap()
 }
@@ -332,4 +333,101 @@ fn tenant_identities_never_carry_platform_permissions() {
     assert!(c.has_permission("tasks.read"));
     assert!(!c.perms.iter().any(|p| p.as_str().starts_with("platform.")));
     assert!(!c.roles.iter().any(|r| r.as_str() == "platform_admin"));
+}
+
+#[test]
+fn a_platform_issuers_token_is_never_a_tenant_credential_whatever_it_claims() {
+    let p = ports();
+    let acme = sample_tenant("acme").id;
+    let mut globex = sample_tenant("globex");
+    globex.status = TenantStatus::Active;
+    let globex_id = globex.id;
+    p.directory.upsert(globex);
+    let host = "acme.app.example";
+    let admin_naming = |tenant: &str, extra: Value| {
+        let mut claims = json!({ "platform_roles": ["platform_admin"], "org_id": tenant,
+                                 "perms": ["members.read", "tasks.read", "tasks.write"],
+                                 "roles": ["owner"] });
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        token(PLATFORM_ISS, claims)
+    };
+    // The attack: an admin's token naming the tenant of the host (or another) is no member's.
+    for (what, t) in [
+        ("naming acme", admin_naming(&acme.to_string(), json!({}))),
+        (
+            "naming globex",
+            admin_naming(&globex_id.to_string(), json!({})),
+        ),
+        (
+            "an unrecognised claim",
+            admin_naming("not-a-tenant", json!({})),
+        ),
+        ("no claim", admin_token()),
+    ] {
+        for path in ["/api/tasks", "/api/org/members"] {
+            assert_eq!(
+                code(run("GET", host, path, Some(&t), &p)),
+                "break_glass_required",
+                "{what} {path}"
+            );
+        }
+    }
+    assert!(p.directory.accesses().is_empty(), "nothing recorded");
+    // The platform issuer without the role, naming acme: refused, not bound.
+    let support = token(
+        PLATFORM_ISS,
+        json!({ "platform_roles": ["support"], "org_id": acme.to_string(), "perms": ["tasks.read"] }),
+    );
+    assert_eq!(
+        code(run("GET", host, "/api/tasks", Some(&support), &p)),
+        "platform_admin_required"
+    );
+    // On the apex its organisation claim resolves no tenant.
+    assert_eq!(
+        code(run(
+            "GET",
+            "app.example",
+            "/api/tasks",
+            Some(&admin_naming(&acme.to_string(), json!({}))),
+            &p
+        )),
+        "unauthenticated"
+    );
+    assert!(p.directory.accesses().is_empty());
+
+    // Control: the same token under a grant gets the grant's permissions, not its claims'.
+    let grant = BreakGlassGrant {
+        id: uuid::Uuid::from_u128(0x77),
+        read_only: true,
+        permissions: ["tasks.read", BREAK_GLASS_PERMISSION]
+            .iter()
+            .map(|p| p.parse().unwrap())
+            .collect(),
+    };
+    p.directory.set_grant(acme, admin().id, Some(grant));
+    let f = run(
+        "GET",
+        host,
+        "/api/tasks",
+        Some(&admin_naming(&acme.to_string(), json!({}))),
+        &p,
+    )
+    .unwrap();
+    let c = decode_unverified(f.context.as_str()).unwrap();
+    assert_eq!(c.tid, acme);
+    assert!(c.ro && c.has_permission("tasks.read") && !c.has_permission("tasks.write"));
+    assert!(!c.has_permission("members.read"));
+    assert_eq!(p.directory.accesses().len(), 1);
+    // Control: an ordinary tenant token naming acme is bound as before.
+    let member = token(
+        ISS,
+        json!({ "org_id": acme.to_string(), "perms": ["tasks.read"] }),
+    );
+    let f = run("GET", host, "/api/tasks", Some(&member), &p).unwrap();
+    assert!(decode_unverified(f.context.as_str())
+        .unwrap()
+        .has_permission("tasks.read"));
+    assert_eq!(p.directory.accesses().len(), 1);
 }

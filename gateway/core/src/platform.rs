@@ -13,9 +13,16 @@
 //!   nil id), or, under `/api/platform/tenants/{slug}`, that tenant (whatever its status), so
 //!   the SQL functions act on the tenant the gateway resolved and nothing else. It holds
 //!   [`ADMIN_PERMISSION`], which Postgres checks (migration 0013).
+//! - The platform's issuer is **never a tenant credential**: its tokens' organisation, roles
+//!   and permissions claims are ignored when verified
+//!   ([`crate::jwt::VerifiedToken::platform_issuer`]), so on the apex such a token names no
+//!   tenant, and on a tenant host (subdomain or custom domain) it is never bound as a member,
+//!   whatever it claims.
 //! - On a **tenant host** these paths do not exist (404). A platform admin's token there is
 //!   accepted only under an active break-glass grant for that tenant, looked up, and written
-//!   to the tenant's audit log, on every request ([`crate::tenant::TenantDirectory::break_glass`]).
+//!   to the tenant's audit log, on every request ([`crate::tenant::TenantDirectory::break_glass`]);
+//!   without one it is 403 `break_glass_required`, and a platform-issuer token without the
+//!   role is 403 `platform_admin_required`.
 //!   Its permissions are the grant's (read-only: the catalogue's `*.read`) plus
 //!   [`BREAK_GLASS_PERMISSION`]; a read-only grant's context is read-only.
 
@@ -233,6 +240,7 @@ mod tests {
             expires_at: 0,
             platform_roles: roles.iter().map(|r| r.parse().unwrap()).collect(),
             email: None,
+            platform_issuer: true,
         }
     }
 

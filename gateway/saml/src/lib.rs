@@ -37,6 +37,7 @@ mod c14n;
 mod dsig;
 mod error;
 mod metadata;
+mod prescan;
 mod request;
 mod response;
 mod time;

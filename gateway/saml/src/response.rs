@@ -21,8 +21,10 @@ const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const MAX_RESPONSE_BYTES: usize = 512 * 1024;
 const MAX_NODES: u32 = 20_000;
 
-/// Parses XML with DTDs refused and a node limit.
+/// Parses XML with DTDs refused and a node limit, after a linear pre-scan has bounded the parser's work
+/// (attributes per element, depth, elements, namespace declarations, name lengths: [`crate::prescan`]).
 pub(crate) fn parse_xml(xml: &str) -> Result<Document<'_>, SamlError> {
+    crate::prescan::check(xml, &crate::prescan::LIMITS)?;
     let options = ParsingOptions {
         allow_dtd: false,
         nodes_limit: MAX_NODES,

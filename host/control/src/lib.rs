@@ -12,6 +12,7 @@
 //! - [`export`]: one tenant's data, control plane and placement, as newline-delimited JSON files;
 //! - [`domains`]: custom domains, claimed with a token and verified by DNS TXT record or HTTP token;
 //! - [`limits`]: plans and per-tenant rate limits and quotas; [`usage`]: the metered requests;
+//! - [`connection`]: the settings the application roles' connection strings pin;
 //! - [`isolation`]: checks every tenant-scoped table's isolation, by catalog and by trying to read
 //!   across tenants as the application role (`tenantgate audit isolation`).
 //!
@@ -42,6 +43,7 @@
 //! # }
 //! ```
 
+pub mod connection;
 pub mod contract;
 pub mod create;
 pub mod db;

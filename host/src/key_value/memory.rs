@@ -58,6 +58,14 @@ impl KvBackend for MemoryStore {
         Ok(keys)
     }
 
+    async fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
+        let mut m = self.map();
+        for (k, v) in pairs {
+            m.insert(k, v);
+        }
+        Ok(())
+    }
+
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         self.read_modify_write(key, |cur| increment_decision(cur, delta))
     }

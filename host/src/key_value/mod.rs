@@ -11,7 +11,14 @@
 //!
 //! Compare-and-swap compares values: `cas.new` reads the current value and `swap`
 //! writes only if the value is still the one read (absent included), atomically in
-//! each backend. Unlike Spin's Redis store, a conflict is always reported.
+//! each backend. Unlike Spin's stores, a conflict is always reported (Spin's SQLite
+//! store upserts when the key was absent, or when `current` was never called; its Redis
+//! store does not detect a conflict).
+//!
+//! As in Spin (`factor-key-value`, 3.6.3 and 4.x): a result over
+//! [`MAX_RESULT_BYTES`] (128 MiB, Spin's `MAX_HOST_BUFFERED_BYTES`) is `other(..)`;
+//! `increment` of a value that is not a counter in a memory or SQLite store traps
+//! (Spin's SQLite store panics); batch operations on an empty list do nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -125,14 +132,17 @@ impl KeyValue {
         }
     }
 
-    fn open(&self, label: &str) -> Result<Arc<dyn KvBackend>, OpenError> {
+    async fn open(&self, label: &str) -> Result<Arc<dyn KvBackend>, OpenError> {
         if !self.allowed.contains(label) {
             return Err(OpenError::AccessDenied);
         }
-        self.stores
+        let store = self
+            .stores
             .get(label)
             .cloned()
-            .ok_or(OpenError::NoSuchStore)
+            .ok_or(OpenError::NoSuchStore)?;
+        store.ready().await.map_err(OpenError::Other)?;
+        Ok(store)
     }
 }
 
@@ -140,6 +150,71 @@ impl KeyValue {
 enum OpenError {
     AccessDenied,
     NoSuchStore,
+    /// The backend is unavailable (Spin: `other(..)` from the store manager).
+    Other(KvError),
+}
+
+/// Spin's `MAX_HOST_BUFFERED_BYTES`: the most a `get`, `get-keys`, `get-many` or
+/// `cas.current` may return.
+pub const MAX_RESULT_BYTES: usize = 128 << 20;
+
+/// Spin's check of a value's size (`size_of::<Option<Vec<u8>>>() + len`).
+fn value_within_limit(v: &Option<Vec<u8>>) -> Result<(), KvError> {
+    within_limit(std::mem::size_of::<Option<Vec<u8>>>() + v.as_ref().map_or(0, Vec::len))
+}
+
+/// Spin's check of a key list's size.
+fn keys_within_limit(keys: &[String]) -> Result<(), KvError> {
+    within_limit(
+        std::mem::size_of::<Vec<String>>()
+            + keys
+                .iter()
+                .map(|k| std::mem::size_of::<String>() + k.len())
+                .sum::<usize>(),
+    )
+}
+
+/// Spin's check of a `get-many` answer's size.
+fn pairs_within_limit(pairs: &[(String, Option<Vec<u8>>)]) -> Result<(), KvError> {
+    within_limit(
+        std::mem::size_of::<Vec<(String, Option<Vec<u8>>)>>()
+            + pairs
+                .iter()
+                .map(|(k, v)| {
+                    std::mem::size_of::<(String, Option<Vec<u8>>)>()
+                        + k.len()
+                        + v.as_ref().map_or(0, Vec::len)
+                })
+                .sum::<usize>(),
+    )
+}
+
+fn within_limit(bytes: usize) -> Result<(), KvError> {
+    if bytes > MAX_RESULT_BYTES {
+        return Err(KvError::TooLarge);
+    }
+    Ok(())
+}
+
+/// `get-many`'s result at the interface: where Spin's Redis store panics, a trap.
+fn get_many_outcome<T>(r: Result<T, KvError>) -> wasmtime::Result<Result<T, KvError>> {
+    match r {
+        Err(e @ KvError::GetManyPanics) => {
+            Err(wasmtime::Error::msg(format!("key-value get-many: {e}")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// `increment`'s result at the interface: a value that is not a counter traps, as
+/// Spin's SQLite store panics on it.
+fn increment_outcome(r: Result<i64, KvError>) -> wasmtime::Result<Result<i64, KvError>> {
+    match r {
+        Err(e @ KvError::NotACounter) => Err(wasmtime::Error::msg(format!(
+            "key-value increment: {e} (Spin's key-value store panics here)"
+        ))),
+        other => Ok(other),
+    }
 }
 
 /// The key-value part of one store's data: the component's stores and the table its
@@ -187,4 +262,20 @@ pub fn add_to_linker<T: Send + 'static>(
     atomics::add_to_linker::<T, KeyValueData>(linker, get)?;
     batch::add_to_linker::<T, KeyValueData>(linker, get)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod limit_tests {
+    #[test]
+    fn results_over_spins_buffer_limit_are_refused() {
+        assert!(super::within_limit(super::MAX_RESULT_BYTES).is_ok());
+        let err = super::within_limit(super::MAX_RESULT_BYTES + 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "query result exceeds limit of 134217728 bytes"
+        );
+        assert!(super::value_within_limit(&Some(vec![0; 16])).is_ok());
+        assert!(super::keys_within_limit(&["a".into()]).is_ok());
+        assert!(super::pairs_within_limit(&[("a".into(), None)]).is_ok());
+    }
 }

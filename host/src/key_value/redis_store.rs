@@ -1,7 +1,11 @@
-//! The Redis key-value backend (`type = "redis"`): connected on first use, so a Redis
-//! outage is an error value for the requests that need it, not a host that will not
-//! start. Counters use `INCRBY` (decimal ASCII, as Spin's Redis store); compare-and-swap
-//! is a Lua script, so a conflict is always reported (Spin's Redis store does not).
+//! The Redis key-value backend (`type = "redis"`): connected when a guest first opens
+//! the store (as Spin's `KeyValueRedis::get`), so a Redis outage is an error value for
+//! the requests that need it (`open` fails until the server answers), not a host that
+//! will not start. As in Spin, labels are ignored: every label on one Redis URL shares
+//! its keys. Counters use `INCRBY` (decimal ASCII, as Spin's Redis store); the batch
+//! operations send Spin's commands (`get-many` is Spin's `KEYS` call: an error, nothing,
+//! or a trap where Spin panics; `MSET`; `DEL`); compare-and-swap is a Lua script, so a
+//! conflict is always reported (Spin's Redis store does not).
 
 use redis::AsyncCommands as _;
 
@@ -25,7 +29,7 @@ return 1
 "#;
 
 fn err(e: redis::RedisError) -> KvError {
-    e.to_string()
+    KvError::backend(e)
 }
 
 impl RedisStore {
@@ -48,7 +52,7 @@ impl RedisStore {
             })
             .await
             .cloned()
-            .map_err(|e| format!("key-value store unavailable: {e}"))
+            .map_err(|e| KvError::Unavailable(e.to_string()))
     }
 }
 
@@ -90,6 +94,30 @@ impl KvBackend for RedisStore {
         }
         out.sort();
         Ok(out)
+    }
+
+    async fn ready(&self) -> Result<(), KvError> {
+        self.conn().await.map(drop)
+    }
+
+    async fn get_many(&self, keys: Vec<String>) -> Result<Vec<(String, Option<Vec<u8>>)>, KvError> {
+        // Spin 3.6-4.x send `KEYS <keys...>` here (not `MGET`) and read the reply as
+        // pairs: more than one key is Redis's arity error (`other`), a key that matches
+        // nothing an empty answer, and a reply with keys makes redis-rs panic inside
+        // Spin's host call (the request dies): [`KvError::GetManyPanics`], a trap here.
+        let reply: redis::Value = self.conn().await?.keys(keys).await.map_err(err)?;
+        match reply {
+            redis::Value::Array(items) if items.is_empty() => Ok(Vec::new()),
+            _ => Err(KvError::GetManyPanics),
+        }
+    }
+
+    async fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
+        self.conn().await?.mset(&pairs).await.map_err(err)
+    }
+
+    async fn delete_many(&self, keys: Vec<String>) -> Result<(), KvError> {
+        self.conn().await?.del(keys).await.map_err(err)
     }
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {

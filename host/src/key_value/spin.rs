@@ -3,10 +3,10 @@
 use wasmtime::component::Resource;
 
 use super::bindings::fermyon::spin::key_value::{self as spin_kv, Error};
-use super::{KeyValueView, KvError, OpenError, SpinStore};
+use super::{keys_within_limit, value_within_limit, KeyValueView, KvError, OpenError, SpinStore};
 
 fn other(e: KvError) -> Error {
-    Error::Other(e)
+    Error::Other(e.to_string())
 }
 
 impl spin_kv::Host for KeyValueView<'_> {}
@@ -16,10 +16,11 @@ impl spin_kv::HostStore for KeyValueView<'_> {
         &mut self,
         label: String,
     ) -> wasmtime::Result<Result<Resource<SpinStore>, Error>> {
-        let backend = match self.ctx.open(&label) {
+        let backend = match self.ctx.open(&label).await {
             Ok(b) => b,
             Err(OpenError::AccessDenied) => return Ok(Err(Error::AccessDenied)),
             Err(OpenError::NoSuchStore) => return Ok(Err(Error::NoSuchStore)),
+            Err(OpenError::Other(e)) => return Ok(Err(other(e))),
         };
         Ok(Ok(self.table.push(SpinStore { backend })?))
     }
@@ -30,7 +31,10 @@ impl spin_kv::HostStore for KeyValueView<'_> {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let b = self.table.get(&s)?.backend.clone();
-        Ok(b.get(&key).await.map_err(other))
+        Ok(b.get(&key)
+            .await
+            .and_then(|v| value_within_limit(&v).map(|()| v))
+            .map_err(other))
     }
 
     async fn set(
@@ -66,7 +70,10 @@ impl spin_kv::HostStore for KeyValueView<'_> {
         s: Resource<SpinStore>,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         let b = self.table.get(&s)?.backend.clone();
-        Ok(b.keys().await.map_err(other))
+        Ok(b.keys()
+            .await
+            .and_then(|k| keys_within_limit(&k).map(|()| k))
+            .map_err(other))
     }
 
     async fn drop(&mut self, s: Resource<SpinStore>) -> wasmtime::Result<()> {

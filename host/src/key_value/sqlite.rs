@@ -44,7 +44,7 @@ fn read(c: &rusqlite::Connection, label: &str, key: &str) -> Result<Option<Vec<u
         |r| r.get::<_, Vec<u8>>(0),
     )
     .optional()
-    .map_err(|e| e.to_string())
+    .map_err(KvError::backend)
 }
 
 fn write(c: &rusqlite::Connection, label: &str, key: &str, value: &[u8]) -> Result<(), KvError> {
@@ -54,7 +54,7 @@ fn write(c: &rusqlite::Connection, label: &str, key: &str, value: &[u8]) -> Resu
         (label, key, value),
     )
     .map(drop)
-    .map_err(|e| e.to_string())
+    .map_err(KvError::backend)
 }
 
 impl SqliteStore {
@@ -78,7 +78,7 @@ impl SqliteStore {
             f(&mut c, &label, &key)
         })
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(KvError::backend)?
     }
 
     async fn read_modify_write<R: Send + 'static>(
@@ -89,11 +89,11 @@ impl SqliteStore {
         self.with(key, move |c, label, key| {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|e| e.to_string())?;
+                .map_err(KvError::backend)?;
             let (new, out) = decide(read(&tx, label, key)?.as_deref())?;
             if let Some(v) = new {
                 write(&tx, label, key, &v)?;
-                tx.commit().map_err(|e| e.to_string())?;
+                tx.commit().map_err(KvError::backend)?;
             }
             Ok(out)
         })
@@ -119,7 +119,7 @@ impl KvBackend for SqliteStore {
                 (label, key),
             )
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(KvError::backend)
         })
         .await
     }
@@ -129,16 +129,28 @@ impl KvBackend for SqliteStore {
             .with("", |c, label, _| {
                 let mut st = c
                     .prepare("SELECT key FROM spin_key_value WHERE store = ?1")
-                    .map_err(|e| e.to_string())?;
+                    .map_err(KvError::backend)?;
                 let rows = st
                     .query_map([label], |r| r.get::<_, String>(0))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(KvError::backend)?;
                 rows.collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())
+                    .map_err(KvError::backend)
             })
             .await?;
         keys.sort();
         Ok(keys)
+    }
+
+    async fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
+        // One transaction, as Spin's SQLite store.
+        self.with("", move |c, label, _| {
+            let tx = c.transaction().map_err(KvError::backend)?;
+            for (k, v) in &pairs {
+                write(&tx, label, k, v)?;
+            }
+            tx.commit().map_err(KvError::backend)
+        })
+        .await
     }
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {

@@ -4,10 +4,13 @@
 use wasmtime::component::Resource;
 
 use super::bindings::wasi::keyvalue::{atomics, batch, store};
-use super::{Bucket, Cas, KeyValueView, KvError, OpenError};
+use super::{
+    get_many_outcome, increment_outcome, keys_within_limit, pairs_within_limit, value_within_limit,
+    Bucket, Cas, KeyValueView, KvError, OpenError,
+};
 
 fn other(e: KvError) -> store::Error {
-    store::Error::Other(e)
+    store::Error::Other(e.to_string())
 }
 
 impl store::Host for KeyValueView<'_> {
@@ -15,10 +18,11 @@ impl store::Host for KeyValueView<'_> {
         &mut self,
         identifier: String,
     ) -> wasmtime::Result<Result<Resource<Bucket>, store::Error>> {
-        let backend = match self.ctx.open(&identifier) {
+        let backend = match self.ctx.open(&identifier).await {
             Ok(b) => b,
             Err(OpenError::AccessDenied) => return Ok(Err(store::Error::AccessDenied)),
             Err(OpenError::NoSuchStore) => return Ok(Err(store::Error::NoSuchStore)),
+            Err(OpenError::Other(e)) => return Ok(Err(other(e))),
         };
         Ok(Ok(self.table.push(Bucket { backend })?))
     }
@@ -31,7 +35,10 @@ impl store::HostBucket for KeyValueView<'_> {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, store::Error>> {
         let b = self.table.get(&b)?.backend.clone();
-        Ok(b.get(&key).await.map_err(other))
+        Ok(b.get(&key)
+            .await
+            .and_then(|v| value_within_limit(&v).map(|()| v))
+            .map_err(other))
     }
 
     async fn set(
@@ -75,6 +82,7 @@ impl store::HostBucket for KeyValueView<'_> {
         }
         Ok(b.keys()
             .await
+            .and_then(|k| keys_within_limit(&k).map(|()| k))
             .map(|keys| store::KeyResponse { keys, cursor: None })
             .map_err(other))
     }
@@ -93,7 +101,7 @@ impl atomics::Host for KeyValueView<'_> {
         delta: i64,
     ) -> wasmtime::Result<Result<i64, store::Error>> {
         let b = self.table.get(&b)?.backend.clone();
-        Ok(b.increment(&key, delta).await.map_err(other))
+        Ok(increment_outcome(b.increment(&key, delta).await)?.map_err(other))
     }
 
     async fn swap(
@@ -130,7 +138,11 @@ impl atomics::HostCas for KeyValueView<'_> {
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, store::Error>> {
         let backend = self.table.get(&b)?.backend.clone();
-        let current = match backend.get(&key).await {
+        let current = match backend
+            .get(&key)
+            .await
+            .and_then(|v| value_within_limit(&v).map(|()| v))
+        {
             Ok(v) => v,
             Err(e) => return Ok(Err(other(e))),
         };
@@ -161,14 +173,12 @@ impl batch::Host for KeyValueView<'_> {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, store::Error>> {
         let b = self.table.get(&b)?.backend.clone();
-        let mut out = Vec::with_capacity(keys.len());
-        for k in keys {
-            match b.get(&k).await {
-                Ok(v) => out.push((k, v)),
-                Err(e) => return Ok(Err(other(e))),
-            }
+        if keys.is_empty() {
+            return Ok(Ok(Vec::new()));
         }
-        Ok(Ok(out))
+        Ok(get_many_outcome(b.get_many(keys).await)?
+            .and_then(|p| pairs_within_limit(&p).map(|()| p))
+            .map_err(other))
     }
 
     async fn set_many(
@@ -177,12 +187,10 @@ impl batch::Host for KeyValueView<'_> {
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), store::Error>> {
         let b = self.table.get(&b)?.backend.clone();
-        for (k, v) in key_values {
-            if let Err(e) = b.set(&k, v).await {
-                return Ok(Err(other(e)));
-            }
+        if key_values.is_empty() {
+            return Ok(Ok(()));
         }
-        Ok(Ok(()))
+        Ok(b.set_many(key_values).await.map_err(other))
     }
 
     async fn delete_many(
@@ -191,11 +199,9 @@ impl batch::Host for KeyValueView<'_> {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), store::Error>> {
         let b = self.table.get(&b)?.backend.clone();
-        for k in keys {
-            if let Err(e) = b.delete(&k).await {
-                return Ok(Err(other(e)));
-            }
+        if keys.is_empty() {
+            return Ok(Ok(()));
         }
-        Ok(Ok(()))
+        Ok(b.delete_many(keys).await.map_err(other))
     }
 }

@@ -28,40 +28,34 @@
 
 use deadpool_postgres::Client;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Type;
 use tokio_postgres::Statement;
 
 /// Prepared statements kept per connection.
 pub const MAX_STATEMENTS: usize = 128;
 
-/// `sql` prepared on `client` with `types` declared (`None`: the server infers them all),
-/// from the connection's cache when it is there.
-pub async fn prepared(
-    client: &Client,
-    sql: &str,
-    types: Option<&[Type]>,
-) -> Result<Statement, tokio_postgres::Error> {
-    let types = types.unwrap_or(&[]);
+/// `sql` prepared on `client`, every parameter's type inferred by the server (as Spin
+/// prepares it), from the connection's cache when it is there.
+pub async fn prepared(client: &Client, sql: &str) -> Result<Statement, tokio_postgres::Error> {
     let cache = &client.statement_cache;
     if cache.size() >= MAX_STATEMENTS {
         cache.clear();
     }
-    let stmt = client.prepare_typed_cached(sql, types).await;
+    let stmt = client.prepare_cached(sql).await;
     if stmt.is_err() {
         // deadpool keeps an empty slot for a text that failed; drop it so failing texts
         // cannot grow the map.
-        cache.remove(sql, types);
+        cache.remove(sql, &[]);
     }
     stmt
 }
 
 /// After `e` from running the cached `sql`: forget the statement if Postgres refused it
 /// because its result type changed under it.
-pub fn after_error(client: &Client, sql: &str, types: Option<&[Type]>, e: &tokio_postgres::Error) {
+pub fn after_error(client: &Client, sql: &str, e: &tokio_postgres::Error) {
     let stale = e.as_db_error().is_some_and(|db| {
         *db.code() == SqlState::FEATURE_NOT_SUPPORTED && db.message().starts_with("cached plan")
     });
     if stale {
-        client.statement_cache.remove(sql, types.unwrap_or(&[]));
+        client.statement_cache.remove(sql, &[]);
     }
 }

@@ -5,11 +5,13 @@
 //!   refused.
 //! - One pool per connection string, shared by every component ([`PgPools`]); a
 //!   connection returns to its pool only once cleaned ([`RESET_SESSION`]).
+//! - Parameters and results convert exactly as Spin converts them ([`types`]): Postgres
+//!   infers every placeholder's type and a value of a kind Spin would refuse for it is
+//!   refused here too, with the same error value. The host is never more lenient than Spin.
 //! - Under the default statement filter, statements are prepared once per connection and
 //!   kept ([`cache`]): one round trip each after the first, no parse or plan on the server.
-//!   With the filter off (as Spin), a statement whose parameters all name their Postgres type
-//!   ([`types::declared_types`]) runs in one round trip on the unnamed statement; otherwise it
-//!   is prepared first, so the server infers the types.
+//!   With the filter off (as Spin), a statement is prepared on the unnamed statement and
+//!   run, as Spin does; one without parameters runs in one round trip.
 //! - A component's `ROLLBACK` before it has sent anything on a connection the pool just
 //!   handed out (so outside any transaction: the pool reset rolled back) is answered
 //!   without a round trip, as Postgres would answer it (no rows, a warning).
@@ -36,7 +38,7 @@ mod pool;
 mod types;
 
 pub use filter::StatementFilter;
-pub use pool::{PgPools, DEFAULT_POOL_SIZE, RESET_SESSION};
+pub use pool::{PgPools, PgReset, DEFAULT_POOL_SIZE, RESET_SESSION};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -103,12 +105,14 @@ pub struct PgConnection {
     untouched: bool,
     /// Statements go through the connection's cache, which the reset keeps.
     cached: bool,
+    /// How the connection is cleaned when it goes back.
+    reset: pool::PgReset,
 }
 
 impl Drop for PgConnection {
     fn drop(&mut self) {
         if let Some(obj) = self.obj.take() {
-            pool::release(obj, self.cached);
+            pool::release(obj, self.cached, self.reset);
         }
     }
 }
@@ -192,53 +196,41 @@ impl PgView<'_> {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, Error>> {
-        let declared = types::declared_types(&params);
-        let params = match types::to_sql_params(params, declared.is_some()) {
+        let params = match types::to_sql_params(params) {
             Ok(p) => p,
             Err(e) => return Ok(Err(Error::BadParameter(e))),
         };
         let cached = self.cached(&c)?;
         let client = self.pg_client(&c)?;
         let refs = types::param_refs(&params);
-        if cached {
-            let stmt = match cache::prepared(client, &statement, declared.as_deref()).await {
+        let rows = if cached {
+            let stmt = match cache::prepared(client, &statement).await {
                 Ok(s) => s,
                 Err(e) => return Ok(Err(query_error(e))),
             };
-            return Ok(match client.query(&stmt, &refs).await {
-                Ok(rows) => types::row_set(stmt.columns(), &rows).map_err(query_error),
+            match client.query(&stmt, &refs).await {
+                Ok(rows) => rows,
                 Err(e) => {
-                    cache::after_error(client, &statement, declared.as_deref(), &e);
-                    Err(query_error(e))
+                    cache::after_error(client, &statement, &e);
+                    return Ok(Err(query_error(e)));
                 }
-            });
-        }
-        if let Some(tys) = declared {
-            // Types known: parse, bind, describe and execute in one round trip on the unnamed
-            // statement. Only an empty result needs the statement described for its columns.
-            let typed: Vec<_> = refs.iter().copied().zip(tys.iter().cloned()).collect();
-            let rows = match client.query_typed(&statement, &typed).await {
+            }
+        } else if refs.is_empty() {
+            // Nothing for the server to infer: parse, bind, describe and execute in one round
+            // trip on the unnamed statement, with the prepared path's rule of one command.
+            match client.query_typed(&statement, &[]).await {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(query_error(e))),
-            };
-            if let Some(first) = rows.first() {
-                return Ok(types::row_set(first.columns(), &rows).map_err(query_error));
             }
-            let stmt = match client.prepare_typed(&statement, &tys).await {
-                Ok(s) => s,
+        } else {
+            // As Spin: the server infers each placeholder's type, then every value is checked
+            // against it before anything runs.
+            match client.query(statement.as_str(), &refs).await {
+                Ok(r) => r,
                 Err(e) => return Ok(Err(query_error(e))),
-            };
-            return Ok(types::row_set(stmt.columns(), &rows).map_err(query_error));
-        }
-        let stmt = match client.prepare(&statement).await {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(query_error(e))),
+            }
         };
-        let rows = match client.query(&stmt, &refs).await {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(query_error(e))),
-        };
-        Ok(types::row_set(stmt.columns(), &rows).map_err(query_error))
+        Ok(types::row_set(&rows).map_err(|e| Error::QueryFailed(wit::QueryError::Text(e))))
     }
 }
 
@@ -268,8 +260,10 @@ impl wit::HostConnection for PgView<'_> {
         match pool.get().await {
             Ok(obj) => Ok(Ok(self.table.push(PgConnection {
                 obj: Some(obj),
-                untouched: true,
+                // Under Spin's recycling a connection may come back inside a transaction.
+                untouched: self.ctx.pools.reset() == pool::PgReset::Host,
                 cached: self.ctx.pools.gate().filter() == StatementFilter::Backend,
+                reset: self.ctx.pools.reset(),
             })?)),
             Err(e) => Ok(Err(Error::ConnectionFailed(e.to_string()))),
         }
@@ -308,36 +302,36 @@ impl wit::HostConnection for PgView<'_> {
             // Outside any transaction: Postgres would answer with a warning and no rows.
             return Ok(Ok(0));
         }
-        let declared = types::declared_types(&params);
-        let params = match types::to_sql_params(params, declared.is_some()) {
+        let params = match types::to_sql_params(params) {
             Ok(p) => p,
-            Err(e) => return Ok(Err(Error::BadParameter(e))),
+            Err(e) => return Ok(Err(Error::ValueConversionFailed(e))),
         };
         let cached = self.cached(&c)?;
         let client = self.pg_client(&c)?;
         let refs = types::param_refs(&params);
         if cached {
-            let stmt = match cache::prepared(client, &statement, declared.as_deref()).await {
+            let stmt = match cache::prepared(client, &statement).await {
                 Ok(s) => s,
                 Err(e) => return Ok(Err(query_error(e))),
             };
             let result = client.execute(&stmt, &refs).await;
             if let Err(e) = &result {
-                cache::after_error(client, &statement, declared.as_deref(), e);
+                cache::after_error(client, &statement, e);
             }
             return Ok(result.map_err(query_error));
         }
-        if let Some(tys) = declared {
-            // Types known (always, without parameters: `BEGIN`, `COMMIT`, DDL...): parse, bind
-            // and execute in one round trip on the unnamed statement, with the same rule as a
-            // prepared statement: one command per call.
-            let typed: Vec<_> = refs.iter().copied().zip(tys).collect();
+        if refs.is_empty() {
+            // `BEGIN`, `COMMIT`, DDL...: one round trip on the unnamed statement, with the
+            // same rule as a prepared statement: one command per call.
             return Ok(client
-                .execute_typed(&statement, &typed)
+                .execute_typed(&statement, &[])
                 .await
                 .map_err(query_error));
         }
-        Ok(client.execute(&statement, &refs).await.map_err(query_error))
+        Ok(client
+            .execute(statement.as_str(), &refs)
+            .await
+            .map_err(query_error))
     }
 
     async fn drop(&mut self, c: Resource<PgConnection>) -> wasmtime::Result<()> {

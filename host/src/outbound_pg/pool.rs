@@ -9,6 +9,13 @@
 //! one (`PREPARE`, `EXECUTE`, `DEALLOCATE`, `DISCARD` are refused), so the only prepared
 //! statements on a connection are the host's own cache ([`super::cache`]) and they stay;
 //! with the filter off the reset deallocates everything, the cache with it.
+//!
+//! With [`PgReset::Spin`] (`--pg-reset spin`) the host does none of this and recycles
+//! connections exactly as Spin's pool does (deadpool's `RecyclingMethod::Clean` when a
+//! connection is taken out again: no `ROLLBACK`, so a transaction a request left open, and
+//! whatever it set with `SET LOCAL`, reaches the next request on that connection, as on Spin).
+//! The app's own defences (tenant-db starts every unit of work with `ROLLBACK`) are tested
+//! that way.
 
 use crate::spin_compat::SpinCompat;
 use std::collections::HashMap;
@@ -17,6 +24,32 @@ use std::sync::Mutex;
 use super::filter::{StatementFilter, StatementGate};
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+
+/// How a connection is cleaned between requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PgReset {
+    /// The host's reset ([`RESET_SESSION`] after a `ROLLBACK`), before the connection goes
+    /// back; one that cannot be cleaned is closed. The default.
+    #[default]
+    Host,
+    /// As Spin's pool: the connection goes back as the request left it, and deadpool's
+    /// `Clean` recycling runs when it is taken out again (no `ROLLBACK`).
+    Spin,
+}
+
+impl std::str::FromStr for PgReset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "host" => Ok(PgReset::Host),
+            "spin" => Ok(PgReset::Spin),
+            other => Err(format!(
+                "unknown Postgres reset {other:?} (expected \"host\" or \"spin\")"
+            )),
+        }
+    }
+}
 
 /// Default number of connections per connection string.
 pub const DEFAULT_POOL_SIZE: usize = 16;
@@ -27,6 +60,7 @@ pub struct PgPools {
     max_size: usize,
     compat: SpinCompat,
     gate: StatementGate,
+    reset: PgReset,
 }
 
 impl Default for PgPools {
@@ -43,7 +77,19 @@ impl PgPools {
             max_size: max_size.max(1),
             compat: SpinCompat::Latest,
             gate: StatementGate::default(),
+            reset: PgReset::Host,
         }
+    }
+
+    /// Cleans connections between requests as `reset` says (see [`PgReset`]).
+    pub fn with_reset(mut self, reset: PgReset) -> PgPools {
+        self.reset = reset;
+        self
+    }
+
+    /// How connections are cleaned between requests.
+    pub fn reset(&self) -> PgReset {
+        self.reset
     }
 
     /// Accepts from components only the statements `filter` allows (see [`super::filter`]).
@@ -82,7 +128,10 @@ impl PgPools {
             config,
             tokio_postgres::NoTls,
             ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
+                recycling_method: match self.reset {
+                    PgReset::Host => RecyclingMethod::Fast,
+                    PgReset::Spin => RecyclingMethod::Clean,
+                },
             },
         );
         let pool = Pool::builder(mgr)
@@ -151,8 +200,13 @@ async fn clean_and_return(obj: Object, keep_statements: bool) {
 }
 
 /// Cleans `obj` in the background and returns it to its pool, or closes it. With
-/// `keep_statements`, the host's prepared statements stay (see [`reset_sql`]).
-pub(crate) fn release(obj: Object, keep_statements: bool) {
+/// `keep_statements`, the host's prepared statements stay (see [`reset_sql`]). With
+/// [`PgReset::Spin`] it goes back as it is.
+pub(crate) fn release(obj: Object, keep_statements: bool, reset: PgReset) {
+    if reset == PgReset::Spin {
+        drop(obj);
+        return;
+    }
     match tokio::runtime::Handle::try_current() {
         Ok(h) => {
             h.spawn(clean_and_return(obj, keep_statements));

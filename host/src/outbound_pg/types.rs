@@ -1,11 +1,27 @@
-//! Conversions between Postgres values and `spin:postgres@4.0.0` values.
+//! Conversions between Postgres values and `spin:postgres@4.0.0` values, exactly as Spin
+//! makes them (`crates/factor-outbound-pg/src/types.rs` in Spin 3.6.3 through 4.1; the tests
+//! in `tests/host/postgres.rs` hold the host to every row of this table).
 //!
-//! Rows are read by column type: booleans, integers, floats, text (`text`,
-//! `varchar`, `char(n)`, `name`), `bytea`, `date`, `time`, `timestamp` and
-//! `timestamptz` (as UTC), `uuid`, `json`/`jsonb`, `numeric`, the int4/int8/num ranges,
-//! int4/int8/numeric/text arrays and `interval`; NULL is `db-null`; any other type is
-//! `unsupported` with its binary wire bytes. Parameters convert the other way and are
-//! checked by tokio-postgres against the type the server infers.
+//! **Parameters** become the Rust types Spin binds them as, and tokio-postgres checks each
+//! against the type Postgres infers for its placeholder, so a kind is accepted only where
+//! Spin accepts it: `str` binds as `String` (`text`, `varchar`, `char(n)`, `name`, `citext`:
+//! a placeholder Postgres types as `uuid`, `date`, `int8`... is refused, cast it in the SQL
+//! with `$1::text::uuid` or send the matching kind), `int8` as `i8` (`"char"` only), `int16`
+//! / `int32` / `int64` as `int2` / `int4` / `int8` only (no widening), `datetime` as a
+//! `timestamp` (not `timestamptz`), `timestamp` as a `timestamptz`, `uuid`, `jsonb` (`json`
+//! or `jsonb`), `decimal` (`numeric`), the ranges and arrays of their own element type,
+//! `interval`; `db-null` takes any type. A refused bind is `query-failed(text(..))` naming
+//! `WrongType`, as on Spin; a value that does not convert at all (a bad uuid) is
+//! `bad-parameter` from `query` and `value-conversion-failed` from `execute`.
+//!
+//! **Rows** are read by column type as Spin reads them: booleans, integers, floats, text
+//! (`text`, `varchar`, `char(n)`), `bytea`, `date`, `time`, `timestamp`, `uuid`, `jsonb`,
+//! `numeric`, the int4/int8/num ranges, int4/int8/numeric/text arrays and `interval`; NULL is
+//! `db-null`; any other type (`json`, `name`, `"char"`, `inet`, `citext`...) is `unsupported`
+//! with its binary wire bytes. A `timestamptz` column is an error, even when NULL (Spin
+//! reads it as a zone-less date-time, which tokio-postgres refuses): select
+//! `col AT TIME ZONE 'UTC'` or `col::text`. Columns are named from the first row, so an
+//! empty result has none, and a result over [`MAX_RESULT_BYTES`] is an error.
 
 use std::error::Error as StdError;
 
@@ -79,45 +95,6 @@ impl ToSql for Null {
     }
     fn accepts(_: &Type) -> bool {
         true
-    }
-    tokio_postgres::types::to_sql_checked!();
-}
-
-/// A string sent in text format with its type left to the server (declared `unknown`): exactly
-/// as a quoted literal in the SQL would be, so it takes the type its context gives it (`text`,
-/// `citext`, `char(n)`, `uuid`, `date`...) with that type's own semantics, and text the type
-/// cannot parse is a clear error.
-#[derive(Debug)]
-struct TextParam(String);
-
-impl ToSql for TextParam {
-    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
-        out.put_slice(self.0.as_bytes());
-        Ok(IsNull::No)
-    }
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-    fn encode_format(&self, _: &Type) -> tokio_postgres::types::Format {
-        tokio_postgres::types::Format::Text
-    }
-    tokio_postgres::types::to_sql_checked!();
-}
-
-/// A date-time without zone; accepted for `timestamp` and (as UTC) `timestamptz`.
-#[derive(Debug)]
-struct DateTimeParam(NaiveDateTime);
-
-impl ToSql for DateTimeParam {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
-        if *ty == Type::TIMESTAMPTZ {
-            self.0.and_utc().to_sql(ty, out)
-        } else {
-            self.0.to_sql(ty, out)
-        }
-    }
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::TIMESTAMP || *ty == Type::TIMESTAMPTZ
     }
     tokio_postgres::types::to_sql_checked!();
 }
@@ -280,46 +257,10 @@ fn map_range<A, B>(
     })
 }
 
-/// The types to declare for `params` when none of them needs the server to infer a type that
-/// changes how the value is encoded, so the statement can be parsed, bound and run in one round
-/// trip without a prepare. Strings and NULLs are declared `unknown` (the server infers their type
-/// from the statement, as for a literal; strings go in text format, see [`TextParam`]); the other
-/// supported kinds name their own type. `None` when a parameter's binary encoding depends on the
-/// inferred type: dates and times (`timestamp` or `timestamptz`?), `int8` (the one-byte
-/// `"char"`), decimals, ranges, intervals and decimal arrays.
-pub fn declared_types(params: &[ParameterValue]) -> Option<Vec<Type>> {
-    use ParameterValue as P;
-    params
-        .iter()
-        .map(|p| match p {
-            P::Str(_) | P::DbNull => Some(Type::UNKNOWN),
-            P::Boolean(_) => Some(Type::BOOL),
-            P::Int16(_) => Some(Type::INT2),
-            P::Int32(_) => Some(Type::INT4),
-            P::Int64(_) => Some(Type::INT8),
-            P::Floating32(_) => Some(Type::FLOAT4),
-            P::Floating64(_) => Some(Type::FLOAT8),
-            P::Binary(_) => Some(Type::BYTEA),
-            P::Uuid(_) => Some(Type::UUID),
-            P::Jsonb(_) => Some(Type::JSONB),
-            P::ArrayInt32(_) => Some(Type::INT4_ARRAY),
-            P::ArrayInt64(_) => Some(Type::INT8_ARRAY),
-            P::ArrayStr(_) => Some(Type::TEXT_ARRAY),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Converts guest parameters; the error text becomes `bad-parameter`.
-/// With `declared` (the statement runs with [`declared_types`]), strings go as [`TextParam`].
-pub fn to_sql_params(params: Vec<ParameterValue>, declared: bool) -> Result<Vec<Param>, String> {
-    params
-        .into_iter()
-        .map(|p| match p {
-            ParameterValue::Str(v) if declared => Ok(Box::new(TextParam(v)) as Param),
-            p => to_sql(p),
-        })
-        .collect()
+/// Converts guest parameters to what Spin binds them as; the error text becomes
+/// `bad-parameter` (`query`) or `value-conversion-failed` (`execute`).
+pub fn to_sql_params(params: Vec<ParameterValue>) -> Result<Vec<Param>, String> {
+    params.into_iter().map(to_sql).collect()
 }
 
 fn to_sql(p: ParameterValue) -> Result<Param, String> {
@@ -336,10 +277,9 @@ fn to_sql(p: ParameterValue) -> Result<Param, String> {
         P::Binary(v) => Box::new(v),
         P::Date((y, m, d)) => Box::new(date(y, m, d)?),
         P::Time((h, m, s, ns)) => Box::new(time(h, m, s, ns)?),
-        P::Datetime((y, mo, d, h, mi, s, ns)) => Box::new(DateTimeParam(NaiveDateTime::new(
-            date(y, mo, d)?,
-            time(h, mi, s, ns)?,
-        ))),
+        P::Datetime((y, mo, d, h, mi, s, ns)) => {
+            Box::new(NaiveDateTime::new(date(y, mo, d)?, time(h, mi, s, ns)?))
+        }
         P::Timestamp(secs) => Box::new(
             chrono::DateTime::from_timestamp(secs, 0)
                 .ok_or_else(|| format!("invalid timestamp {secs}"))?,
@@ -386,22 +326,22 @@ impl<'a> FromSql<'a> for RawBytes {
     }
 }
 
+/// The column type as Spin names it (`convert_data_type`).
 fn data_type(ty: &Type) -> DbDataType {
     match *ty {
         Type::BOOL => DbDataType::Boolean,
-        Type::CHAR => DbDataType::Int8,
+        Type::BYTEA => DbDataType::Binary,
+        Type::FLOAT4 => DbDataType::Floating32,
+        Type::FLOAT8 => DbDataType::Floating64,
         Type::INT2 => DbDataType::Int16,
         Type::INT4 => DbDataType::Int32,
         Type::INT8 => DbDataType::Int64,
-        Type::FLOAT4 => DbDataType::Floating32,
-        Type::FLOAT8 => DbDataType::Floating64,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DbDataType::Str,
-        Type::BYTEA => DbDataType::Binary,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => DbDataType::Str,
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => DbDataType::Datetime,
         Type::DATE => DbDataType::Date,
         Type::TIME => DbDataType::Time,
-        Type::TIMESTAMP | Type::TIMESTAMPTZ => DbDataType::Datetime,
         Type::UUID => DbDataType::Uuid,
-        Type::JSON | Type::JSONB => DbDataType::Jsonb,
+        Type::JSONB => DbDataType::Jsonb,
         Type::NUMERIC => DbDataType::Decimal,
         Type::INT4_RANGE => DbDataType::RangeInt32,
         Type::INT8_RANGE => DbDataType::RangeInt64,
@@ -438,6 +378,9 @@ fn range_out<A, B>(r: PgRange<A>, f: impl Fn(A) -> B) -> WitRange<B> {
     )
 }
 
+/// One value, read as Spin reads it (`convert_entry`): the Rust type per column type decides
+/// what tokio-postgres accepts, so a `timestamptz` (read as a zone-less date-time) fails here
+/// exactly as it fails there.
 fn value(row: &Row, i: usize, ty: &Type) -> Result<DbValue, tokio_postgres::Error> {
     macro_rules! read {
         ($t:ty, $f:expr) => {
@@ -449,14 +392,14 @@ fn value(row: &Row, i: usize, ty: &Type) -> Result<DbValue, tokio_postgres::Erro
     }
     Ok(match *ty {
         Type::BOOL => read!(bool, DbValue::Boolean),
-        Type::CHAR => read!(i8, DbValue::Int8),
+        Type::BYTEA => read!(Vec<u8>, DbValue::Binary),
+        Type::FLOAT4 => read!(f32, DbValue::Floating32),
+        Type::FLOAT8 => read!(f64, DbValue::Floating64),
         Type::INT2 => read!(i16, DbValue::Int16),
         Type::INT4 => read!(i32, DbValue::Int32),
         Type::INT8 => read!(i64, DbValue::Int64),
-        Type::FLOAT4 => read!(f32, DbValue::Floating32),
-        Type::FLOAT8 => read!(f64, DbValue::Floating64),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => read!(String, DbValue::Str),
-        Type::BYTEA => read!(Vec<u8>, DbValue::Binary),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => read!(String, DbValue::Str),
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => read!(NaiveDateTime, datetime),
         Type::DATE => read!(NaiveDate, |d: NaiveDate| DbValue::Date((
             d.year(),
             d.month() as u8,
@@ -468,19 +411,12 @@ fn value(row: &Row, i: usize, ty: &Type) -> Result<DbValue, tokio_postgres::Erro
             t.second() as u8,
             t.nanosecond()
         ))),
-        Type::TIMESTAMP => read!(NaiveDateTime, datetime),
-        Type::TIMESTAMPTZ => read!(chrono::DateTime<chrono::Utc>, |d: chrono::DateTime<
-            chrono::Utc,
-        >| datetime(
-            d.naive_utc()
-        )),
         Type::UUID => read!(uuid::Uuid, |u: uuid::Uuid| DbValue::Uuid(
             u.hyphenated().to_string()
         )),
-        Type::JSON | Type::JSONB => read!(
-            serde_json::Value,
-            |v: serde_json::Value| DbValue::Jsonb(serde_json::to_vec(&v).unwrap_or_default())
-        ),
+        Type::JSONB => read!(serde_json::Value, |v: serde_json::Value| DbValue::Jsonb(
+            serde_json::to_vec(&v).unwrap_or_default()
+        )),
         Type::NUMERIC => read!(Decimal, |d: Decimal| DbValue::Decimal(d.to_string())),
         Type::INT4_RANGE => read!(PgRange<i32>, |r| DbValue::RangeInt32(range_out(r, |v| v))),
         Type::INT8_RANGE => read!(PgRange<i64>, |r| DbValue::RangeInt64(range_out(r, |v| v))),
@@ -505,8 +441,30 @@ fn value(row: &Row, i: usize, ty: &Type) -> Result<DbValue, tokio_postgres::Erro
     })
 }
 
-/// Converts a result; fails on a value that cannot be read.
-pub fn row_set(columns: &[Column], rows: &[Row]) -> Result<RowSet, tokio_postgres::Error> {
+/// The most a query result may hold, counted as Spin counts it (`MAX_HOST_BUFFERED_BYTES`).
+pub const MAX_RESULT_BYTES: usize = 128 << 20;
+
+/// What Spin counts for one value (`DbValue::memory_size`).
+fn memory_size(v: &DbValue) -> usize {
+    let base = std::mem::size_of::<DbValue>();
+    base + match v {
+        DbValue::ArrayInt32(a) => a.len() * std::mem::size_of::<Option<i32>>(),
+        DbValue::ArrayInt64(a) => a.len() * std::mem::size_of::<Option<i64>>(),
+        DbValue::ArrayDecimal(a) | DbValue::ArrayStr(a) => a
+            .iter()
+            .map(|s| std::mem::size_of::<Option<String>>() + s.as_ref().map_or(0, String::len))
+            .sum(),
+        DbValue::Str(s) | DbValue::Uuid(s) | DbValue::Decimal(s) => s.len(),
+        DbValue::Jsonb(b) | DbValue::Binary(b) | DbValue::Unsupported(b) => b.len(),
+        _ => 0,
+    }
+}
+
+/// Converts a result as Spin does: columns named from the first row (none when there is no
+/// row); a value that cannot be read, or a result over [`MAX_RESULT_BYTES`], is
+/// `query-failed(text(..))` (the text returned here).
+pub fn row_set(rows: &[Row]) -> Result<RowSet, String> {
+    let columns: &[Column] = rows.first().map_or(&[], |r| r.columns());
     let columns_out = columns
         .iter()
         .map(|c| WitColumn {
@@ -514,11 +472,19 @@ pub fn row_set(columns: &[Column], rows: &[Row]) -> Result<RowSet, tokio_postgre
             data_type: data_type(c.type_()),
         })
         .collect();
+    let mut bytes = std::mem::size_of::<RowSet>();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let mut values = Vec::with_capacity(columns.len());
         for (i, c) in columns.iter().enumerate() {
-            values.push(value(row, i, c.type_())?);
+            let v = value(row, i, c.type_()).map_err(|e| format!("{e:?}"))?;
+            bytes += memory_size(&v);
+            values.push(v);
+        }
+        if bytes > MAX_RESULT_BYTES {
+            return Err(format!(
+                "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+            ));
         }
         out.push(values);
     }

@@ -23,6 +23,12 @@ impl ServiceChain for HttpTrigger {
     ) -> ChainFuture {
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
+            if !super::headers_are_utf8(&parts.headers) {
+                // Spin's trigger answers the caller 500 without running the component.
+                let mut r = http::Response::new(WasiBody::default());
+                *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                return Ok(r);
+            }
             parts.headers.remove(http::header::HOST);
             let path = parts.uri.path().to_owned();
             let path_and_query = parts

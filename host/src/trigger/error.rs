@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | 400 | `invalid_host` | `Host` missing, repeated, not UTF-8, not an authority, or disagreeing with an absolute-form target |
 //! | 400 | `invalid_target` | the request target cannot form the request URL |
+//! | 400 | `invalid_header` | a header value is not UTF-8 (Spin refuses such a request before the component, with a 500) |
 //! | 404 | `not_found` | no public route matches; a `/.well-known/spin/*` path other than `health` and `info` |
 //! | 431 | `headers_too_large` | more header fields or head bytes than the host accepts |
 //! | 500 | `memory_limit` | the component needed more memory than `--max-memory-mib` |
@@ -41,6 +42,9 @@ pub enum Refusal {
     HostMismatch,
     /// The request target cannot form the request URL.
     InvalidTarget,
+    /// A header value that is not UTF-8: Spin's trigger cannot pass it to a component
+    /// (`prepare_request_headers` fails and Spin answers 500).
+    HeaderNotUtf8,
     /// More header fields than the host accepts.
     TooManyHeaders,
     /// More head bytes than the host accepts.
@@ -89,6 +93,11 @@ impl Refusal {
                 StatusCode::BAD_REQUEST,
                 "invalid_target",
                 "The request target is not valid.",
+            ),
+            HeaderNotUtf8 => (
+                StatusCode::BAD_REQUEST,
+                "invalid_header",
+                "A header value is not valid UTF-8.",
             ),
             TooManyHeaders => (
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

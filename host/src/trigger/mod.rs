@@ -149,6 +149,9 @@ impl HttpTrigger {
             Ok(a) => a,
             Err(refusal) => return refusal.response(),
         };
+        if !headers_are_utf8(req.headers()) {
+            return Refusal::HeaderNotUtf8.response();
+        }
         let path = req.uri().path().to_owned();
         let Some(m) = self.rt.app().router.route(&path) else {
             return Refusal::NoRoute.response();
@@ -216,6 +219,14 @@ impl HttpTrigger {
             _ => Refusal::UnknownReserved.response(),
         })
     }
+}
+
+/// Whether every header value is UTF-8, which Spin's trigger requires of every request
+/// it runs (`prepare_request_headers`), from outside or chained.
+pub(crate) fn headers_are_utf8(headers: &http::HeaderMap) -> bool {
+    headers
+        .values()
+        .all(|v| std::str::from_utf8(v.as_bytes()).is_ok())
 }
 
 fn text(status: StatusCode, body: &str, content_type: Option<&'static str>) -> Response<WasiBody> {

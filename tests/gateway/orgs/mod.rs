@@ -5,9 +5,11 @@
 //! and escalation attacks are tables; the last group calls the SQL functions directly as
 //! `tenantgate_app`, as a backend running any SQL could.
 
+mod assets;
 mod cross_tenant;
 mod escalation;
 mod members;
+mod nul;
 mod platform;
 mod self_serve;
 mod settings;

@@ -45,12 +45,12 @@ async fn break_glass_is_granted_with_a_reason_bound_to_one_tenant_and_every_acce
     let a = o.get(&admin, ACME_HOST, "/api/tasks").await;
     refused(&a, 403, "break_glass_required", "no grant");
     assert_eq!(accesses(&o, ACME), 0);
-    // The platform's issuer without the role is no admin: its token names no organisation.
+    // The platform's issuer without the role is no admin, and never a tenant's credential.
     let support = As::Bearer(platform_token(OPS, &["support"]));
     refused(
         &o.get(&support, ACME_HOST, "/api/tasks").await,
-        401,
-        "invalid_token",
+        403,
+        "platform_admin_required",
         "support",
     );
 
@@ -211,6 +211,113 @@ async fn break_glass_is_granted_with_a_reason_bound_to_one_tenant_and_every_acce
         )
         .await;
     assert_eq!(w.status, 201, "{}", w.body);
+}
+
+/// A token from the platform's issuer with these platform roles and tenant claims.
+fn platform_claiming(roles: &[&str], tenant: &str, perms: &[&str]) -> As {
+    As::Bearer(crate::tokens::token(
+        "a",
+        json!({ "iss": crate::tokens::PLATFORM_ISS, "sub": OPS, "email": "ops@platform.example",
+                "platform_roles": roles, "org_id": tenant, "perms": perms, "roles": ["owner"] }),
+    ))
+}
+
+/// Issue 22 item 1: a platform admin's token that also names a tenant (its id in `org_id`,
+/// with tenant permissions) was bound on that tenant's host as an ordinary member, with no
+/// grant and no audit row. The platform's issuer is never a tenant credential: its tenant
+/// claims are ignored, on the tenant's subdomain and its custom domain alike.
+#[tokio::test]
+async fn a_platform_admins_token_naming_a_tenant_still_needs_a_break_glass_grant() {
+    let o = Orgs::start().await;
+    let audit = |tenant: &str| {
+        count(
+            &o,
+            &format!("SELECT count(*) FROM tenantgate.audit_log WHERE tenant_id = '{tenant}'"),
+        )
+    };
+    let (acme_log, globex_log) = (audit(ACME), audit(GLOBEX));
+    let read = ["members.read", "tasks.read", "audit.read"];
+    let attacks = [
+        (
+            "admin naming acme",
+            platform_claiming(&["platform_admin"], ACME, &read),
+            ACME_HOST,
+        ),
+        (
+            "admin naming acme, on its domain",
+            platform_claiming(&["platform_admin"], ACME, &read),
+            "portal.acme.test",
+        ),
+        (
+            "admin naming globex",
+            platform_claiming(&["platform_admin"], GLOBEX, &read),
+            GLOBEX_HOST,
+        ),
+        (
+            "admin naming globex, on acme",
+            platform_claiming(&["platform_admin"], GLOBEX, ALL),
+            ACME_HOST,
+        ),
+    ];
+    for (what, who, host) in &attacks {
+        for path in ["/api/org/members", "/api/tasks", "/api/org/audit"] {
+            let a = o.get(who, host, path).await;
+            refused(&a, 403, "break_glass_required", &format!("{what} {path}"));
+            assert!(
+                !a.body.contains("@acme.test") && !a.body.contains("@globex.test"),
+                "{}",
+                a.body
+            );
+        }
+    }
+    // The platform's issuer without the role, naming acme: refused as well.
+    let support = platform_claiming(&["support"], ACME, &read);
+    refused(
+        &o.get(&support, ACME_HOST, "/api/org/members").await,
+        403,
+        "platform_admin_required",
+        "support",
+    );
+    // On the apex, the claim names no tenant.
+    let a = o.get(&attacks[0].1, "localhost:3000", "/api/tasks").await;
+    refused(&a, 401, "unauthenticated", "apex");
+    // Nothing happened: no access recorded, nothing written to either log.
+    assert_eq!((audit(ACME), audit(GLOBEX)), (acme_log, globex_log));
+
+    // Control: an ordinary tenant token is bound as before (and writes no audit row).
+    let alice = o.bearer(ALICE, ACME, &["members.read"]);
+    let a = o.get(&alice, ACME_HOST, "/api/org/members").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("alice@acme.test"), "{}", a.body);
+    assert_eq!(audit(ACME), acme_log);
+    // Control: the same admin token under a grant passes, and the access is recorded once.
+    o.sql(&format!(
+        "INSERT INTO tenantgate.break_glass_grants (tenant_id, admin_id, admin_label, reason, expires_at) \
+         VALUES ('{ACME}', '{OPS}', 'ops', 'ticket 22', now() + interval '5 minutes')"
+    ));
+    let a = o.get(&attacks[0].1, ACME_HOST, "/api/org/members").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("alice@acme.test"), "{}", a.body);
+    assert_eq!(accesses(&o, ACME), 1);
+    assert_eq!(accesses(&o, GLOBEX), 0);
+    // The grant's permissions count, not the token's: a read-only grant cannot write.
+    let w = o
+        .call(
+            &attacks[3].1,
+            "POST",
+            ACME_HOST,
+            "/api/org/invitations",
+            Some(json!({"email": "x@acme.test", "role": "member"})),
+        )
+        .await;
+    assert_eq!(w.status, 403, "{}", w.body);
+    assert_eq!(
+        count(
+            &o,
+            "SELECT count(*) FROM tenantgate.invitations WHERE email = 'x@acme.test'"
+        ),
+        0
+    );
 }
 
 #[tokio::test]
@@ -461,6 +568,7 @@ async fn the_local_platform_issuer_makes_tokens_the_gateway_accepts() {
         expires_at: 0,
         platform_roles: vec!["platform_admin".parse().unwrap()],
         email: None,
+        platform_issuer: true,
     })
     .unwrap();
     app.pg.psql(

@@ -29,6 +29,11 @@ pub enum SsoError {
     /// `return_to` is not a path on this host: 400 `bad_request`.
     #[error("return_to is not a relative path")]
     ReturnTo,
+    /// Text bound for the directory (a login parameter, a claim of the IdP) holds a NUL
+    /// character, which Postgres takes in no text: 400 `bad_request` naming the field,
+    /// before any query.
+    #[error("{0} contains a NUL character")]
+    NulInText(&'static str),
     /// Unknown, used, expired, another tenant's or another browser's `state`: 400.
     #[error("login state invalid")]
     StateInvalid,
@@ -206,13 +211,17 @@ pub fn local_path(path: String) -> Result<String, SsoError> {
 }
 
 /// The one value of parameter `name` in `query` (`None` when absent); a repeated
-/// parameter is [`SsoError::Malformed`].
-pub(crate) fn query_param(query: &str, name: &str) -> Result<Option<String>, SsoError> {
+/// parameter is [`SsoError::Malformed`], one holding a NUL character
+/// [`SsoError::NulInText`] naming it.
+pub(crate) fn query_param(query: &str, name: &'static str) -> Result<Option<String>, SsoError> {
     let mut found = None;
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         if k == name && found.replace(v.into_owned()).is_some() {
             return Err(SsoError::Malformed);
         }
+    }
+    if found.as_deref().is_some_and(|v| v.contains('\0')) {
+        return Err(SsoError::NulInText(name));
     }
     Ok(found)
 }

@@ -25,6 +25,28 @@ fn return_to_is_a_path_on_this_host() {
 }
 
 #[test]
+fn a_nul_in_a_login_parameter_is_refused_by_name() {
+    assert_eq!(
+        return_to("return_to=%2Fa%00b"),
+        Err(SsoError::NulInText("return_to"))
+    );
+    assert_eq!(
+        invitation("invitation=ab%00cd"),
+        Err(SsoError::NulInText("invitation"))
+    );
+    // A switch ticket keeps its one answer for every malformed value (never token-shaped).
+    assert_eq!(
+        switch::ticket("ticket=0123456789abcdef%00"),
+        Err(SsoError::SwitchInvalid)
+    );
+    // Controls: the same without the NUL.
+    assert_eq!(return_to("return_to=%2Fab").unwrap(), "/ab");
+    let e = crate::error::GatewayError::Sso(SsoError::NulInText("return_to")).response();
+    assert_eq!((e.status, e.code.as_str()), (400, "bad_request"));
+    assert!(e.message.contains("return_to"), "{}", e.message);
+}
+
+#[test]
 fn routes_under_auth_are_the_gateways() {
     assert_eq!(AuthRoute::of("GET", "/auth/login"), Some(AuthRoute::Login));
     assert_eq!(

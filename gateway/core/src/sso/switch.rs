@@ -56,13 +56,16 @@ pub fn parse_form(body: &[u8]) -> Result<SwitchForm, SsoError> {
     let mut to = None;
     let mut return_to = None;
     for (k, v) in fields {
-        let slot = match k.as_str() {
-            "to" => &mut to,
-            "return_to" => &mut return_to,
+        let (slot, name) = match k.as_str() {
+            "to" => (&mut to, "to"),
+            "return_to" => (&mut return_to, "return_to"),
             // A form may carry a CSRF field the gateway does not need (it checks Origin).
             "csrf_token" => continue,
             _ => return Err(SsoError::Malformed),
         };
+        if v.contains('\0') {
+            return Err(SsoError::NulInText(name));
+        }
         if slot.replace(v).is_some() {
             return Err(SsoError::Malformed);
         }
@@ -125,6 +128,19 @@ mod tests {
 
     fn slug(s: &str) -> TenantSlug {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_nul_in_a_switch_field_is_refused_by_name() {
+        assert_eq!(
+            parse_form(b"to=globex%00").map(|f| f.to),
+            Err(SsoError::NulInText("to"))
+        );
+        assert_eq!(
+            parse_form(br#"{"to":"globex","return_to":"/a\u0000"}"#).map(|f| f.to),
+            Err(SsoError::NulInText("return_to"))
+        );
+        assert!(parse_form(b"to=globex&return_to=%2Fa").is_ok());
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub const DIRECTORY_FUNCTIONS: &[&str] = &[
     "tenantgate.break_glass_access(uuid,uuid,text,text,text,text,inet)",
 ];
 
-/// `pg_catalog` functions and views migrations 0006 and 0012 revoke from `PUBLIC`: one of each kind, so a
+/// `pg_catalog` functions and views migrations 0006, 0012 and 0014 revoke from `PUBLIC`: one of each kind, so a
 /// blanket re-grant is seen.
 const SIDE_CHANNELS: &[(&str, &str)] = &[
     ("function", "pg_catalog.pg_stat_get_activity(integer)"),
@@ -97,6 +97,9 @@ const SIDE_CHANNELS: &[(&str, &str)] = &[
     // 0012: the host's prepared statements of earlier requests on a pooled connection.
     ("function", "pg_catalog.pg_prepared_statement()"),
     ("view", "pg_catalog.pg_prepared_statements"),
+    // 0014: other databases' and other tenants' relations' sizes.
+    ("function", "pg_catalog.pg_database_size(name)"),
+    ("function", "pg_catalog.pg_relation_size(regclass)"),
 ];
 
 const ROLES: [&str; 2] = ["tenantgate_app", "tenantgate_directory"];
@@ -113,10 +116,13 @@ pub(super) async fn drift_findings(
     let mut out = Vec::new();
     let doing = |what: &str| format!("{db}: reading {what}");
 
-    // Role-level settings: any at all is drift (ALTER ROLE CURRENT_USER SET ... by a backend).
+    // Role-level settings: any at all is drift (ALTER ROLE CURRENT_USER SET ... by a backend). Each is
+    // marked pinned (the connection strings' options outrank it: no effect on connections made as
+    // documented) or not (it applies at the role's next login: performance, or a connection string
+    // without the pinned options).
     for row in client
         .query(
-            "SELECT r.rolname::text, coalesce(d.datname::text, 'every database'), array_to_string(s.setconfig, ', ') \
+            "SELECT r.rolname::text, coalesce(d.datname::text, 'every database'), s.setconfig \
                FROM pg_db_role_setting AS s JOIN pg_roles AS r ON r.oid = s.setrole \
                LEFT JOIN pg_database AS d ON d.oid = s.setdatabase \
               WHERE r.rolname::text = ANY ($1::text[]) ORDER BY 1, 2",
@@ -125,10 +131,26 @@ pub(super) async fn drift_findings(
         .await
         .doing(doing("role settings"))?
     {
-        let (role, on, settings): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        let (role, on, settings): (String, String, Vec<String>) =
+            (row.get(0), row.get(1), row.get(2));
+        let settings = settings
+            .iter()
+            .map(|s| {
+                let name = s.split_once('=').map_or(s.as_str(), |(n, _)| n);
+                let how = if crate::connection::is_pinned(name) {
+                    "pinned"
+                } else {
+                    "not pinned"
+                };
+                format!("{s} ({how})")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         out.push((
             "role-settings",
-            format!("{role} has role-level settings in {on}: {settings} (ALTER ROLE {role} RESET ALL)"),
+            format!(
+                "{role} has role-level settings in {on}: {settings} (ALTER ROLE {role} RESET ALL)"
+            ),
         ));
     }
 
