@@ -24,7 +24,7 @@ rounds="${2:-3}"
 ./scripts/setup.sh >/dev/null 2>&1
 tg="${TENANTGATE_BIN:-}"
 if [ -z "$tg" ]; then
-  cargo build --quiet -p tenantgate-host --bin tenantgate
+  cargo build --quiet -p tenantgate --bin tenantgate
   tg=./target/debug/tenantgate
 fi
 bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"

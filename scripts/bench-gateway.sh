@@ -28,7 +28,7 @@ conns="${2:-16}"
 if ! command -v wrk >/dev/null; then
   apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 fi
-cargo build --quiet --release -p tenantgate-host --bin tenantgate
+cargo build --quiet --release -p tenantgate --bin tenantgate
 cargo build --quiet --release --target wasm32-wasip2 -p gateway -p tasks -p fixture-hello
 wasm="${TENANTGATE_WASM:-$PWD/target/wasm32-wasip2/release}"
 bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"

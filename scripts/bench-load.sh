@@ -12,7 +12,7 @@ secs="${1:-10}"
 if ! command -v wrk >/dev/null; then
   apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 fi
-cargo build --quiet --release -p tenantgate-host --bin tenantgate
+cargo build --quiet --release -p tenantgate --bin tenantgate
 cargo build --quiet --release --target wasm32-wasip2 -p fixture-hello -p fixture-relay
 wasm="$PWD/target/wasm32-wasip2/release"
 dir=$(mktemp -d)

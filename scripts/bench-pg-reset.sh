@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
 ./scripts/setup.sh
-cargo build --quiet --release -p tenantgate-host --bin tenantgate
+cargo build --quiet --release -p tenantgate --bin tenantgate
 bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)

@@ -14,7 +14,7 @@ log() { printf '[run] %s\n' "$*" >&2; }
 
 ./scripts/setup.sh
 ./scripts/build-wasm.sh
-cargo build --release -p tenantgate-host --bin tenantgate
+cargo build --release -p tenantgate --bin tenantgate
 
 TENANTGATE=./target/release/tenantgate
 # shellcheck source=demo/env.sh

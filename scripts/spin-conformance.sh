@@ -63,7 +63,7 @@ TENANTGATE="${TENANTGATE:-./target/release/tenantgate}"
 build_cli() {
   [ -x "$TENANTGATE" ] && return
   log "building the tenantgate CLI ($TENANTGATE)"
-  cargo build --release -p tenantgate-host --bin tenantgate
+  cargo build --release -p tenantgate --bin tenantgate
 }
 if [ "$SPIN" = "tenantgate" ]; then build_cli; SPIN="$TENANTGATE"; fi
 VERSION="$("$SPIN" --version 2>/dev/null | head -n 1 || true)"

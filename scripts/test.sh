@@ -13,7 +13,7 @@ echo "== cargo clippy (native)" >&2
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo clippy (wasm components)" >&2
 wasm_pkgs=()
-for manifest in components/*/Cargo.toml tests/fixtures/*/Cargo.toml gateway/Cargo.toml; do
+for manifest in components/*/Cargo.toml libs/tenant-db/Cargo.toml libs/backend-api/Cargo.toml tests/fixtures/*/Cargo.toml gateway/Cargo.toml; do
   [ -f "$manifest" ] || continue
   wasm_pkgs+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1)")
 done

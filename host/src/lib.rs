@@ -12,7 +12,11 @@
 //!   linker ([`state`]), and the loaded app that runs one request in a fresh instance
 //!   ([`runtime`]);
 //! - the HTTP trigger ([`trigger`]): server, routing, `spin-*` headers, chaining, the
-//!   host's own JSON errors.
+//!   host's own JSON errors;
+//! - [`up`]: `tenantgate up`, its flags and the serve loop.
+//!
+//! Only the runtime lives here: the control plane's commands are `tenantgate-control`
+//! (`control/`), and the binary that offers both is `cli/`.
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -42,4 +46,5 @@ pub mod services;
 pub mod spin_compat;
 pub mod state;
 pub mod trigger;
+pub mod up;
 pub mod variables;

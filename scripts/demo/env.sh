@@ -18,14 +18,14 @@ PSQL="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)/psql"
 APP_URL="${TENANTGATE_APP_DATABASE_URL:-$(printf '%s' "$ADMIN_URL" | sed -E 's#^(postgres(ql)?://)[^@/]*@#\1tenantgate_app@#')}"
 # The gateway's tenant lookups connect as the directory role (backends' role cannot call them).
 DIRECTORY_URL="${TENANTGATE_DIRECTORY_DATABASE_URL:-$(printf '%s' "$ADMIN_URL" | sed -E 's#^(postgres(ql)?://)[^@/]*@#\1tenantgate_directory@#')}"
-# Both connect with the settings of host/control/connection-options.conf pinned in their startup packet
+# Both connect with the settings of control/connection-options.conf pinned in their startup packet
 # (`options=-c statement_timeout=0 ...`): a role-level setting a backend persists with `ALTER ROLE CURRENT_USER
 # SET ...` (possible on Spin, which does not filter statements) then changes none of these connections. A URL
 # of yours that already sets `options` is used as it is.
 pin_pg_url() {
   case "$1" in *'?options='*|*'&options='*) printf '%s' "$1"; return ;; esac
   local opts
-  opts="$(grep -v '^[[:space:]]*#' host/control/connection-options.conf | grep . \
+  opts="$(grep -v '^[[:space:]]*#' control/connection-options.conf | grep . \
     | sed -e 's/\\/\\\\/g; s/ /\\ /g; s/^/-c /' | paste -sd' ' \
     | sed -e 's/%/%25/g; s/\\/%5C/g; s/ /%20/g; s/=/%3D/g; s/,/%2C/g; s/"/%22/g; s/\$/%24/g')"
   case "$1" in *'?'*) printf '%s&options=%s' "$1" "$opts" ;; *) printf '%s?options=%s' "$1" "$opts" ;; esac

@@ -1,7 +1,7 @@
 //! A backend that persists role-level settings for the application role (`ALTER ROLE CURRENT_USER
 //! SET ...`, which PostgreSQL lets every role do) or changes its password cannot stop or change
 //! any later connection made the deployment's way: the connection string pins those settings in
-//! its startup packet (`host/control/connection-options.conf`), which outranks role settings
+//! its startup packet (`control/connection-options.conf`), which outranks role settings
 //! (issue 22 item 5). The host's statement filter is off here, as on Spin, so every statement of
 //! the hostile component reaches Postgres.
 

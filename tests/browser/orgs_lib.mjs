@@ -47,9 +47,10 @@ export async function start(shots) {
 /**
  * Signs `user` in: opens `url` (a tenant page, or an invitation's sign-in link), presses the
  * tenant login page's button, fills the IdP's form, grants consent if asked, and waits until the
- * browser is back on `expectHost` under /admin with the page loaded.
+ * browser is back on `expectHost` under `expectPath` (/admin, with the page loaded; another
+ * path's page is the caller's to wait for).
  */
-export async function signIn(page, url, user, password, { expectHost } = {}) {
+export async function signIn(page, url, user, password, { expectHost, expectPath = '/admin' } = {}) {
   await page.goto(url);
   const idpForm = page.locator('form[data-form="login"]');
   const start = page.locator('#sso-start');
@@ -63,7 +64,9 @@ export async function signIn(page, url, user, password, { expectHost } = {}) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   const consent = page.locator('form[data-form="consent"]');
-  const back = (u) => (!expectHost || u.host === expectHost) && u.pathname.startsWith('/admin');
+  const back = (u) =>
+    (!expectHost || u.host === expectHost) &&
+    (expectPath === '/' ? u.pathname === '/' : u.pathname.startsWith(expectPath));
   const outcome = (promise, name) =>
     promise.then(
       () => name,
@@ -80,9 +83,9 @@ export async function signIn(page, url, user, password, { expectHost } = {}) {
   } else if (next === 'error') {
     throw new Error(`${user} could not sign in: ${await page.locator('body').innerText()}`);
   } else if (next === null) {
-    throw new Error(`${user} did not come back to /admin: at ${page.url()}`);
+    throw new Error(`${user} did not come back to ${expectPath}: at ${page.url()}`);
   }
-  await loaded(page);
+  if (expectPath === '/admin') await loaded(page);
 }
 
 /** Waits until the /admin page in `page` has drawn its content. */

@@ -14,25 +14,26 @@ use tenantgate_tests::{free_port, workspace_root};
 
 use crate::app::{App, ACME, GLOBEX};
 
-struct Orgs {
-    app: App,
+pub(crate) struct Orgs {
+    pub(crate) app: App,
     _idp: OidcIdp,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Orgs {
-    fn origin(&self, slug: &str) -> String {
+    pub(crate) fn origin(&self, slug: &str) -> String {
         format!("http://{slug}.localhost:{}", self.port)
     }
 
-    fn sql(&self, sql: &str) -> String {
+    pub(crate) fn sql(&self, sql: &str) -> String {
         self.app.pg.psql("postgres", sql).trim().to_owned()
     }
 }
 
 /// The app on a port of its own (the browser's URLs carry it), sessions on, OIDC for acme and
-/// globex at one IdP, the system roles and the people above.
-async fn start() -> Orgs {
+/// globex at one IdP, the system roles and the people above (and vera, `vera@acme.test`, whom
+/// the home page's test makes a reader of acme; nobody else's test signs her in).
+pub(crate) async fn start() -> Orgs {
     let port = free_port();
     let callback = |slug: &str| format!("http://{slug}.localhost:{port}/auth/oidc/callback");
     let idp = OidcIdp::start(
@@ -43,6 +44,7 @@ async fn start() -> Orgs {
         &[
             OidcUser::new("olive", "olive-pw", "olive@acme.test"),
             OidcUser::new("max", "max-pw", "max@partner.test"),
+            OidcUser::new("vera", "vera-pw", "vera@acme.test"),
         ],
     );
     let port_text = port.to_string();

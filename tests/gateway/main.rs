@@ -6,6 +6,7 @@
 mod app;
 mod attacks;
 mod browser;
+mod browser_home;
 mod browser_orgs;
 mod browser_platform;
 mod bundle;

@@ -91,7 +91,7 @@ pub fn host_binary() -> PathBuf {
                     "build",
                     "--quiet",
                     "-p",
-                    "tenantgate-host",
+                    "tenantgate",
                     "--bin",
                     "tenantgate",
                 ])

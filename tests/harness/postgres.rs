@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::free_port;
 
-/// The roles whose connection strings carry the pinned settings (`host/control/connection-options.conf`).
+/// The roles whose connection strings carry the pinned settings (`control/connection-options.conf`).
 pub const APP_ROLES: [&str; 2] = ["tenantgate_app", "tenantgate_directory"];
 
 /// A running cluster; stopped (immediately) on drop.

@@ -70,7 +70,7 @@ impl ApiError {
         }
     }
 
-    /// The DESIGN.md section 7 JSON error response.
+    /// The docs/architecture.md §7 JSON error response.
     pub fn into_response(self, request_id: &str) -> Response {
         let (status, code, message) = self.parts();
         if let ApiError::Db(e) = &self {

@@ -8,7 +8,7 @@ use crate::wire::{self, ts, Call, Filter};
 use crate::ApiError;
 
 /// The DNS label the verification TXT record goes under (the control plane's verifier,
-/// `host/control/src/domains`).
+/// `control/src/domains`).
 const TXT_LABEL: &str = "_tenantgate";
 
 fn domain_sql() -> String {

@@ -31,7 +31,7 @@ pub fn list(call: &Call) -> Result<Response, ApiError> {
         list_sql()
     );
     let rows = call.read(|tx| tx.query(&sql, &[]))?;
-    crate::tenants::one(&rows, "tenant")
+    crate::wire::one(&rows, "tenant")
 }
 
 #[derive(Deserialize)]
@@ -91,5 +91,5 @@ pub fn revoke(call: &Call, id: &str) -> Result<Response, ApiError> {
             &[P::Str(id.to_owned()), call.addr()],
         )
     })?;
-    crate::tenants::one(&rows, "grant")
+    crate::wire::one(&rows, "grant")
 }

@@ -51,7 +51,7 @@ pub fn me(call: &Call) -> Result<Response, ApiError> {
             &[P::Str(call.admin_label.clone())],
         )
     })?;
-    one(&rows, "admin")
+    wire::one(&rows, "admin")
 }
 
 /// The list's query: search text, status, position and page size, validated.
@@ -152,7 +152,7 @@ pub fn show(call: &Call) -> Result<Response, ApiError> {
         break_glass::list_sql()
     );
     let rows = call.read(|tx| tx.query(&sql, &[]))?;
-    one(&rows, "tenant")
+    wire::one(&rows, "tenant")
 }
 
 /// A lifecycle action's body: `{"reason"}` for suspend, `{"grace_days"}` for delete, nothing
@@ -210,16 +210,7 @@ pub fn lifecycle(call: &Call, action: Action) -> Result<Response, ApiError> {
             ],
         )
     })?;
-    one(&rows, "tenant")
-}
-
-/// The `item` of the first row as a 200, or 404 `what`.
-pub fn one(rows: &tenant_db::RowSet, what: &'static str) -> Result<Response, ApiError> {
-    rows.rows()
-        .next()
-        .and_then(|r| r.get::<String>("item"))
-        .map(|item| wire::json(200, item))
-        .ok_or(ApiError::NotFound(what))
+    wire::one(&rows, "tenant")
 }
 
 #[cfg(test)]

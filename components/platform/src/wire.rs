@@ -88,6 +88,18 @@ pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(backend_api::json_body(bytes)?)
 }
 
+/// The `item` of the first row as a 200, or 404 `what`.
+pub fn one(
+    rows: &tenant_db::RowSet,
+    what: &'static str,
+) -> Result<spin_sdk::http::Response, ApiError> {
+    rows.rows()
+        .next()
+        .and_then(|r| r.get::<String>("item"))
+        .map(|item| json(200, item))
+        .ok_or(ApiError::NotFound(what))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

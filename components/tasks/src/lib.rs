@@ -13,6 +13,11 @@
 //! Another tenant's ids answer 404, exactly like ids that do not exist: row-level
 //! security hides them, so this code never sees them. Lists are keyset-paged in
 //! creation order; `after` is the opaque `next` of the previous page.
+//!
+//! `tasks` is the tenant's application, so the gateway routes it every path no other
+//! component claims (`/=tasks`): `GET /` is the tenant's home page ([`page`]), and any
+//! other path is 404 `not_found` (JSON, or an HTML page to a browser navigation), answered
+//! before the database is opened.
 
 use spin_sdk::http::{Request, Response};
 #[cfg(target_arch = "wasm32")]
@@ -20,6 +25,7 @@ use spin_sdk::http_component;
 use tenant_db::{Databases, TenantDb};
 
 mod error;
+mod page;
 mod projects;
 mod route;
 mod tasks;
@@ -38,7 +44,20 @@ fn component(req: Request) -> Response {
 
 /// Serves one request; every failure becomes the JSON error response.
 pub fn handle(req: Request) -> Response {
-    let rid = request_id(&req);
+    let path = req.path();
+    if page::is_page_path(path) {
+        return page::serve(&req, path);
+    }
+    if path != "/api" && !path.starts_with("/api/") {
+        return backend_api::refusal(
+            &req,
+            404,
+            tenant_contract::ErrorCode::NotFound,
+            "No such resource.",
+            &[],
+        );
+    }
+    let rid = backend_api::request_id(&req);
     match serve(&req) {
         Ok(resp) => resp,
         Err(e) => e.into_response(&rid),
@@ -55,15 +74,4 @@ fn serve(req: &Request) -> Result<Response, ApiError> {
         Resource::Projects => projects::serve(&db, &route, &query, req.body()),
         Resource::Tasks => tasks::serve(&db, &route, &query, req.body()),
     }
-}
-
-/// The gateway's `x-request-id`, for error bodies.
-fn request_id(req: &Request) -> String {
-    req.header(tenant_contract::headers::REQUEST_ID_HEADER)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(128)
-        .collect()
 }

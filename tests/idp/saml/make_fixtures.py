@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Mints the SAML responses that gateway/saml's tests verify, with the real pysaml2 IdP (idp.py) signing them.
+"""Mints the SAML responses that libs/saml's tests verify, with the real pysaml2 IdP (idp.py) signing them.
 
-    python3 tests/idp/saml/make_fixtures.py        # writes gateway/saml/tests/fixtures/
+    python3 tests/idp/saml/make_fixtures.py        # writes libs/saml/tests/fixtures/
 
 Starts two IdPs on loopback: the trusted one (its certificate is committed as idp.crt) and an attacker's with
 the same entity ID but its own key (attacker.crt), then POSTs /test/mint once per case. Every time is fixed
@@ -20,9 +20,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-OUT = os.path.join(ROOT, "gateway", "saml", "tests", "fixtures")
+OUT = os.path.join(ROOT, "libs", "saml", "tests", "fixtures")
 
-# Keep in step with gateway/saml/tests/common/mod.rs. SP_METADATA is what tenantgate_saml::sp_metadata writes for
+# Keep in step with libs/saml/tests/common/mod.rs. SP_METADATA is what tenantgate_saml::sp_metadata writes for
 # SP/ACS (a test compares it with the copy written to fixtures/sp-metadata.xml).
 NOW = 1796101200  # 2026-12-01T05:00:00Z
 SP = "https://acme.tenantgate.test/saml/metadata"
