@@ -107,8 +107,12 @@ async fn a_visitor_the_owner_and_a_reader_see_the_tenants_tasks_and_the_owner_ad
 #[tokio::test]
 async fn the_home_page_is_served_under_the_strict_csp_and_other_paths_are_refused() {
     let s = start().await;
+    // Browsers resolve `*.localhost` to loopback themselves; this client is told to.
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], s.port));
     let c = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .resolve("acme.localhost", loopback)
+        .resolve("localhost", loopback)
         .build()
         .unwrap();
     let get = |path: &str, headers: &[(&str, &str)]| {
