@@ -291,8 +291,15 @@ async fn refusals_are_clear_and_change_nothing() {
         .await;
     assert_eq!((s, code(&e)), (403, "forbidden".into()));
     let nobody = sign_claims(&claims(&ACME, &ACME, &[]), KEY);
-    let (s, _) = w.api("GET", "/api/tasks", Some(&nobody), None).await;
-    assert_eq!(s, 403);
+    let (s, e) = w.api("GET", "/api/tasks", Some(&nobody), None).await;
+    assert_eq!((s, code(&e)), (403, "forbidden".into()));
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("tasks.read"),
+        "{e}"
+    );
 
     // A tenant being moved: reads yes, writes 503.
     let mut moving = claims(&ACME, &ACME, &["tasks.read", "tasks.write"]);

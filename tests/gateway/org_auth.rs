@@ -252,6 +252,18 @@ async fn switching_moves_a_member_to_another_organisation_without_a_new_login() 
         (replay.status, code(&replay.json())),
         (400, "switch_invalid".into())
     );
+    let globex_sessions = || {
+        s.app
+            .pg
+            .psql(
+                "postgres",
+                &format!("SELECT count(*) FROM tenantgate.sessions WHERE tenant_id = '{GLOBEX}'"),
+            )
+            .trim()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let sessions_before = globex_sessions();
     let go = switch(&s, &cookie, "to=globex&return_to=%2Fapi%2Ftasks").await;
     assert_eq!(go.status, 302, "{}", go.body);
     let wrong_host = s.get(ACME_HOST, &path_of(&go.location), &[]).await;
@@ -259,15 +271,36 @@ async fn switching_moves_a_member_to_another_organisation_without_a_new_login() 
         (wrong_host.status, code(&wrong_host.json())),
         (400, "switch_invalid".into())
     );
+    // Refused on the wrong host, the ticket is burnt: the right host refuses it too, and no
+    // session is set by either.
     let burnt = s.get(GLOBEX_HOST, &path_of(&go.location), &[]).await;
-    assert_eq!(burnt.status, 400);
+    assert_eq!(
+        (burnt.status, code(&burnt.json())),
+        (400, "switch_invalid".into())
+    );
+    for refused in [&wrong_host, &burnt] {
+        assert!(
+            !refused
+                .cookies
+                .iter()
+                .any(|c| c.starts_with("tg_session=") && !c.starts_with("tg_session=;")),
+            "{:?}",
+            refused.cookies
+        );
+    }
     let go = switch(&s, &cookie, "to=globex&return_to=%2Fapi%2Ftasks").await;
     s.app.pg.psql(
         "postgres",
         "UPDATE tenantgate.switch_tickets SET expires_at = now() - interval '1 second'",
     );
     let expired = s.get(GLOBEX_HOST, &path_of(&go.location), &[]).await;
-    assert_eq!(expired.status, 400, "{}", expired.body);
+    assert_eq!(
+        (expired.status, code(&expired.json())),
+        (400, "switch_invalid".into()),
+        "{}",
+        expired.body
+    );
+    assert!(expired.cookies.is_empty(), "{:?}", expired.cookies);
     let go = switch(&s, &cookie, "to=globex&return_to=%2Fapi%2Ftasks").await;
     let landed = s.get(GLOBEX_HOST, &path_of(&go.location), &[]).await;
     assert_eq!(
@@ -281,7 +314,13 @@ async fn switching_moves_a_member_to_another_organisation_without_a_new_login() 
             &[],
         )
         .await;
-    assert_eq!(forged.status, 400);
+    assert_eq!(
+        (forged.status, code(&forged.json())),
+        (400, "switch_invalid".into())
+    );
+    assert!(forged.cookies.is_empty(), "{:?}", forged.cookies);
+    // None of the refused tickets made a session in globex: only the one that landed.
+    assert_eq!(globex_sessions(), sessions_before + 1);
 
     // Refused: another origin (CSRF), no session, a tenant she does not belong to, one that
     // does not exist (the same answer), an open redirect, garbage.
@@ -307,7 +346,12 @@ async fn switching_moves_a_member_to_another_organisation_without_a_new_login() 
             Some(r#"{"to":"globex"}"#),
         )
         .await;
-    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    assert_eq!(
+        (anonymous.status, code(&anonymous.json())),
+        (401, "session_invalid".into()),
+        "{}",
+        anonymous.body
+    );
     s.app.pg.psql(
         "postgres",
         "INSERT INTO tenantgate.tenants (id, slug, name, plan) VALUES
@@ -321,14 +365,35 @@ async fn switching_moves_a_member_to_another_organisation_without_a_new_login() 
             "{target}"
         );
     }
+    let tickets = || {
+        s.app
+            .pg
+            .psql("postgres", "SELECT count(*) FROM tenantgate.switch_tickets")
+            .trim()
+            .to_owned()
+    };
+    let issued = tickets();
     for body in [
         r#"{"to":"globex","return_to":"https://evil.test/"}"#,
+        r#"{"to":"globex","return_to":"//evil.test/"}"#,
         r#"{"to":"Globex!"}"#,
         "",
     ] {
         let a = switch(&s, &cookie, body).await;
-        assert_eq!(a.status, 400, "{body}: {}", a.body);
+        assert_eq!(
+            (a.status, code(&a.json())),
+            (400, "bad_request".into()),
+            "{body}: {}",
+            a.body
+        );
+        assert!(
+            a.location.is_empty(),
+            "{body}: redirected to {}",
+            a.location
+        );
     }
+    // Refused before a ticket was issued.
+    assert_eq!(tickets(), issued);
 
     // A target that enforces SSO gets its own login instead; a ticket issued before it
     // turned enforcement on is refused at the target.

@@ -237,16 +237,32 @@ async fn only_a_platform_admin_lists_searches_and_pages_the_tenants() {
     let (s, v) = call(&app, "GET", "/api/platform/tenants/acme/suspend", None).await;
     assert_eq!((s, code(&v)), (405, "method_not_allowed".into()), "{v}");
 
-    // A tenant's host has no platform API, whoever asks.
+    // A tenant's host has no platform API, whoever asks: the gateway's 404 (not the platform
+    // component's list, and not break-glass's 403), and nothing is written to the tenant's
+    // audit log.
     let auth = admin();
-    let (s, _) = app
-        .get(
-            "acme.localhost:3000",
-            "/api/platform/tenants",
-            &[("authorization", &auth)],
-        )
-        .await;
-    assert_eq!(s, 404);
+    let audited = || {
+        app.pg
+            .psql(
+                "postgres",
+                &format!("SELECT count(*) FROM tenantgate.audit_log WHERE tenant_id = '{ACME}'"),
+            )
+            .trim()
+            .to_owned()
+    };
+    let before = audited();
+    for path in [
+        "/api/platform/tenants",
+        "/platform",
+        "/platform/assets/app.js",
+    ] {
+        let (s, v) = app
+            .get("acme.localhost:3000", path, &[("authorization", &auth)])
+            .await;
+        assert_eq!((s, code(&v)), (404, "not_found".into()), "{path}: {v}");
+        assert!(v.get("items").is_none(), "{path}: {v}");
+    }
+    assert_eq!(audited(), before);
 }
 
 #[tokio::test]

@@ -307,13 +307,29 @@ async fn login_state_attacks_are_refused() {
         (400, "sso_state_invalid".into())
     );
     // Another browser's (no or another binding cookie) state: refused, and burnt.
-    let (authorize, _) = s.begin(ACME_HOST, "/").await;
+    let (authorize, own_binding) = s.begin(ACME_HOST, "/").await;
     let (_, other_binding) = s.begin(ACME_HOST, "/").await;
     let callback = s.idp.login(&authorize, "alice", "alice-pw").await;
     let a = s.finish(ACME_HOST, &callback, &other_binding).await;
     assert_eq!(
         (a.status, code(&a.json())),
         (400, "sso_state_invalid".into())
+    );
+    assert!(
+        !a.cookies.iter().any(|c| c.starts_with("tg_session=")),
+        "{:?}",
+        a.cookies
+    );
+    // Burnt: the browser that started it cannot finish it afterwards either.
+    let a = s.finish(ACME_HOST, &callback, &own_binding).await;
+    assert_eq!(
+        (a.status, code(&a.json())),
+        (400, "sso_state_invalid".into())
+    );
+    assert!(
+        !a.cookies.iter().any(|c| c.starts_with("tg_session=")),
+        "{:?}",
+        a.cookies
     );
     // Replayed state: the first use works, the second is refused.
     let (authorize, binding) = s.begin(ACME_HOST, "/").await;

@@ -161,9 +161,23 @@ async fn acme_cannot_reach_globex_through_ids_names_tokens_or_the_switcher() {
             "/api/org/domains/portal.acme.example".into(),
         ),
     ];
+    // Everything of globex's that the refused writes aim at: members and roles, invitations
+    // (with their token and expiry, which a resend would change), domains.
+    let globex_rows = || {
+        o.sql(&format!(
+            "SELECT string_agg(x, ' | ' ORDER BY x) FROM (
+               SELECT 'member ' || user_id || ' ' || role_name FROM tenantgate.memberships WHERE tenant_id = '{GLOBEX}'
+               UNION ALL SELECT 'invitation ' || id || ' ' || encode(token_hash, 'hex') || ' ' || expires_at || ' ' || coalesce(revoked_at::text, '-')
+                 FROM tenantgate.invitations WHERE tenant_id = '{GLOBEX}'
+               UNION ALL SELECT 'domain ' || domain || ' ' || coalesce(revoked_at::text, '-')
+                 FROM tenantgate.tenant_domains WHERE tenant_id = '{GLOBEX}') t(x)"
+        ))
+    };
+    let globex_before = globex_rows();
     for (what, method, path, body, status, want, control) in &cases {
         let a = o.call(&alice, method, ACME_HOST, path, body.clone()).await;
         refused(&a, *status, want, what);
+        assert_eq!(globex_rows(), globex_before, "{what} changed globex's rows");
         let c = o
             .call(&alice, method, ACME_HOST, control, body.clone())
             .await;

@@ -94,7 +94,18 @@ async fn break_glass_is_granted_with_a_reason_bound_to_one_tenant_and_every_acce
             Some(json!({"title": "by ops", "project_id": NIL})),
         )
         .await;
-    assert_eq!(w.status, 403, "{}", w.body);
+    // A read-only grant holds no write permission: the backend's 403 names it, nothing is written.
+    refused(
+        &w,
+        403,
+        "forbidden",
+        "a task written under a read-only grant",
+    );
+    assert!(w.body.contains("tasks.write"), "{}", w.body);
+    assert_eq!(
+        count(&o, "SELECT count(*) FROM app.tasks WHERE title = 'by ops'"),
+        0
+    );
     let w = o
         .call(
             &admin,
@@ -104,7 +115,13 @@ async fn break_glass_is_granted_with_a_reason_bound_to_one_tenant_and_every_acce
             Some(json!({"email": "x@acme.test", "role": "member"})),
         )
         .await;
-    assert_eq!(w.status, 403, "{}", w.body);
+    refused(
+        &w,
+        403,
+        "forbidden",
+        "an invitation under a read-only grant",
+    );
+    assert!(w.body.contains("members.manage"), "{}", w.body);
     assert_eq!(
         count(
             &o,
