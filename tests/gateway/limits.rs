@@ -248,9 +248,21 @@ async fn limits_answer_429_with_headers_per_client_and_tenant_and_usage_is_meter
 /// limits, and the bucket is warmed and refilled, so the measured span holds only limited
 /// requests. Returns (admitted, seconds from the first send to the last answer).
 async fn hammer(hosts: &[&TestHost], authority: &str, clients: usize, secs: f64) -> (u64, f64) {
+    // Warming the tenant (and its limits document) into each instance's cache must not spend
+    // the bucket under test: a token that does not verify is refused at authentication, before
+    // the rate limit, so the bucket starts full with no waiting for a refill.
     let warm = client_from("127.0.0.11");
     for host in hosts {
-        call(&warm, host, authority, "/nope", &[]).await;
+        let r = call(
+            &warm,
+            host,
+            authority,
+            "/nope",
+            &[("authorization", "Bearer not-a-token")],
+        )
+        .await;
+        assert_eq!(r.status, 401, "the warm-up spent nothing: {:?}", r.body);
+        assert!(r.headers.get("ratelimit").is_none(), "{:?}", r.headers);
     }
     let mut prepared = Vec::new();
     for i in 0..clients {
@@ -263,7 +275,6 @@ async fn hammer(hosts: &[&TestHost], authority: &str, clients: usize, secs: f64)
             .unwrap();
         prepared.push((c, url));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let admitted = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(secs);
@@ -472,8 +483,23 @@ async fn a_noisy_neighbour_changes_nothing_and_a_new_limit_applies_within_5_s_un
 
     // Under load, acme's limit is lowered; the gateway applies it within 5 s.
     tg(&app, &["tenant", "limits", "acme", "--clear"]);
-    tokio::time::sleep(Duration::from_secs(6)).await; // the unlimited document is in effect
+    // The unlimited document is in effect once an answer spends no bucket (no RateLimit
+    // headers), within the cache's 5 s.
     let load = client_from("127.0.0.9");
+    let cleared = Instant::now();
+    loop {
+        let r = call(&load, &app.host, "acme.localhost:3000", "/nope", &[]).await;
+        if r.status == 404 && r.headers.get("ratelimit-policy").is_none() {
+            break;
+        }
+        assert!(
+            cleared.elapsed() < Duration::from_millis(5_500),
+            "the cleared limits are not in effect after 5 s: {} {:?}",
+            r.status,
+            r.headers
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for _ in 0..20 {
         assert_eq!(
             call(&load, &app.host, "acme.localhost:3000", "/nope", &[])
