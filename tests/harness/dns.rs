@@ -26,7 +26,17 @@ impl DnsServer {
     /// Serves `records`, authoritative (NXDOMAIN for the rest) for each zone in `zones`
     /// (for example `test`).
     pub fn start(zones: &[&str], records: &[Record]) -> DnsServer {
-        let port = free_udp_and_tcp_port();
+        // A port taken between choosing it and dnsmasq's bind makes dnsmasq exit: another port.
+        for _ in 0..5 {
+            if let Some(server) = Self::try_start(free_udp_and_tcp_port(), zones, records) {
+                return server;
+            }
+        }
+        panic!("dnsmasq did not start on any of five ports");
+    }
+
+    /// dnsmasq on `port`, once it answers a query over UDP; `None` when it exited first.
+    fn try_start(port: u16, zones: &[&str], records: &[Record]) -> Option<DnsServer> {
         let mut args = vec![
             "--keep-in-foreground".to_string(),
             format!("--port={port}"),
@@ -56,21 +66,22 @@ impl DnsServer {
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
             .unwrap_or("dnsmasq");
-        let child = Command::new(bin)
+        let mut child = Command::new(bin)
             .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("dnsmasq (run scripts/setup.sh)");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !answers(addr) {
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
             assert!(Instant::now() < deadline, "dnsmasq did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        DnsServer {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
+        Some(DnsServer { child, addr })
     }
 
     /// `127.0.0.1:<port>`, for `--dns-server`.
@@ -84,6 +95,27 @@ impl Drop for DnsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether a DNS server answers at `addr`: a query (`ready.invalid. A`) whose reply carries its
+/// id, whatever the answer. Any listener would accept a TCP connection; only a DNS server
+/// replies to this.
+fn answers(addr: SocketAddr) -> bool {
+    let Ok(socket) = UdpSocket::bind("127.0.0.1:0") else {
+        return false;
+    };
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut query = vec![0x7a, 0x11, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in ["ready", "invalid"] {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    if socket.send_to(&query, addr).is_err() {
+        return false;
+    }
+    let mut reply = [0u8; 512];
+    matches!(socket.recv_from(&mut reply), Ok((n, from)) if n >= 12 && from == addr && reply[..2] == [0x7a, 0x11] && reply[2] & 0x80 != 0)
 }
 
 /// A loopback port free for both UDP and TCP (DNS uses both).

@@ -14,7 +14,9 @@ pub mod saml_idp;
 
 use std::net::TcpListener;
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+/// A free TCP port on 127.0.0.1, bound and released: another process may take it before the
+/// caller binds it, so the servers the harness starts on one (Postgres, Redis, DNS, the OIDC
+/// IdP) notice that and retry with another.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -1,5 +1,6 @@
-//! A throwaway PostgreSQL cluster on a free loopback port, or the server named by
-//! `DATABASE_URL` when set (then each test gets a fresh database in it).
+//! A throwaway PostgreSQL cluster on a free loopback port, stopped on drop. Every test starts
+//! its own: `DATABASE_URL` is not read here, so a developer's own server (the one `run.sh` may
+//! be pointed at) is never touched by the tests' migrations and drops.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +12,7 @@ pub const APP_ROLES: [&str; 2] = ["tenantgate_app", "tenantgate_directory"];
 
 /// A running cluster; stopped (immediately) on drop.
 pub struct PgCluster {
-    dir: Option<tempfile::TempDir>,
+    dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
     url_base: String,
@@ -63,18 +64,6 @@ fn pg_command(bin: &Path, tool: &str) -> Command {
 impl PgCluster {
     /// Starts a fresh cluster (superuser `postgres`, trust auth on loopback only).
     pub fn start() -> PgCluster {
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            return PgCluster {
-                dir: None,
-                bin: PathBuf::new(),
-                port: 0,
-                url_base: url
-                    .trim_end_matches('/')
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .unwrap_or(url),
-            };
-        }
         let bin = pg_bin();
         let dir = tempfile::Builder::new()
             .prefix("tg-pg-")
@@ -109,34 +98,26 @@ impl PgCluster {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = free_port();
-        let opts = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            dir.path().display()
-        );
-        let out = pg_command(&bin, "pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .args(["-o", &opts, "-w", "-l"])
-            .arg(dir.path().join("server.log"))
-            .arg("start")
-            .output()
-            .expect("pg_ctl start");
-        assert!(
-            out.status.success(),
-            "pg_ctl start failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
-        );
+        // A port taken between free_port() and the server's bind is retried with another.
+        let mut attempt = 0;
+        let port = loop {
+            attempt += 1;
+            let port = free_port();
+            match start_server(&bin, dir.path(), port) {
+                Ok(()) => break port,
+                Err(log) if attempt < 5 && log.contains("could not bind") => continue,
+                Err(log) => panic!("pg_ctl start failed: {log}"),
+            }
+        };
         PgCluster {
-            dir: Some(dir),
+            dir,
             bin,
             port,
             url_base: format!("postgres://postgres@127.0.0.1:{port}"),
         }
     }
 
-    /// The port (0 when using `DATABASE_URL`).
+    /// The port.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -214,38 +195,50 @@ impl PgCluster {
 
     /// Starts the stopped server again, same data and port (for recovery tests).
     pub fn restart(&self) {
-        let Some(dir) = &self.dir else { return };
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            self.port,
-            dir.path().display()
-        );
-        let out = pg_command(&self.bin, "pg_ctl")
-            .arg("-D")
-            .arg(dir.path().join("data"))
-            .args(["-o", &opts, "-w", "-l"])
-            .arg(dir.path().join("server.log"))
-            .arg("start")
-            .output()
-            .expect("pg_ctl start");
-        assert!(out.status.success(), "pg_ctl restart failed");
+        if let Err(log) = start_server(&self.bin, self.dir.path(), self.port) {
+            panic!("pg_ctl restart failed: {log}");
+        }
     }
 
     /// Stops the server now (fast shutdown: clients are cut off, committed data kept), for
     /// fail-closed tests; [`PgCluster::restart`] brings it back.
     pub fn stop(&self) {
-        if let Some(dir) = &self.dir {
-            let _ = pg_command(&self.bin, "pg_ctl")
-                .arg("-D")
-                .arg(dir.path().join("data"))
-                .args(["-m", "fast", "-w", "stop"])
-                .output();
-        }
+        let _ = pg_command(&self.bin, "pg_ctl")
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "fast", "-w", "stop"])
+            .output();
     }
 }
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// `pg_ctl start` of the cluster in `dir` on `port` (loopback only, durability off: test data);
+/// the output and server log on failure.
+fn start_server(bin: &Path, dir: &Path, port: u16) -> Result<(), String> {
+    let opts = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        dir.display()
+    );
+    let out = pg_command(bin, "pg_ctl")
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-o", &opts, "-w", "-l"])
+        .arg(dir.join("server.log"))
+        .arg("start")
+        .output()
+        .expect("pg_ctl start");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+        ))
     }
 }

@@ -12,14 +12,25 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts `redis-server` with no persistence on 127.0.0.1.
+    /// Starts `redis-server` with no persistence on a free port of 127.0.0.1 (another, when
+    /// the port is taken before redis binds it).
     pub fn start() -> RedisServer {
-        Self::start_on(free_port())
+        for _ in 0..5 {
+            if let Some(server) = Self::try_start(free_port()) {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of five ports");
     }
 
-    /// Starts `redis-server` on a given loopback port.
+    /// Starts `redis-server` on a given loopback port (a restart on the port a test knows).
     pub fn start_on(port: u16) -> RedisServer {
-        let child = Command::new("redis-server")
+        Self::try_start(port).unwrap_or_else(|| panic!("redis-server could not bind port {port}"))
+    }
+
+    /// `redis-server` on `port`, once it answers `PING`; `None` when it exited first.
+    fn try_start(port: u16) -> Option<RedisServer> {
+        let mut child = Command::new("redis-server")
             .args([
                 "--port",
                 &port.to_string(),
@@ -37,11 +48,14 @@ impl RedisServer {
             .spawn()
             .expect("redis-server (run scripts/setup.sh)");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !pong(port) {
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        RedisServer { child, port }
+        Some(RedisServer { child, port })
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -60,4 +74,18 @@ impl Drop for RedisServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether a Redis server answers `PING` on `port` (a listener alone is not one: a Redis
+/// still loading its data, or another program, does not answer `+PONG`).
+fn pong(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut reply = [0u8; 7];
+    conn.write_all(b"PING\r\n").is_ok()
+        && conn.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
 }

@@ -91,10 +91,20 @@ impl SamlIdp {
             .stderr(Stdio::null())
             .spawn()
             .expect("the SAML IdP starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        // Its first line is `READY <port>`; a start-up that hangs is a failure, not a hung test.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("the SAML IdP did not say READY within 60 s");
+            });
         let Some(port) = line
             .trim()
             .strip_prefix("READY ")
