@@ -20,7 +20,7 @@ use crate::app::*;
 use crate::tokens::{issuers, token};
 
 /// `tenantgate <args>` against the app's control plane; panics unless it succeeds.
-fn tg(app: &App, args: &[&str]) -> String {
+pub(crate) fn tg(app: &App, args: &[&str]) -> String {
     let out = tg_out(app, args);
     assert!(out.0, "tenantgate {args:?} failed:\n{}\n{}", out.1, out.2);
     out.1

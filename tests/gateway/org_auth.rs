@@ -419,3 +419,33 @@ async fn switching_moves_a_member_to_another_organisation_without_a_new_login() 
     );
     assert!(late.cookie("tg_session").is_none());
 }
+
+/// README "Switching organisations": switching to an organisation that is suspended is the
+/// same answer as one the user does not belong to, and issues no ticket; reactivated, the same
+/// switch works (the control).
+#[tokio::test]
+async fn switching_to_a_suspended_organisation_is_refused_like_a_stranger() {
+    let s = start().await;
+    let cookie = alice_in_both(&s).await;
+    let tickets = || s.count("SELECT count(*) FROM tenantgate.switch_tickets");
+    crate::limits::tg(&s.app, &["tenant", "suspend", "globex"]);
+    let before = tickets();
+    let a = switch(&s, &cookie, "to=globex").await;
+    assert_eq!(
+        (a.status, code(&a.json())),
+        (403, "not_a_member".into()),
+        "{}",
+        a.body
+    );
+    assert!(a.location.is_empty(), "{}", a.location);
+    assert_eq!(tickets(), before);
+    crate::limits::tg(&s.app, &["tenant", "reactivate", "globex"]);
+    let a = switch(&s, &cookie, "to=globex").await;
+    assert_eq!(a.status, 302, "{}", a.body);
+    assert!(
+        a.location
+            .starts_with("http://globex.localhost:3000/auth/switch/complete?ticket="),
+        "{}",
+        a.location
+    );
+}

@@ -761,3 +761,71 @@ async fn sso_settings_are_validated_audited_and_the_secret_never_shown() {
     assert!(!app_read.status.success());
     assert!(String::from_utf8_lossy(&app_read.stderr).contains("permission denied"));
 }
+
+/// README "What is checked": the login state expires in 10 minutes. An expired one is refused
+/// like an unknown one and makes no session; a fresh one beside it (the control) signs in.
+#[tokio::test]
+async fn an_expired_login_state_is_refused_and_makes_no_session() {
+    let s = start().await;
+    let sessions = || s.count("SELECT count(*) FROM tenantgate.sessions");
+    let before = sessions();
+    let (authorize, binding) = s.begin(ACME_HOST, "/api/tasks").await;
+    let callback = s.idp.login(&authorize, "alice", "alice-pw").await;
+    s.app.pg.psql(
+        "postgres",
+        "UPDATE tenantgate.sso_flows SET expires_at = now() - interval '1 second'",
+    );
+    let a = s.finish(ACME_HOST, &callback, &binding).await;
+    assert_eq!(
+        (a.status, code(&a.json())),
+        (400, "sso_state_invalid".into()),
+        "{}",
+        a.body
+    );
+    assert!(a.cookie("tg_session").is_none(), "{:?}", a.cookies);
+    assert_eq!(sessions(), before);
+    // The control: the same person, a flow within its time.
+    s.login(ACME_HOST, "alice", "alice-pw").await;
+    assert_eq!(sessions(), before + 1);
+}
+
+/// README "Connecting a tenant's IdP": `tenantgate sso remove` also ends every session of the
+/// tenant, and no other tenant's.
+#[tokio::test]
+async fn sso_remove_ends_the_tenants_sessions_and_no_one_elses() {
+    let s = start().await;
+    let acme = session_header(&s.login(ACME_HOST, "alice", "alice-pw").await);
+    let globex = session_header(&s.login(GLOBEX_HOST, "gina", "gina-pw").await);
+    for (host, cookie) in [(ACME_HOST, &acme), (GLOBEX_HOST, &globex)] {
+        let me = s.get(host, "/auth/session", &[("cookie", cookie)]).await;
+        assert_eq!(me.status, 200, "{host}: {}", me.body);
+    }
+    crate::limits::tg(&s.app, &["sso", "remove", "acme"]);
+    // In effect within the session cache's bound (README "Sessions": 5 s).
+    let removed = std::time::Instant::now();
+    loop {
+        let me = s
+            .get(ACME_HOST, "/auth/session", &[("cookie", &acme)])
+            .await;
+        if me.status == 401 {
+            assert_eq!(code(&me.json()), "session_invalid", "{}", me.body);
+            break;
+        }
+        assert_eq!(me.status, 200, "{}", me.body);
+        assert!(
+            removed.elapsed() < std::time::Duration::from_millis(5_500),
+            "acme's session still live 5 s after sso remove"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM tenantgate.sessions WHERE tenant_id = '{ACME}' AND revoked_at IS NULL"
+        )),
+        0
+    );
+    let me = s
+        .get(GLOBEX_HOST, "/auth/session", &[("cookie", &globex)])
+        .await;
+    assert_eq!(me.status, 200, "globex's session survives: {}", me.body);
+}
