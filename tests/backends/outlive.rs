@@ -310,3 +310,44 @@ async fn a_transaction_left_open_under_spins_recycling_reaches_no_tenant_db_requ
         "no transaction is left open: {after}"
     );
 }
+
+#[tokio::test]
+async fn a_session_advisory_lock_left_under_spins_recycling_is_released_by_the_next_tenant_db_request(
+) {
+    // Spin's pool resets nothing, so a session-level advisory lock a request leaves stays on
+    // the pooled connection. tenant-db releases advisory locks in the statement that binds the
+    // context, so the next tenant-db request on that connection writes and the lock is gone.
+    let w = World::start_as_spin().await;
+    let url = w.app_url(&ACME);
+    let advisory_locks = || {
+        w.main.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242",
+        )
+    };
+    let leave = ["SELECT pg_advisory_lock(4242)::text".to_string()];
+    let (status, out) = w.hostile("raw", &url, None, &leave).await;
+    assert_eq!(status, 200, "{out}");
+    // Control: the lock outlives the request under Spin's recycling, so the test below would
+    // see a leak if tenant-db let one through.
+    assert_eq!(advisory_locks(), "1");
+
+    // The well-behaved backend writes on that connection, and the lock is released.
+    let (s, created) = w
+        .api(
+            "POST",
+            "/api/projects",
+            Some(&ctx(&ACME)),
+            Some(serde_json::json!({ "name": "despite the leftovers" })),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(
+        w.main.psql(
+            "postgres",
+            "SELECT count(*) FROM app.projects WHERE name = 'despite the leftovers'"
+        ),
+        "1"
+    );
+    assert_eq!(advisory_locks(), "0");
+}
