@@ -56,8 +56,8 @@ pub async fn forward(
     limits: &Limits,
     out: ResponseOutparam,
 ) -> u16 {
-    let rid = plan.request_id.clone();
-    let Ok(headers) = Fields::from_list(&plan.headers) else {
+    let rid = plan.request_id().clone();
+    let Ok(headers) = Fields::from_list(plan.headers()) else {
         return respond::error(
             out,
             GatewayError::BadRequest(gateway_core::error::BadRequest::Malformed),
@@ -65,12 +65,12 @@ pub async fn forward(
         );
     };
     let outgoing = OutgoingRequest::new(headers);
-    let authority = format!("{}.spin.internal", plan.component);
-    let set = outgoing.set_method(&method(&plan.method)).is_ok()
+    let authority = format!("{}.spin.internal", plan.component());
+    let set = outgoing.set_method(&method(plan.method())).is_ok()
         && outgoing.set_scheme(Some(&Scheme::Http)).is_ok()
         && outgoing.set_authority(Some(&authority)).is_ok()
         && outgoing
-            .set_path_with_query(Some(&plan.path_and_query))
+            .set_path_with_query(Some(plan.path_and_query()))
             .is_ok();
     if !set {
         return respond::error(
@@ -108,7 +108,7 @@ pub async fn forward(
             &rid,
         ),
         (Ok(()), Err(e)) => {
-            eprintln!("gateway: request {rid}: backend {}: {e}", plan.component);
+            eprintln!("gateway: request {rid}: backend {}: {e}", plan.component());
             let failure = match e {
                 spin_sdk::http::SendError::Http(
                     spin_sdk::http::ErrorCode::DestinationNotFound
@@ -122,19 +122,19 @@ pub async fn forward(
         // An anonymous browser navigation the backend refuses (401, or 403 for a permission
         // signing in would bring): to the login page.
         (Ok(()), Ok(resp))
-            if matches!(resp.status(), 401 | 403) && plan.login_redirect.is_some() =>
+            if matches!(resp.status(), 401 | 403) && plan.login_redirect().is_some() =>
         {
-            let location = plan.login_redirect.unwrap_or_default();
-            let mut answer = gateway_core::decision::Response::redirect(&location)
+            let location = plan.login_redirect().unwrap_or_default();
+            let mut answer = gateway_core::decision::Response::redirect(location)
                 .with_header(REQUEST_ID_HEADER, rid.as_str());
             answer.headers.extend(
-                plan.response_headers
+                plan.response_headers()
                     .iter()
                     .map(|(n, v)| (n.clone(), v.as_bytes().to_vec())),
             );
             respond::send(out, answer)
         }
-        (Ok(()), Ok(resp)) => relay(resp, out, &rid, &plan.response_headers).await,
+        (Ok(()), Ok(resp)) => relay(resp, out, &rid, plan.response_headers()).await,
     }
 }
 

@@ -79,6 +79,15 @@ impl MemoryCounters {
         self.failing.store(failing, Ordering::SeqCst);
     }
 
+    /// Every stored key and its value, sorted by key: what a test compares to tell whether
+    /// a request spent anything.
+    pub fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        entries.sort();
+        entries
+    }
+
     fn lock(
         &self,
     ) -> Result<std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>>, CounterUnavailable> {

@@ -95,6 +95,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A store's write of one step: an admitted step's TAT replaces the value, a refused
+    /// step writes nothing.
+    fn write(stored: &mut Option<u64>, step: Step) {
+        if let Step::Admitted { tat, .. } = step {
+            *stored = Some(tat);
+        }
+    }
+
     fn run(g: &Gcra, arrivals: &[u64]) -> (u64, Option<u64>) {
         let mut tat = None;
         let mut admitted = 0;
@@ -158,11 +166,46 @@ mod tests {
         fn steps_are_idempotent_writes(tat in proptest::option::of(0u64..10_000_000),
                                        now in 0u64..10_000_000, burst in 1u32..50) {
             let g = Gcra::from(Rate::new(100, 1, burst));
-            if let Step::Admitted { tat: a, remaining, .. } = g.step(tat, now) {
-                prop_assert!(a > now);
-                prop_assert!(remaining < u64::from(burst));
-                prop_assert_eq!(g.remaining(Some(a), now), remaining);
+            let step = g.step(tat, now);
+            let (mut once, mut twice) = (tat, tat);
+            write(&mut once, step);
+            write(&mut twice, step);
+            write(&mut twice, step);
+            prop_assert_eq!(once, twice);
+            match step {
+                Step::Admitted { tat: a, remaining, .. } => {
+                    prop_assert!(a > now);
+                    prop_assert!(remaining < u64::from(burst));
+                    // The step spent exactly one, and its repeated write none.
+                    prop_assert_eq!(g.remaining(tat, now), remaining + 1);
+                    prop_assert_eq!(g.remaining(twice, now), remaining);
+                }
+                Step::Limited { .. } => {
+                    prop_assert_eq!(twice, tat);
+                    prop_assert_eq!(g.step(twice, now), step);
+                }
             }
+        }
+
+        /// Spending a whole burst at one instant, then once more: the last step is refused,
+        /// stores nothing, and stays refused however often it is written.
+        #[test]
+        fn a_refused_step_after_the_burst_stores_nothing(now in 0u64..10_000_000,
+                                                         burst in 1u32..50) {
+            let g = Gcra::from(Rate::new(100, 1, burst));
+            let mut stored = None;
+            for _ in 0..burst {
+                let step = g.step(stored, now);
+                prop_assert!(matches!(step, Step::Admitted { .. }), "{step:?}");
+                write(&mut stored, step);
+            }
+            let full = stored;
+            let refused = g.step(stored, now);
+            prop_assert!(matches!(refused, Step::Limited { .. }), "{refused:?}");
+            write(&mut stored, refused);
+            write(&mut stored, refused);
+            prop_assert_eq!(stored, full);
+            prop_assert_eq!(g.remaining(stored, now), 0);
         }
     }
 }

@@ -6,9 +6,8 @@
 //! forward to a backend, or respond here (status, headers, body).
 //!
 //! ```text
-//! check request → normalise host → read credentials → resolve tenant → admit lifecycle
-//!   → authenticate → bind → (SSO policy) → (rate limit) → authorise route → sign context
-//!   → Decision::Forward
+//! check → host → credentials → resolve → admit → authenticate → bind → SSO policy
+//!   → rate limit → authorise → sign → forward → Decision::Forward
 //! Hostname → ResolvedTenant → ActiveTenant → Identity → Principal → Permit → Forward
 //! ```
 //!
@@ -60,7 +59,7 @@
 //!     panic!("acme is served")
 //! };
 //! assert_eq!(forward.url(), "http://tasks.spin.internal/api/tasks?page=2");
-//! let claims = gateway_core::context::decode_unverified(forward.context.as_str()).unwrap();
+//! let claims = gateway_core::context::decode_unverified(forward.context().as_str()).unwrap();
 //! assert_eq!(claims.slug.as_str(), "acme");
 //!
 //! // Refusals are answered here, in one JSON shape.

@@ -1,51 +1,54 @@
 //! The life of a request through the core, as one function: [`handle`].
 //!
 //! ```text
-//! RequestParts ─ check request ─ normalise host ─▶ Hostname ─ read credentials ─▶ Credentials
-//!   ─ resolve tenant ─▶ ResolvedTenant ─ admit lifecycle ─▶ ActiveTenant
-//!   ─ authenticate ─▶ Identity ─ bind ─▶ Principal
-//!   ─ (SSO policy) ─ rate limit ─ authorise route ─▶ Permit
-//!   ─ sign context ─▶ SignedContext ─ plan ─▶ Decision::Forward(Forward)
+//! RequestParts ─ check ─▶ RequestTarget ─ host ─▶ Hostname ─ credentials ─▶ Credentials
+//!   ─ resolve ─▶ ResolvedTenant ─ admit ─▶ ActiveTenant ─ authenticate ─▶ Identity
+//!   ─ bind ─▶ Principal ─ SSO policy (session rules, CSRF, renewal, enforced SSO,
+//!   the auth routes) ─ rate limit ─ authorise ─▶ Permit ─ sign ─▶ SignedContext
+//!   ─ forward ─▶ Decision::Forward(Forward)
+//! a login route, after the rate limit: ─▶ Decision::Auth(AuthRequest)
 //! any stage: refusal ─▶ Decision::Respond(Response)
 //!
-//! the apex's platform surface (/platform, /api/platform), after the host:
-//!   ─ authenticate ─▶ PlatformAdmin? ─ (tenant named in the path) ─ sign a platform context
-//!   ─▶ Decision::Forward          (crate::platform)
+//! the apex's platform surface (/platform, /api/platform), after the credentials:
+//!   ─ authenticate ─▶ PlatformAdmin? ─ (tenant named in the path) ─▶ PlatformGrant
+//!   ─ authorise ─▶ Permit ─ sign ─ forward ─▶ Decision::Forward          (crate::platform)
 //! a platform issuer's token on a tenant host (whatever its organisation claim), at binding:
 //!   ─ platform admin? ─ break-glass grant (recorded) ─▶ Principal, or 403 break_glass_required
 //!   (403 platform_admin_required without the role)
 //! ```
 //!
-//! Each stage takes the previous stage's output and returns a narrower type; [`Forward`]
-//! can only be built from a [`Permit`], which only [`authorise`] builds. A stage that
-//! answers without a backend (a refusal today; an SSO redirect or a 429 tomorrow) ends the
-//! request with a [`Decision::Respond`] carrying status, headers and body.
+//! Each stage is one method of the per-request `Ctx` (the way pingora's `ProxyHttp`
+//! phases share a `CTX`): it takes the previous stage's output and returns a narrower type,
+//! and what a later answer needs even after a refusal (the login page, the meter, the
+//! answer's headers so far) lives in the context rather than on the side. The SSO policy runs
+//! before the rate limit, so a request the policy refuses spends nothing. [`Forward`] can
+//! only be built from a [`Permit`], which only [`authorise`] and [`authorise_platform`]
+//! build. A stage that answers without a backend (a refusal, a login redirect, a 429)
+//! ends the request with a [`Decision::Respond`] carrying status, headers and body.
 
 use crate::auth::{apex_organisation, authenticate, bind, credentials, AuthError, Credentials};
 use crate::auth::{Identity, Principal, Via};
 use crate::cache::{TenantCache, TenantCacheConfig};
-use crate::context::{ContextClaims, ContextSigner, SignedContext};
+use crate::context::{ContextSigner, SignedContext};
 pub use crate::decision::Forward;
 use crate::decision::{Decision, Response};
 use crate::error::{BadRequest, GatewayError};
-use crate::headers::{sanitise, Limits};
+use crate::headers::Limits;
 use crate::host::{normalise_host, HostConfig, RequestTarget};
-use crate::ids::{Permission, RequestId};
+use crate::ids::{Hostname, Permission, RequestId};
 use crate::kv::{KvCache, UnixMillis};
-use crate::lifecycle::admit;
+use crate::lifecycle::{admit, ActiveTenant};
 use crate::limits::{client_addr, RouteClass};
 use crate::metering::Meter;
-use crate::platform;
+use crate::platform::{self, PlatformGrant};
 use crate::ports::{Clock, JwksSource, Ports};
-use crate::ratelimit::{RateLimitConfig, RateLimitStore};
-use crate::resolve::{classify, resolve, HostClass, ResolverConfig};
-use crate::routes::{authorise, Permit, RouteTable};
-use crate::sso::session::{self, SessionConfig};
-use crate::sso::{AuthRequest, AuthRoute, SsoMode};
-use crate::tenant::TenantDirectory;
-use tenant_contract::headers::{
-    CLIENT_ADDR_HEADER, CONTEXT_HEADER, REQUEST_ID_HEADER, TENANT_HOST_HEADER,
-};
+use crate::ratelimit::{self, RateLimitConfig, RateLimitStore};
+use crate::resolve::{classify, resolve, HostClass, ResolveError, ResolvedTenant, ResolverConfig};
+use crate::routes::{authorise, authorise_platform, check_path, Permit, RouteError, RouteTable};
+use crate::sso::session::{self, SessionConfig, SessionIdentity};
+use crate::sso::{self, AuthRequest, AuthRoute, SsoMode};
+use crate::tenant::{TenantDirectory, TenantRecord};
+use tenant_contract::headers::REQUEST_ID_HEADER;
 
 /// The parts of an incoming request the core looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,14 +85,24 @@ pub struct GatewayConfig {
     pub sessions: SessionConfig,
 }
 
-/// What the stages learnt that the answer needs even when a later stage refuses.
-#[derive(Debug, Default)]
-struct Progress {
-    meter: Option<Meter>,
+/// One request's context, passed from stage to stage: what every stage reads (the request,
+/// the configuration, the ports, the instant, the request id) and what the stages learn that
+/// the answer needs even when a later stage refuses.
+struct Ctx<'a, D, C, N, J> {
+    req: &'a RequestParts,
+    config: &'a GatewayConfig,
+    ports: &'a Ports<D, C, N, J>,
+    now: UnixMillis,
+    request_id: &'a RequestId,
+    /// Served over TLS (cookies get `Secure` and the `__Host-` name).
+    tls: bool,
     /// For a browser navigation on a tenant with a login page: where to send it instead of
     /// a 401.
     login: Option<String>,
-    tls: bool,
+    /// Set once the request is bound to an admitted tenant.
+    meter: Option<Meter>,
+    /// Headers for the answer, gathered so far (`RateLimit`, a renewed session cookie).
+    response_headers: Vec<(String, String)>,
 }
 
 /// Decides one request: every stage in order, ending in a [`Decision`]. The clock is read
@@ -126,315 +139,430 @@ where
     N: RateLimitStore,
     J: JwksSource,
 {
-    let mut progress = Progress::default();
-    let decision = match stages(req, config, ports, clock.now(), request_id, &mut progress) {
-        Ok(decision) => decision,
-        Err(refusal) => Decision::Respond(refuse(refusal, &progress, request_id)),
+    let mut ctx = Ctx {
+        req,
+        config,
+        ports,
+        now: clock.now(),
+        request_id,
+        tls: req.target.starts_with("https://"),
+        login: None,
+        meter: None,
+        response_headers: Vec::new(),
     };
-    (decision, progress.meter)
+    let decision = match ctx.stages() {
+        Ok(decision) => decision,
+        Err(refusal) => Decision::Respond(ctx.refuse(refusal)),
+    };
+    (decision, ctx.meter)
 }
 
-/// The refusal's response; a browser navigation that lacks a valid session goes to the
-/// login page instead of a 401, and a refused session cookie is removed.
-fn refuse(refusal: GatewayError, progress: &Progress, request_id: &RequestId) -> Response {
-    let session_refused = matches!(
-        refusal,
-        GatewayError::Auth(AuthError::Session(ref e)) if *e != session::SessionError::Unavailable
-    );
-    let mut answer = refusal.response();
-    if session_refused {
-        answer
-            .headers
-            .push(("set-cookie".to_owned(), session::clear_cookie(progress.tls)));
-    }
-    match &progress.login {
-        Some(location) if answer.status == 401 => {
-            let mut r =
-                Response::redirect(location).with_header(REQUEST_ID_HEADER, request_id.as_str());
-            r.cause = Some(refusal);
-            r.headers.extend(
-                answer
-                    .headers
-                    .into_iter()
-                    .filter(|(n, _)| n == "set-cookie")
-                    .map(|(n, v)| (n, v.into_bytes())),
-            );
-            r
-        }
-        _ => answer.into_response(request_id, Some(refusal)),
-    }
+/// What the SSO policy stage lets through: the request, or one of the login routes.
+enum Policy {
+    Continue,
+    Auth(Box<AuthRequest>),
 }
 
-/// The stage list. Each `?` is a refusal; the end is a forwarding plan.
-fn stages<D, C, N, J>(
-    req: &RequestParts,
-    config: &GatewayConfig,
-    ports: &Ports<D, C, N, J>,
-    now: UnixMillis,
-    request_id: &RequestId,
-    progress: &mut Progress,
-) -> Result<Decision, GatewayError>
+impl<D, C, N, J> Ctx<'_, D, C, N, J>
 where
     D: TenantDirectory,
     C: KvCache,
     N: RateLimitStore,
     J: JwksSource,
 {
-    let target = RequestTarget::parse(&req.target);
-    check_request(req, target.as_ref().ok(), &config.limits)?;
-    let target = target?;
-    let host = normalise_host(&host_values(&req.headers), &target, &config.host)?;
-    let credentials = credentials(&req.headers)?;
-
-    // Resolve tenant. On the apex the tenant is named by a verified token, so
-    // authentication runs first there (and only there).
-    let tenants = TenantCache::new(&ports.directory, &ports.cache, config.tenant_cache);
-    let class = classify(&host, &config.resolver);
-    let platform_surface = platform::surface(target.path());
-    if let (HostClass::Apex, Some(surface)) = (&class, &platform_surface) {
-        return platform_stage(
-            req,
-            &target,
-            surface,
-            credentials,
-            config,
-            ports,
-            &tenants,
-            now,
-            request_id,
-        );
-    }
-    let apex_identity = match class {
-        HostClass::Apex => Some(authenticate(credentials, &ports.keys, &ports.cache, now)?),
-        _ => None,
-    };
-    let org = apex_organisation(apex_identity.as_ref())?;
-    let resolved = resolve(&host, &class, org, &tenants, now)?;
-
-    let active = admit(resolved)?;
-    // The platform surface exists on the apex only.
-    if platform_surface.is_some() {
-        return Err(crate::routes::RouteError::NotFound.into());
-    }
-    progress.tls = req.target.starts_with("https://");
-    let tenant_host = !matches!(class, HostClass::Apex);
-    let origin = origin(&host, &req.headers, &req.target, progress.tls);
-    let auth_route = AuthRoute::of(&req.method, target.path()).filter(|_| tenant_host);
-    if tenant_host
-        && active.record().sso != SsoMode::None
-        && auth_route.is_none()
-        && crate::sso::is_navigation(&req.method, &req.headers)
-    {
-        progress.login = Some(crate::sso::login_location(target.path_and_query()));
-    }
-    let identity = match (apex_identity, credentials) {
-        (Some(identity), _) => identity,
-        // Without a session key, sessions are off and a cookie is nobody's.
-        (None, Credentials::Session(_)) if config.sessions.key.is_none() => Identity::Anonymous,
-        // Over TLS only the `__Host-` cookie counts: a plain-named one may have been set for
-        // the whole apex by a sibling subdomain (cookie tossing), and is nobody's session here.
-        (None, Credentials::Session(_))
-            if progress.tls
-                && crate::sso::cookie(&req.headers, session::SECURE_COOKIE).is_none() =>
-        {
-            Identity::Anonymous
+    /// The stage list. Each `?` is a refusal; the end is a forwarding plan.
+    fn stages(&mut self) -> Result<Decision, GatewayError> {
+        let target = self.check()?;
+        let host = self.host(&target)?;
+        let credentials = credentials(&self.req.headers)?;
+        let class = classify(&host, &self.config.resolver);
+        let surface = platform::surface(target.path());
+        if let (HostClass::Apex, Some(surface)) = (&class, &surface) {
+            return self.platform(&target, surface, credentials);
         }
-        (None, Credentials::Session(raw)) => Identity::Session(
-            session::authenticate(
-                raw,
-                &active.record().id,
-                &config.sessions,
-                &ports.directory,
+        let (resolved, apex_identity) = self.resolve(&host, &class, credentials)?;
+        let active = self.admit(resolved, surface.is_some())?;
+        let tenant_host = class != HostClass::Apex;
+        let auth_route = AuthRoute::of(&self.req.method, target.path()).filter(|_| tenant_host);
+        self.note_login(&active, &target, tenant_host && auth_route.is_none());
+        let identity = self.authenticate(&active, apex_identity, credentials)?;
+        let principal = self.bind(active, identity, &target)?;
+        let policy = self.sso_policy(&principal, &target, &host, auth_route)?;
+        self.rate_limit(&principal, &target)?;
+        let permit = match policy {
+            Policy::Auth(auth) => return Ok(Decision::Auth(self.with_answer_headers(auth))),
+            Policy::Continue => match authorise(principal, &target, &self.config.routes) {
+                Ok(permit) => permit,
+                Err(refusal) => return Ok(self.route_refusal(refusal.into())),
+            },
+        };
+        Ok(Decision::Forward(self.forward(permit)))
+    }
+
+    /// Check: an accepted method, headers and a declared body within their caps, a target
+    /// that parses.
+    fn check(&self) -> Result<RequestTarget, GatewayError> {
+        let target = RequestTarget::parse(&self.req.target);
+        check_request(self.req, target.as_ref().ok(), &self.config.limits)?;
+        Ok(target?)
+    }
+
+    /// Host: the one `Host` the request names, normalised.
+    fn host(&self, target: &RequestTarget) -> Result<Hostname, GatewayError> {
+        let values = host_values(&self.req.headers);
+        Ok(normalise_host(&values, target, &self.config.host)?)
+    }
+
+    /// Resolve: the tenant the host (or, on the apex, a verified token) names. On the apex
+    /// authentication runs first (and only there); its identity is handed on.
+    fn resolve(
+        &self,
+        host: &Hostname,
+        class: &HostClass,
+        credentials: Credentials<'_>,
+    ) -> Result<(ResolvedTenant, Option<Identity>), GatewayError> {
+        let ports = self.ports;
+        let apex_identity = match class {
+            HostClass::Apex => Some(authenticate(
+                credentials,
+                &ports.keys,
                 &ports.cache,
-                now,
-            )
-            .map_err(AuthError::from)?,
-        ),
-        (None, other) => authenticate(other, &ports.keys, &ports.cache, now)?,
-    };
-    // A token from the platform's issuer is never a tenant credential, whatever it claims:
-    // a platform admin's works here only under a recorded break-glass grant, anyone else's
-    // not at all.
-    let principal = match &identity {
-        Identity::Token(token) if token.platform_issuer => {
-            match platform::PlatformAdmin::of(token) {
-                Some(admin) => break_glass(active, &admin, req, &target, ports, request_id)?,
-                None => return Err(AuthError::PlatformTokenOnTenant.into()),
-            }
+                self.now,
+            )?),
+            _ => None,
+        };
+        let org = apex_organisation(apex_identity.as_ref())?;
+        let resolved = resolve(host, class, org, &self.tenants(), self.now)?;
+        Ok((resolved, apex_identity))
+    }
+
+    /// Admit: the tenant's lifecycle lets it serve; the platform surface exists on the apex
+    /// only, so it is 404 here.
+    fn admit(
+        &self,
+        resolved: ResolvedTenant,
+        platform_path: bool,
+    ) -> Result<ActiveTenant, GatewayError> {
+        let active = admit(resolved)?;
+        if platform_path {
+            return Err(RouteError::NotFound.into());
         }
-        _ => bind(active, identity, &config.anonymous_permissions)?,
-    };
-    let class = RouteClass::of(&req.method, target.path());
-    progress.meter = Some(Meter {
-        tenant: principal.tenant().record().id,
-        class,
-        signed_in: principal.is_authenticated(),
-    });
-    let spend = crate::ratelimit::plan(&principal, class, client_addr(&req.headers), now);
-    let mut limit_headers =
-        crate::ratelimit::check(&spend, class, &config.rate_limits, &ports.counters, now)?;
-    // CSRF: a state-changing request riding on a session cookie must come from this origin.
-    let mut session = None;
-    if let Via::Session(sid, renewed) = principal.via() {
-        let key = config.sessions.key.as_ref().ok_or(AuthError::Csrf)?;
-        if !crate::sso::csrf_ok(&req.method, &req.headers, &origin, &key.csrf_token(*sid)) {
+        Ok(active)
+    }
+
+    /// A browser navigation on a tenant host, outside the login routes, on a tenant with a
+    /// login page goes there instead of a 401.
+    fn note_login(&mut self, active: &ActiveTenant, target: &RequestTarget, page: bool) {
+        if page
+            && active.record().sso != SsoMode::None
+            && sso::is_navigation(&self.req.method, &self.req.headers)
+        {
+            self.login = Some(sso::login_location(target.path_and_query()));
+        }
+    }
+
+    /// Authenticate: the apex's identity as is; a session cookie by the session rules; any
+    /// other credential verified.
+    fn authenticate(
+        &self,
+        active: &ActiveTenant,
+        apex_identity: Option<Identity>,
+        credentials: Credentials<'_>,
+    ) -> Result<Identity, GatewayError> {
+        let (config, ports) = (self.config, self.ports);
+        Ok(match (apex_identity, credentials) {
+            (Some(identity), _) => identity,
+            // Without a session key, sessions are off and a cookie is nobody's.
+            (None, Credentials::Session(_)) if config.sessions.key.is_none() => Identity::Anonymous,
+            // Over TLS only the `__Host-` cookie counts: a plain-named one may have been set
+            // for the whole apex by a sibling subdomain (cookie tossing), and is nobody's
+            // session here.
+            (None, Credentials::Session(_))
+                if self.tls && sso::cookie(&self.req.headers, session::SECURE_COOKIE).is_none() =>
+            {
+                Identity::Anonymous
+            }
+            (None, Credentials::Session(raw)) => Identity::Session(
+                session::authenticate(
+                    raw,
+                    &active.record().id,
+                    &config.sessions,
+                    &ports.directory,
+                    &ports.cache,
+                    self.now,
+                )
+                .map_err(AuthError::from)?,
+            ),
+            (None, other) => authenticate(other, &ports.keys, &ports.cache, self.now)?,
+        })
+    }
+
+    /// Bind: the identity as a member of the tenant. A token from the platform's issuer is
+    /// never a tenant credential, whatever it claims: a platform admin's works here only
+    /// under a recorded break-glass grant, anyone else's not at all. From here the request
+    /// is metered.
+    fn bind(
+        &mut self,
+        active: ActiveTenant,
+        identity: Identity,
+        target: &RequestTarget,
+    ) -> Result<Principal, GatewayError> {
+        let principal = match &identity {
+            Identity::Token(token) if token.platform_issuer => {
+                match platform::PlatformAdmin::of(token) {
+                    Some(admin) => self.break_glass(active, &admin, target)?,
+                    None => return Err(AuthError::PlatformTokenOnTenant.into()),
+                }
+            }
+            _ => bind(active, identity, &self.config.anonymous_permissions)?,
+        };
+        self.meter = Some(Meter {
+            tenant: principal.tenant().record().id,
+            class: RouteClass::of(&self.req.method, target.path()),
+            signed_in: principal.is_authenticated(),
+        });
+        Ok(principal)
+    }
+
+    /// A platform admin's token on a tenant host: the admin's active break-glass grant there
+    /// (the directory records this access in the tenant's audit log), or 403
+    /// `break_glass_required`; 503 when the directory cannot say.
+    fn break_glass(
+        &self,
+        active: ActiveTenant,
+        admin: &platform::PlatformAdmin,
+        target: &RequestTarget,
+    ) -> Result<Principal, GatewayError> {
+        let access = platform::BreakGlassAccess {
+            tenant: active.record().id,
+            admin,
+            method: &self.req.method,
+            path: target.path(),
+            request_id: self.request_id,
+            client_addr: client_addr(&self.req.headers),
+        };
+        match self.ports.directory.break_glass(&access) {
+            Ok(Some(grant)) => Ok(Principal::break_glass(active, admin, grant)),
+            Ok(None) => Err(AuthError::BreakGlassRequired.into()),
+            Err(e) => Err(ResolveError::Unavailable(e).into()),
+        }
+    }
+
+    /// SSO policy: a session's writes must come from this origin (CSRF) and its cookie is
+    /// renewed when due; the login routes go to the component; on a tenant with enforced
+    /// SSO a bearer token is refused (403 `sso_required`) before it spends anything.
+    fn sso_policy(
+        &mut self,
+        principal: &Principal,
+        target: &RequestTarget,
+        host: &Hostname,
+        auth_route: Option<AuthRoute>,
+    ) -> Result<Policy, GatewayError> {
+        let origin = origin(host, &self.req.headers, &self.req.target, self.tls);
+        let session = match principal.via() {
+            Via::Session(sid, renewed) => {
+                self.session_rules(&origin, *sid, renewed.as_ref())?;
+                Some(*sid)
+            }
+            _ => None,
+        };
+        if let Some(route) = auth_route {
+            return Ok(Policy::Auth(Box::new(
+                self.auth_request(route, principal, target, origin, session),
+            )));
+        }
+        // Enforced SSO: the tenant's IdP is the only way in.
+        if *principal.via() == Via::Token && principal.tenant().record().sso == SsoMode::Enforced {
+            return Err(AuthError::SsoRequired.into());
+        }
+        Ok(Policy::Continue)
+    }
+
+    /// CSRF: a state-changing request riding on a session cookie must come from `origin`;
+    /// a renewed session's cookie goes back with the answer.
+    fn session_rules(
+        &mut self,
+        origin: &str,
+        sid: uuid::Uuid,
+        renewed: Option<&(String, u64)>,
+    ) -> Result<(), GatewayError> {
+        let key = self.config.sessions.key.as_ref().ok_or(AuthError::Csrf)?;
+        if !sso::csrf_ok(
+            &self.req.method,
+            &self.req.headers,
+            origin,
+            &key.csrf_token(sid),
+        ) {
             return Err(AuthError::Csrf.into());
         }
         if let Some((value, exp)) = renewed {
-            let max_age = exp.saturating_sub(now.as_secs());
-            limit_headers.push((
-                "set-cookie".to_owned(),
-                session::set_cookie(value, max_age, progress.tls),
-            ));
+            let max_age = exp.saturating_sub(self.now.as_secs());
+            let cookie = session::set_cookie(value, max_age, self.tls);
+            self.response_headers
+                .push(("set-cookie".to_owned(), cookie));
         }
-        session = Some(*sid);
+        Ok(())
     }
-    if let Some(route) = auth_route {
-        return Ok(Decision::Auth(Box::new(AuthRequest {
+
+    /// A login route, for the component to run with its I/O.
+    fn auth_request(
+        &self,
+        route: AuthRoute,
+        principal: &Principal,
+        target: &RequestTarget,
+        origin: String,
+        session: Option<uuid::Uuid>,
+    ) -> AuthRequest {
+        let tenant = principal.tenant().record();
+        AuthRequest {
             route,
-            tenant: principal.tenant().record().clone(),
+            tenant: tenant.clone(),
             origin,
-            apex: config.resolver.apex().as_str().to_owned(),
-            tls: progress.tls,
+            apex: self.config.resolver.apex().as_str().to_owned(),
+            tls: self.tls,
             query: target
                 .path_and_query()
                 .split_once('?')
                 .map(|(_, q)| q.to_owned())
                 .unwrap_or_default(),
-            session: session.map(|sid| crate::sso::session::SessionIdentity {
+            session: session.map(|sid| SessionIdentity {
                 sid,
-                tenant: principal.tenant().record().id,
+                tenant: tenant.id,
                 user_id: principal.user_id().unwrap_or_default(),
                 roles: principal.roles().to_vec(),
                 permissions: principal.permissions().to_vec(),
                 renewed: None,
             }),
-            binding: crate::sso::cookie(&req.headers, crate::sso::FLOW_COOKIE).map(str::to_owned),
-            html: crate::sso::wants_html(&req.headers),
-            request_id: request_id.clone(),
-            response_headers: limit_headers,
-        })));
-    }
-    // Enforced SSO: the tenant's IdP is the only way in.
-    if *principal.via() == Via::Token && principal.tenant().record().sso == SsoMode::Enforced {
-        return Err(AuthError::SsoRequired.into());
-    }
-    let permit = match authorise(principal, &target, &config.routes) {
-        Ok(permit) => permit,
-        // Admitted by the limits, refused by the route: the answer still says what is left.
-        Err(refusal) => {
-            let refusal = GatewayError::from(refusal);
-            let mut answer = refusal.response();
-            answer.headers.extend(limit_headers);
-            return Ok(Decision::Respond(
-                answer.into_response(request_id, Some(refusal)),
-            ));
+            binding: sso::cookie(&self.req.headers, sso::FLOW_COOKIE).map(str::to_owned),
+            html: sso::wants_html(&self.req.headers),
+            request_id: self.request_id.clone(),
+            response_headers: Vec::new(),
         }
-    };
-    let forward_principal_authenticated = permit.principal().is_authenticated();
-    let context = sign_context(&permit, &config.context, request_id, now);
-    let mut forward = plan_forward(permit, context, &req.method, &req.headers, request_id);
-    forward.response_headers = limit_headers;
-    if !forward_principal_authenticated {
-        forward.login_redirect = progress.login.clone();
     }
-    Ok(Decision::Forward(forward))
-}
 
-/// A platform admin's token on a tenant host: the admin's active break-glass grant there
-/// (the directory records this access in the tenant's audit log), or 403
-/// `break_glass_required`; 503 when the directory cannot say.
-fn break_glass<D, C, N, J>(
-    active: crate::lifecycle::ActiveTenant,
-    admin: &platform::PlatformAdmin,
-    req: &RequestParts,
-    target: &RequestTarget,
-    ports: &Ports<D, C, N, J>,
-    request_id: &RequestId,
-) -> Result<Principal, GatewayError>
-where
-    D: TenantDirectory,
-{
-    let access = platform::BreakGlassAccess {
-        tenant: active.record().id,
-        admin,
-        method: &req.method,
-        path: target.path(),
-        request_id,
-        client_addr: client_addr(&req.headers),
-    };
-    match ports.directory.break_glass(&access) {
-        Ok(Some(grant)) => Ok(Principal::break_glass(active, admin, grant)),
-        Ok(None) => Err(AuthError::BreakGlassRequired.into()),
-        Err(e) => Err(crate::resolve::ResolveError::Unavailable(e).into()),
+    /// Rate limit: the principal's (or the client's) buckets and the tenant's quota for this
+    /// route class spend one, or 429. The `RateLimit` headers lead the ones gathered so far.
+    fn rate_limit(
+        &mut self,
+        principal: &Principal,
+        target: &RequestTarget,
+    ) -> Result<(), GatewayError> {
+        let class = RouteClass::of(&self.req.method, target.path());
+        let spend = ratelimit::plan(principal, class, client_addr(&self.req.headers), self.now);
+        let limits = &self.config.rate_limits;
+        let headers = ratelimit::check(&spend, class, limits, &self.ports.counters, self.now)?;
+        self.response_headers.splice(0..0, headers);
+        Ok(())
     }
-}
 
-/// The platform surface on the apex ([`platform`]): the console to anyone, the API to
-/// platform admins only, with a context naming no tenant or the tenant the path names.
-#[allow(clippy::too_many_arguments)]
-fn platform_stage<D, C, N, J>(
-    req: &RequestParts,
-    target: &RequestTarget,
-    surface: &platform::Surface,
-    credentials: Credentials<'_>,
-    config: &GatewayConfig,
-    ports: &Ports<D, C, N, J>,
-    tenants: &TenantCache<&D, &C>,
-    now: UnixMillis,
-    request_id: &RequestId,
-) -> Result<Decision, GatewayError>
-where
-    D: TenantDirectory,
-    C: KvCache,
-    J: JwksSource,
-{
-    crate::routes::check_path(target.path())?;
-    let identity = authenticate(credentials, &ports.keys, &ports.cache, now)?;
-    let admin = match &identity {
-        Identity::Token(token) => platform::PlatformAdmin::of(token),
-        _ => None,
-    };
-    let tenant = match (surface, &admin, &identity) {
-        (platform::Surface::Console, _, _) => None,
-        (_, None, Identity::Token(_)) => return Err(AuthError::PlatformAdminRequired.into()),
-        (_, None, _) => return Err(AuthError::PlatformTokenMissing.into()),
-        (platform::Surface::Api, Some(_), _) => None,
-        (platform::Surface::Tenant(segment), Some(_), _) => {
-            let slug =
-                platform::slug(segment).ok_or(crate::resolve::ResolveError::UnknownTenant)?;
-            Some(
-                tenants
-                    .by_slug(&slug, now)
-                    .map_err(crate::resolve::ResolveError::Unavailable)?
-                    .ok_or(crate::resolve::ResolveError::UnknownTenant)?,
-            )
+    /// A login route's request, with the answer's headers gathered so far.
+    fn with_answer_headers(&mut self, mut auth: Box<AuthRequest>) -> Box<AuthRequest> {
+        auth.response_headers = std::mem::take(&mut self.response_headers);
+        auth
+    }
+
+    /// Admitted by the limits, refused by the route: the answer still says what is left.
+    fn route_refusal(&mut self, refusal: GatewayError) -> Decision {
+        let mut answer = refusal.response();
+        answer.headers.append(&mut self.response_headers);
+        Decision::Respond(answer.into_response(self.request_id, Some(refusal)))
+    }
+
+    /// Sign and forward: the permit's context, signed, in a plan with the answer's headers;
+    /// an anonymous request keeps its login page for a backend's 401 or 403.
+    fn forward(&mut self, permit: Permit) -> Forward {
+        let anonymous = !permit.principal().is_some_and(Principal::is_authenticated);
+        let context = sign_context(&permit, &self.config.context, self.request_id, self.now);
+        let login = self.login.take().filter(|_| anonymous);
+        Forward::new(
+            permit,
+            context,
+            &self.req.method,
+            &self.req.headers,
+            self.request_id,
+        )
+        .with_response_headers(std::mem::take(&mut self.response_headers))
+        .with_login_redirect(login)
+    }
+
+    /// The platform surface on the apex ([`platform`]): the console to anyone, the API to
+    /// platform admins only, with a context naming no tenant or the tenant the path names.
+    fn platform(
+        &mut self,
+        target: &RequestTarget,
+        surface: &platform::Surface,
+        credentials: Credentials<'_>,
+    ) -> Result<Decision, GatewayError> {
+        check_path(target.path())?;
+        let ports = self.ports;
+        let identity = authenticate(credentials, &ports.keys, &ports.cache, self.now)?;
+        let admin = match &identity {
+            Identity::Token(token) => platform::PlatformAdmin::of(token),
+            _ => None,
+        };
+        let tenant = match (surface, &admin, &identity) {
+            (platform::Surface::Console, _, _) => None,
+            (_, None, Identity::Token(_)) => return Err(AuthError::PlatformAdminRequired.into()),
+            (_, None, _) => return Err(AuthError::PlatformTokenMissing.into()),
+            (platform::Surface::Api, Some(_), _) => None,
+            (platform::Surface::Tenant(segment), Some(_), _) => Some(self.named_tenant(segment)?),
+        };
+        let grant = PlatformGrant::new(admin, tenant, self.config.resolver.apex().as_str());
+        let permit = authorise_platform(grant, target, &self.config.routes)?;
+        Ok(Decision::Forward(self.forward(permit)))
+    }
+
+    /// The tenant a platform API path names, whatever its status.
+    fn named_tenant(&self, segment: &str) -> Result<TenantRecord, GatewayError> {
+        let slug = platform::slug(segment).ok_or(ResolveError::UnknownTenant)?;
+        let tenant = self.tenants().by_slug(&slug, self.now);
+        Ok(tenant
+            .map_err(ResolveError::Unavailable)?
+            .ok_or(ResolveError::UnknownTenant)?)
+    }
+
+    /// The tenants, through the cache.
+    fn tenants(&self) -> TenantCache<&D, &C> {
+        let ports = self.ports;
+        TenantCache::new(&ports.directory, &ports.cache, self.config.tenant_cache)
+    }
+
+    /// The refusal's response; a browser navigation that lacks a valid session goes to the
+    /// login page instead of a 401, and a refused session cookie is removed.
+    fn refuse(&self, refusal: GatewayError) -> Response {
+        let session_refused = matches!(
+            refusal,
+            GatewayError::Auth(AuthError::Session(ref e)) if *e != session::SessionError::Unavailable
+        );
+        let mut answer = refusal.response();
+        if session_refused {
+            answer
+                .headers
+                .push(("set-cookie".to_owned(), session::clear_cookie(self.tls)));
         }
-    };
-    let component = config.routes.lookup(target.path())?.clone();
-    Ok(Decision::Forward(platform::plan(
-        component,
-        admin.as_ref(),
-        tenant.as_ref(),
-        config.resolver.apex().as_str(),
-        &req.method,
-        target.path_and_query(),
-        &req.headers,
-        &config.context,
-        request_id,
-        now,
-    )))
+        match &self.login {
+            Some(location) if answer.status == 401 => {
+                let mut r = Response::redirect(location)
+                    .with_header(REQUEST_ID_HEADER, self.request_id.as_str());
+                r.cause = Some(refusal);
+                r.headers.extend(
+                    answer
+                        .headers
+                        .into_iter()
+                        .filter(|(n, _)| n == "set-cookie")
+                        .map(|(n, v)| (n, v.into_bytes())),
+                );
+                r
+            }
+            _ => answer.into_response(self.request_id, Some(refusal)),
+        }
+    }
 }
 
 /// `scheme://host[:port]` as the browser addressed it: the normalised host, and the port
 /// of the `Host` header (or of an absolute-form target's authority, as Spin hands the
 /// component) when it is not the scheme's default.
-fn origin(
-    host: &crate::ids::Hostname,
-    headers: &[(String, Vec<u8>)],
-    target: &str,
-    tls: bool,
-) -> String {
+fn origin(host: &Hostname, headers: &[(String, Vec<u8>)], target: &str, tls: bool) -> String {
     let scheme = if tls { "https" } else { "http" };
     let authority = host_values(headers)
         .first()
@@ -456,76 +584,15 @@ fn origin(
     }
 }
 
-/// Signs the tenant context for a permitted request.
+/// Signs the context of a permitted request (a tenant's principal, or the platform
+/// surface's grant).
 pub fn sign_context(
     permit: &Permit,
     signer: &ContextSigner,
     request_id: &RequestId,
     now: UnixMillis,
 ) -> SignedContext {
-    let principal = permit.principal();
-    let tenant = principal.tenant().record();
-    signer.sign(&ContextClaims {
-        tid: tenant.id,
-        slug: tenant.slug.clone(),
-        placement: tenant.placement.clone(),
-        uid: principal.user_id(),
-        roles: principal.roles().to_vec(),
-        perms: principal.permissions().to_vec(),
-        rid: request_id.clone(),
-        exp: signer.expiry(now),
-        ro: tenant.read_only || principal.is_read_only(),
-    })
-}
-
-/// The forwarding plan: sanitised headers plus ours.
-pub fn plan_forward(
-    permit: Permit,
-    context: SignedContext,
-    method: &str,
-    headers: &[(String, Vec<u8>)],
-    request_id: &RequestId,
-) -> Forward {
-    let host = permit.principal().tenant().host().as_str().to_owned();
-    let out = forwarded_headers(headers, &context, &host, None, request_id);
-    Forward {
-        component: permit.component().clone(),
-        method: method.to_owned(),
-        path_and_query: permit.path_and_query().to_owned(),
-        headers: out,
-        context,
-        request_id: request_id.clone(),
-        response_headers: Vec::new(),
-        login_redirect: None,
-    }
-}
-
-/// The headers a backend gets: the client's, sanitised, then the gateway's own: the signed
-/// context, the host, the client's address (when the host gave one), `extra`, the request id.
-pub(crate) fn forwarded_headers(
-    headers: &[(String, Vec<u8>)],
-    context: &SignedContext,
-    host: &str,
-    extra: Option<(&str, &str)>,
-    request_id: &RequestId,
-) -> Vec<(String, Vec<u8>)> {
-    let mut out = sanitise(headers);
-    out.push((
-        CONTEXT_HEADER.to_owned(),
-        context.as_str().as_bytes().to_vec(),
-    ));
-    out.push((TENANT_HOST_HEADER.to_owned(), host.as_bytes().to_vec()));
-    if let Some(addr) = client_addr(headers) {
-        out.push((CLIENT_ADDR_HEADER.to_owned(), addr.to_string().into_bytes()));
-    }
-    if let Some((name, value)) = extra {
-        out.push((name.to_owned(), value.as_bytes().to_vec()));
-    }
-    out.push((
-        REQUEST_ID_HEADER.to_owned(),
-        request_id.as_str().as_bytes().to_vec(),
-    ));
-    out
+    signer.sign(&permit.claims(request_id, signer.expiry(now)))
 }
 
 /// Every `Host` value, in order.

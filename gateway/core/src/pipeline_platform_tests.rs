@@ -113,7 +113,7 @@ fn code(r: Result<Forward, GatewayError>) -> &'static str {
 }
 
 fn header<'a>(f: &'a Forward, name: &str) -> Option<&'a str> {
-    f.headers
+    f.headers()
         .iter()
         .find(|(n, _)| n == name)
         .map(|(_, v)| std::str::from_utf8(v).unwrap())
@@ -174,9 +174,9 @@ fn the_platform_api_is_for_platform_admins_on_the_apex_only() {
         &p,
     )
     .unwrap();
-    assert_eq!(f.component.as_str(), "platform");
-    assert_eq!(f.path_and_query, "/api/platform/tenants?q=ac");
-    let c = decode_unverified(f.context.as_str()).unwrap();
+    assert_eq!(f.component().as_str(), "platform");
+    assert_eq!(f.path_and_query(), "/api/platform/tenants?q=ac");
+    let c = decode_unverified(f.context().as_str()).unwrap();
     assert_eq!(c.tid.uuid(), uuid::Uuid::nil());
     assert_eq!(c.uid, Some(admin().id));
     assert!(c.has_permission(ADMIN_PERMISSION));
@@ -199,7 +199,7 @@ fn the_platform_api_is_for_platform_admins_on_the_apex_only() {
         &p,
     )
     .unwrap();
-    let c = decode_unverified(f.context.as_str()).unwrap();
+    let c = decode_unverified(f.context().as_str()).unwrap();
     assert_eq!(c.tid, sample_tenant("gone").id);
     assert!(c.has_permission(ADMIN_PERMISSION));
     assert_eq!(
@@ -235,7 +235,7 @@ fn the_platform_api_is_for_platform_admins_on_the_apex_only() {
 
     // The console's files are public, and their context holds no permission.
     let f = run("GET", apex, "/platform/app.js", None, &p).unwrap();
-    let c = decode_unverified(f.context.as_str()).unwrap();
+    let c = decode_unverified(f.context().as_str()).unwrap();
     assert!(c.perms.is_empty() && c.uid.is_none());
 
     // On a tenant host neither exists, even for an admin.
@@ -281,7 +281,7 @@ fn break_glass_needs_an_active_grant_and_every_access_is_recorded() {
     };
     p.directory.set_grant(acme, admin().id, Some(grant));
     let f = run("GET", host, "/api/tasks?x=1", Some(&admin_token()), &p).unwrap();
-    let c = decode_unverified(f.context.as_str()).unwrap();
+    let c = decode_unverified(f.context().as_str()).unwrap();
     assert_eq!(c.tid, acme);
     assert!(c.ro, "a read-only grant is a read-only context");
     assert!(c.has_permission("tasks.read") && !c.has_permission("tasks.write"));
@@ -329,7 +329,7 @@ fn tenant_identities_never_carry_platform_permissions() {
         json!({ "org_id": acme, "perms": ["tasks.read", "platform.admin", "platform.break_glass"], "roles": ["platform_admin", "member"] }),
     );
     let f = run("GET", "acme.app.example", "/api/tasks", Some(&t), &p).unwrap();
-    let c = decode_unverified(f.context.as_str()).unwrap();
+    let c = decode_unverified(f.context().as_str()).unwrap();
     assert!(c.has_permission("tasks.read"));
     assert!(!c.perms.iter().any(|p| p.as_str().starts_with("platform.")));
     assert!(!c.roles.iter().any(|r| r.as_str() == "platform_admin"));
@@ -415,7 +415,7 @@ fn a_platform_issuers_token_is_never_a_tenant_credential_whatever_it_claims() {
         &p,
     )
     .unwrap();
-    let c = decode_unverified(f.context.as_str()).unwrap();
+    let c = decode_unverified(f.context().as_str()).unwrap();
     assert_eq!(c.tid, acme);
     assert!(c.ro && c.has_permission("tasks.read") && !c.has_permission("tasks.write"));
     assert!(!c.has_permission("members.read"));
@@ -426,7 +426,7 @@ fn a_platform_issuers_token_is_never_a_tenant_credential_whatever_it_claims() {
         json!({ "org_id": acme.to_string(), "perms": ["tasks.read"] }),
     );
     let f = run("GET", host, "/api/tasks", Some(&member), &p).unwrap();
-    assert!(decode_unverified(f.context.as_str())
+    assert!(decode_unverified(f.context().as_str())
         .unwrap()
         .has_permission("tasks.read"));
     assert_eq!(p.directory.accesses().len(), 1);

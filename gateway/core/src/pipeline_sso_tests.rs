@@ -118,7 +118,7 @@ fn a_session_carries_the_member_into_the_context() {
     ) else {
         panic!("not forwarded")
     };
-    let claims = crate::context::decode_unverified(f.context.as_str()).unwrap();
+    let claims = crate::context::decode_unverified(f.context().as_str()).unwrap();
     assert_eq!(claims.uid, Some(uuid::Uuid::from_bytes([6; 16])));
     assert!(claims.perms.iter().any(|x| x.as_str() == "tasks.write"));
 }
@@ -317,13 +317,13 @@ fn anonymous_navigations_carry_the_login_redirect_only_with_sso() {
         panic!()
     };
     assert_eq!(
-        f.login_redirect.as_deref(),
+        f.login_redirect(),
         Some("/auth/login?return_to=%2Fapi%2Ftasks%3Fa%3D1")
     );
     let Decision::Forward(f) = decide(&nav, &ports(SsoMode::None)) else {
         panic!()
     };
-    assert_eq!(f.login_redirect, None);
+    assert_eq!(f.login_redirect(), None);
     let api = req(
         "GET",
         "acme.app.example:3000",
@@ -333,7 +333,7 @@ fn anonymous_navigations_carry_the_login_redirect_only_with_sso() {
     let Decision::Forward(f) = decide(&api, &ports(SsoMode::Sso)) else {
         panic!()
     };
-    assert_eq!(f.login_redirect, None);
+    assert_eq!(f.login_redirect(), None);
 }
 
 #[test]
@@ -352,13 +352,13 @@ fn over_tls_only_the_host_prefixed_cookie_is_a_session() {
     let Decision::Forward(f) = decide(&https(&value), &p) else {
         panic!()
     };
-    let claims = crate::context::decode_unverified(f.context.as_str()).unwrap();
+    let claims = crate::context::decode_unverified(f.context().as_str()).unwrap();
     assert_eq!(claims.uid, None);
     // The __Host- cookie is the session.
     let host_cookie = value.replacen("tg_session=", "__Host-tg_session=", 1);
     let Decision::Forward(f) = decide(&https(&host_cookie), &p) else {
         panic!()
     };
-    let claims = crate::context::decode_unverified(f.context.as_str()).unwrap();
+    let claims = crate::context::decode_unverified(f.context().as_str()).unwrap();
     assert_eq!(claims.uid, Some(uuid::Uuid::from_bytes([6; 16])));
 }

@@ -88,7 +88,7 @@ fn run(r: &RequestParts, ports: &TestPorts) -> Result<Forward, GatewayError> {
 fn outcome(r: &RequestParts) -> Result<String, &'static str> {
     run(r, &ports())
         .map(|f| {
-            decode_unverified(f.context.as_str())
+            decode_unverified(f.context().as_str())
                 .unwrap()
                 .slug
                 .to_string()
@@ -347,13 +347,13 @@ fn the_forward_carries_our_headers_only_and_a_context_postgres_accepts() {
     let f = run(&r, &ports()).unwrap();
     assert_eq!(f.url(), "http://tasks.spin.internal/api/projects/7?x=1");
     let get = |name: &str| -> Vec<String> {
-        f.headers
+        f.headers()
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
             .collect()
     };
-    assert_eq!(get("x-tenant-context"), [f.context.as_str().to_owned()]);
+    assert_eq!(get("x-tenant-context"), [f.context().as_str().to_owned()]);
     assert_eq!(get("x-tenant-host"), ["globex.app.example"]);
     assert_eq!(get("x-request-id"), ["req-1"]);
     // The client's address is the host's (the last spin-client-addr), never the client's claim.
@@ -365,7 +365,7 @@ fn the_forward_carries_our_headers_only_and_a_context_postgres_accepts() {
     // The gateway's cookies are its credentials (like Authorization): never forwarded; the
     // application's cookies are.
     assert_eq!(get("cookie"), ["theme=dark; lang=en"]);
-    let claims = verify(f.context.as_str(), &[("k1", KEY)], NOW).unwrap();
+    let claims = verify(f.context().as_str(), &[("k1", KEY)], NOW).unwrap();
     assert_eq!(claims.tid, sample_tenant("globex").id);
     assert_eq!(
         claims.placement.columns(),
@@ -388,7 +388,7 @@ fn dependencies_fail_closed_or_fall_back_to_the_source() {
     p.cache.set_failing(true);
     let acme = sample_tenant("acme");
     let anonymous = run(&r, &p).expect("cache down: answered from the directory");
-    let claims = verify(anonymous.context.as_str(), &[("k1", KEY)], NOW).unwrap();
+    let claims = verify(anonymous.context().as_str(), &[("k1", KEY)], NOW).unwrap();
     assert_eq!(
         (anonymous.url(), claims.tid, claims.slug.as_str()),
         (
@@ -412,7 +412,7 @@ fn dependencies_fail_closed_or_fall_back_to_the_source() {
         &[("Authorization", &token)],
     );
     let authed = run(&with_token, &p).expect("cache down: the token is verified");
-    let claims = verify(authed.context.as_str(), &[("k1", KEY)], NOW).unwrap();
+    let claims = verify(authed.context().as_str(), &[("k1", KEY)], NOW).unwrap();
     assert_eq!((claims.tid, claims.slug.as_str()), (acme.id, "acme"));
     assert_eq!(
         claims.roles,
@@ -465,7 +465,7 @@ fn anonymous_requests_get_exactly_the_configured_permissions() {
     let rid: RequestId = "req-anon".parse().unwrap();
     let r = req("acme.app.example", "/api/tasks", &[]);
     let none = handle(&r, &config(), &ports(), NOW, &rid).unwrap();
-    let claims = crate::context::decode_unverified(none.context.as_str()).unwrap();
+    let claims = crate::context::decode_unverified(none.context().as_str()).unwrap();
     assert!(claims.perms.is_empty(), "none by default");
     let cfg = GatewayConfig {
         sessions: Default::default(),
@@ -473,7 +473,7 @@ fn anonymous_requests_get_exactly_the_configured_permissions() {
         ..config()
     };
     let some = handle(&r, &cfg, &ports(), NOW, &rid).unwrap();
-    let claims = crate::context::decode_unverified(some.context.as_str()).unwrap();
+    let claims = crate::context::decode_unverified(some.context().as_str()).unwrap();
     assert_eq!(claims.perms, vec!["tasks.read".parse().unwrap()]);
     assert_eq!((claims.uid, claims.roles.len()), (None, 0));
 }
@@ -483,7 +483,10 @@ fn a_read_only_tenant_is_marked_in_the_context_and_only_then() {
     let rid: RequestId = "req-ro".parse().unwrap();
     let p = ports();
     let r = req("acme.app.example", "/api/tasks", &[]);
-    let token = handle(&r, &config(), &p, NOW, &rid).unwrap().context;
+    let token = handle(&r, &config(), &p, NOW, &rid)
+        .unwrap()
+        .context()
+        .clone();
     assert!(
         !crate::context::decode_unverified(token.as_str())
             .unwrap()
@@ -494,7 +497,10 @@ fn a_read_only_tenant_is_marked_in_the_context_and_only_then() {
     moving.read_only = true;
     p.directory.upsert(moving);
     let later = UnixMillis(NOW.0 + 60_000); // past the cache bound
-    let token = handle(&r, &config(), &p, later, &rid).unwrap().context;
+    let token = handle(&r, &config(), &p, later, &rid)
+        .unwrap()
+        .context()
+        .clone();
     assert!(
         crate::context::decode_unverified(token.as_str())
             .unwrap()

@@ -7,8 +7,8 @@
 //!   holds [`ADMIN_ROLE`]. No other issuer can make one, and the permissions that mark platform
 //!   power in a context (`platform.*`) are dropped from every tenant token and session
 //!   ([`is_platform_permission`]), so a tenant's own IdP cannot grant them.
-//! - On the **apex**, the platform surface is routed before tenant resolution
-//!   ([`plan`]): the console's files to anyone, the API only to platform admins (401 without
+//! - On the **apex**, the platform surface is routed before tenant resolution, with a
+//!   [`PlatformGrant`] in its [`crate::routes::Permit`]: the console's files to anyone, the API only to platform admins (401 without
 //!   a token, 403 `platform_admin_required` with another's). The context names no tenant (the
 //!   nil id), or, under `/api/platform/tenants/{slug}`, that tenant (whatever its status), so
 //!   the SQL functions act on the tenant the gateway resolved and nothing else. It holds
@@ -30,11 +30,9 @@ use std::net::IpAddr;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::context::{ContextClaims, ContextSigner, SignedContext};
-use crate::decision::Forward;
+use crate::context::ContextClaims;
 use crate::ids::{Permission, RequestId, RoleName, TenantId, TenantSlug};
 use crate::jwt::VerifiedToken;
-use crate::kv::UnixMillis;
 use crate::tenant::TenantRecord;
 use tenant_contract::headers::PLATFORM_ADMIN_HEADER;
 use tenant_contract::placement::Placement;
@@ -165,65 +163,62 @@ pub struct BreakGlassGrant {
     pub permissions: Vec<Permission>,
 }
 
-/// The forwarding plan for a platform-surface request on the apex: the component the
-/// route table names, the sanitised headers, and a context for `tenant` (the nil tenant when
-/// `None`) holding [`ADMIN_PERMISSION`] only for an admin.
-#[allow(clippy::too_many_arguments)]
-pub fn plan(
-    component: crate::ids::ComponentId,
-    admin: Option<&PlatformAdmin>,
-    tenant: Option<&TenantRecord>,
-    apex: &str,
-    method: &str,
-    path_and_query: &str,
-    headers: &[(String, Vec<u8>)],
-    signer: &ContextSigner,
-    request_id: &RequestId,
-    now: UnixMillis,
-) -> Forward {
-    let context = sign(admin, tenant, signer, request_id, now);
-    let extra = admin.map(|a| (PLATFORM_ADMIN_HEADER, a.label.as_str()));
-    let out = crate::pipeline::forwarded_headers(headers, &context, apex, extra, request_id);
-    Forward {
-        component,
-        method: method.to_owned(),
-        path_and_query: path_and_query.to_owned(),
-        headers: out,
-        context,
-        request_id: request_id.clone(),
-        response_headers: vec![("cache-control".to_owned(), "no-store".to_owned())],
-        login_redirect: None,
-    }
+/// What the platform surface grants a request on the apex: a context for the tenant the
+/// path names (the nil tenant when none) holding [`ADMIN_PERMISSION`] only for an admin,
+/// forwarded as from the apex, with the admin named to the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformGrant {
+    admin: Option<PlatformAdmin>,
+    tenant: Option<TenantRecord>,
+    apex: String,
 }
 
-fn sign(
-    admin: Option<&PlatformAdmin>,
-    tenant: Option<&TenantRecord>,
-    signer: &ContextSigner,
-    request_id: &RequestId,
-    now: UnixMillis,
-) -> SignedContext {
-    let (tid, slug, placement) = match tenant {
-        Some(t) => (t.id, t.slug.clone(), t.placement.clone()),
-        None => (
-            TenantId::from(NO_TENANT),
-            "platform".parse().expect("a valid slug"),
-            Placement::Shared,
-        ),
-    };
-    let role: RoleName = ADMIN_ROLE.parse().expect("a valid role name");
-    let permission: Permission = ADMIN_PERMISSION.parse().expect("a valid permission");
-    signer.sign(&ContextClaims {
-        tid,
-        slug,
-        placement,
-        uid: admin.map(|a| a.id),
-        roles: admin.map(|_| vec![role]).unwrap_or_default(),
-        perms: admin.map(|_| vec![permission]).unwrap_or_default(),
-        rid: request_id.clone(),
-        exp: signer.expiry(now),
-        ro: false,
-    })
+impl PlatformGrant {
+    /// The grant for `admin` (none: the console's files, to anyone) about `tenant`.
+    pub fn new(admin: Option<PlatformAdmin>, tenant: Option<TenantRecord>, apex: &str) -> Self {
+        Self {
+            admin,
+            tenant,
+            apex: apex.to_owned(),
+        }
+    }
+
+    /// The host the backend is told the request came to: the apex.
+    pub fn host(&self) -> &str {
+        &self.apex
+    }
+
+    /// The header naming the admin to the backend ([`PLATFORM_ADMIN_HEADER`]), for an admin.
+    pub fn admin_header(&self) -> Option<(&'static str, &str)> {
+        let admin = self.admin.as_ref()?;
+        Some((PLATFORM_ADMIN_HEADER, admin.label.as_str()))
+    }
+
+    /// The context's claims, expiring at `exp` (Unix seconds).
+    pub fn claims(&self, request_id: &RequestId, exp: u64) -> ContextClaims {
+        let (tid, slug, placement) = match &self.tenant {
+            Some(t) => (t.id, t.slug.clone(), t.placement.clone()),
+            None => (
+                TenantId::from(NO_TENANT),
+                "platform".parse().expect("a valid slug"),
+                Placement::Shared,
+            ),
+        };
+        let role: RoleName = ADMIN_ROLE.parse().expect("a valid role name");
+        let permission: Permission = ADMIN_PERMISSION.parse().expect("a valid permission");
+        let admin = self.admin.as_ref();
+        ContextClaims {
+            tid,
+            slug,
+            placement,
+            uid: admin.map(|a| a.id),
+            roles: admin.map(|_| vec![role]).unwrap_or_default(),
+            perms: admin.map(|_| vec![permission]).unwrap_or_default(),
+            rid: request_id.clone(),
+            exp,
+            ro: false,
+        }
+    }
 }
 
 #[cfg(test)]

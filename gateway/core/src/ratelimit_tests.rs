@@ -88,7 +88,7 @@ fn run(
 ) -> (u16, Vec<(String, String)>) {
     let rid: RequestId = "r".parse().unwrap();
     match handle(r, cfg, p, at, &rid) {
-        Decision::Forward(f) => (200, f.response_headers),
+        Decision::Forward(f) => (200, f.response_headers().to_vec()),
         Decision::Auth(a) => (200, a.response_headers),
         Decision::Respond(a) => (
             a.status,
@@ -302,6 +302,40 @@ fn refused_requests_spend_nothing_and_disabled_limits_add_nothing() {
     };
     let (status, h) = run(&r, &off, &p, NOW);
     assert_eq!((status, h.len()), (200, 0));
+}
+
+/// The SSO policy stage runs before the rate limit: a bearer token on a tenant with enforced
+/// SSO is refused (403 `sso_required`) without spending from any bucket, while the same
+/// token where SSO is optional spends as usual.
+#[test]
+fn enforced_sso_refuses_before_the_rate_limit_spends() {
+    let cfg = config(OnUnavailable::Closed);
+    let token = rs256(&claims_for(&sample_tenant("acme").id.to_string()));
+    let r = req("acme.app.example", "/api/tasks", "10.9.0.1:1", Some(&token));
+    let with_sso = |mode: crate::tenant::SsoMode| {
+        let p = ports(policy());
+        let mut acme = sample_tenant("acme");
+        acme.limits = policy();
+        acme.sso = mode;
+        p.directory.upsert(acme);
+        p
+    };
+    let enforced = with_sso(crate::tenant::SsoMode::Enforced);
+    let rid: RequestId = "r".parse().unwrap();
+    for _ in 0..5 {
+        let Decision::Respond(answer) = handle(&r, &cfg, &enforced, NOW, &rid) else {
+            panic!("refused")
+        };
+        assert_eq!((answer.status, answer.header("ratelimit")), (403, None));
+        let body = String::from_utf8(answer.body).unwrap();
+        assert!(body.contains(r#""code":"sso_required""#), "{body}");
+    }
+    assert_eq!(enforced.counters.snapshot(), [], "nothing spent");
+    let optional = with_sso(crate::tenant::SsoMode::Sso);
+    let (status, h) = run(&r, &cfg, &optional, NOW);
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "ratelimit"), Some("\"user\";r=2;t=1"));
+    assert_ne!(optional.counters.snapshot(), [], "the control spends");
 }
 
 #[test]

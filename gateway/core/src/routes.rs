@@ -8,11 +8,15 @@
 //!
 //! Matching picks the longest prefix that ends on a path-segment boundary: `/api/tasks`
 //! matches `/api/tasks` and `/api/tasks/1`, never `/api/tasksx`. [`Permit`] can only be
-//! built by [`authorise`], so a forwarding plan cannot be made for an unrouted request.
+//! built by [`authorise`] (a tenant's principal) or [`authorise_platform`] (the apex's
+//! platform surface), so a forwarding plan cannot be made for an unrouted request; it holds
+//! the [`Grant`] the backend's context is signed from.
 
 use crate::auth::Principal;
+use crate::context::ContextClaims;
 use crate::host::RequestTarget;
-use crate::ids::ComponentId;
+use crate::ids::{ComponentId, RequestId};
+use crate::platform::PlatformGrant;
 
 /// Why a route configuration string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,18 +149,36 @@ pub(crate) fn check_path(path: &str) -> Result<(), RouteError> {
     Ok(())
 }
 
-/// Proof that a principal's request matched a route. Only [`authorise`] builds one.
+/// Who a routed request runs as: a tenant's principal, or the platform surface's grant on
+/// the apex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// A request on a tenant host, bound to that tenant.
+    Tenant(Principal),
+    /// A request on the apex's platform surface.
+    Platform(PlatformGrant),
+}
+
+/// Proof that a request matched a route. Only [`authorise`] and [`authorise_platform`]
+/// build one, and a forwarding plan ([`crate::decision::Forward`]) is built only from one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Permit {
-    principal: Principal,
+    grant: Grant,
     component: ComponentId,
     path_and_query: String,
 }
 
 impl Permit {
     /// Who the request runs as.
-    pub fn principal(&self) -> &Principal {
-        &self.principal
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+    /// The tenant principal, when the request is on a tenant host.
+    pub fn principal(&self) -> Option<&Principal> {
+        match &self.grant {
+            Grant::Tenant(principal) => Some(principal),
+            Grant::Platform(_) => None,
+        }
     }
     /// The component to forward to.
     pub fn component(&self) -> &ComponentId {
@@ -165,6 +187,25 @@ impl Permit {
     /// The path and query to forward, unchanged.
     pub fn path_and_query(&self) -> &str {
         &self.path_and_query
+    }
+    /// The claims of the context the backend gets, expiring at `exp` (Unix seconds).
+    pub fn claims(&self, request_id: &RequestId, exp: u64) -> ContextClaims {
+        let principal = match &self.grant {
+            Grant::Tenant(principal) => principal,
+            Grant::Platform(grant) => return grant.claims(request_id, exp),
+        };
+        let tenant = principal.tenant().record();
+        ContextClaims {
+            tid: tenant.id,
+            slug: tenant.slug.clone(),
+            placement: tenant.placement.clone(),
+            uid: principal.user_id(),
+            roles: principal.roles().to_vec(),
+            perms: principal.permissions().to_vec(),
+            rid: request_id.clone(),
+            exp,
+            ro: tenant.read_only || principal.is_read_only(),
+        }
     }
 }
 
@@ -176,11 +217,24 @@ pub fn authorise(
     target: &RequestTarget,
     routes: &RouteTable,
 ) -> Result<Permit, RouteError> {
+    permit(Grant::Tenant(principal), target, routes)
+}
+
+/// [`authorise`] for the apex's platform surface: the same path rules and table.
+pub fn authorise_platform(
+    grant: PlatformGrant,
+    target: &RequestTarget,
+    routes: &RouteTable,
+) -> Result<Permit, RouteError> {
+    permit(Grant::Platform(grant), target, routes)
+}
+
+fn permit(grant: Grant, target: &RequestTarget, routes: &RouteTable) -> Result<Permit, RouteError> {
     let path = target.path();
     check_path(path)?;
     let component = routes.lookup(path)?.clone();
     Ok(Permit {
-        principal,
+        grant,
         component,
         path_and_query: target.path_and_query().to_owned(),
     })
