@@ -11,7 +11,7 @@
 //! host, resolve tenant, admit lifecycle, authenticate, authorise route, sign context) →
 //! forward to the backend by service chaining, bodies streamed both ways, or answer here
 //! with exactly the status, headers and body the core decided. Every refusal is the
-//! DESIGN.md section 7 JSON.
+//! docs/architecture.md §7 JSON.
 
 use gateway_core::ports::Clock as _;
 use gateway_core::prelude::*;

@@ -5,7 +5,7 @@ use gateway_core::decision::Response;
 use gateway_core::prelude::*;
 use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
-/// Sends the refusal for `error` (the DESIGN.md section 7 JSON, with its headers); returns
+/// Sends the refusal for `error` (the docs/architecture.md §7 JSON, with its headers); returns
 /// the status sent.
 pub fn error(out: ResponseOutparam, error: GatewayError, rid: &RequestId) -> u16 {
     send(out, error.response().into_response(rid, Some(error)))

@@ -1,6 +1,6 @@
 //! The layout's own rules, checked from the sources: no crate of the workspace has an import
-//! circle (`modgraph.rs` says what counts), and the README's "Layout" table names every crate
-//! and nothing that is not there.
+//! circle (`modgraph.rs` says what counts) beyond the ones still listed to be broken, and the
+//! README's "Layout" table names every crate and nothing that is not there.
 
 mod modgraph;
 
@@ -90,6 +90,14 @@ fn report(name: &str, root: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The circles still to be broken (issue 24), as `package: members`. The list may only
+/// shrink: a circle not on it fails the test, and so does one on it that is gone (take it off).
+const KNOWN_CIRCLES: &[&str] = &[
+    "gateway: crate::saml, crate::sso, crate::switch",
+    "gateway-core: crate::cache, crate::jwt, crate::jwt_config, crate::platform, crate::resolve, \
+     crate::sso::session, crate::tenant",
+];
+
 #[test]
 fn no_crate_has_an_import_circle() {
     let roots = crate_roots();
@@ -102,11 +110,31 @@ fn no_crate_has_an_import_circle() {
         .iter()
         .flat_map(|(name, root, _)| report(name, root))
         .collect();
+    let summary = |c: &String| {
+        let (head, _) = c.split_once('\n').unwrap_or((c, ""));
+        let (target, members) = head.split_once(": ").unwrap_or((head, ""));
+        let package = target.split(' ').next().unwrap_or(target);
+        format!("{package}: {members}")
+    };
+    let new: Vec<&String> = circles
+        .iter()
+        .filter(|c| !KNOWN_CIRCLES.contains(&summary(c).as_str()))
+        .collect();
     assert!(
-        circles.is_empty(),
+        new.is_empty(),
         "import circles (module A imports B and B, directly or around a loop, imports A):\n{}",
-        circles.join("\n")
+        new.iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
+    let found: Vec<String> = circles.iter().map(summary).collect();
+    for known in KNOWN_CIRCLES {
+        assert!(
+            found.iter().any(|f| f == known),
+            "`{known}` is no longer a circle: take it off KNOWN_CIRCLES"
+        );
+    }
 }
 
 /// The checker itself: a two-module circle, a longer one through an ancestor, and trees

@@ -1,4 +1,4 @@
-//! A read-through cache of tenant lookups over the [`TenantDirectory`] (DESIGN §3).
+//! A read-through cache of tenant lookups over the [`TenantDirectory`] (docs/architecture.md §3).
 //!
 //! - Positive and negative answers are cached, each for at most its TTL (default 5 s, so a
 //!   suspension, deletion or new tenant is visible within 5 s everywhere).

@@ -1,4 +1,4 @@
-//! The one place errors become responses (DESIGN §7).
+//! The one place errors become responses (docs/architecture.md §7).
 //!
 //! Every stage's error converts into [`GatewayError`]; [`GatewayError::response`] gives
 //! its status, stable `code`, client-safe message and headers, and

@@ -1,4 +1,4 @@
-//! Bearer JWT verification (DESIGN §4), with the verified claims cached.
+//! Bearer JWT verification (docs/architecture.md §4), with the verified claims cached.
 //!
 //! Per issuer: the `iss` value, the accepted audiences, and keys from a JWKS document with
 //! the algorithm pinned per `kid` (a key without `kid` and `alg` is refused at

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Each stage has its own error enum; [`error::GatewayError::response`] is the one place
-//! they become a status, a stable code, headers and the JSON body of DESIGN §7 (the
+//! they become a status, a stable code, headers and the JSON body of docs/architecture.md §7 (the
 //! contract's, `tenant-contract`), answered as a [`decision::Decision::Respond`].
 //!
 //! Ports, one per role ([`ports`]; implemented by the component with Spin APIs, in-memory

@@ -1,4 +1,4 @@
-//! Tenant resolution (DESIGN §3): which tenant does a normalised host name?
+//! Tenant resolution (docs/architecture.md §3): which tenant does a normalised host name?
 //!
 //! Order: `{slug}.{apex}` subdomain (one label; reserved labels are not tenants) → verified
 //! custom domain → on the apex host only, the organisation claim of a verified token.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{Hostname, TenantId, TenantSlug};
 
-/// A tenant's lifecycle state (DESIGN §3).
+/// A tenant's lifecycle state (docs/architecture.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantStatus {
@@ -20,7 +20,7 @@ pub enum TenantStatus {
     Deleted,
 }
 
-/// Where a tenant's data lives (DESIGN §5): the contract's one placement type.
+/// Where a tenant's data lives (docs/architecture.md §5): the contract's one placement type.
 pub use tenant_contract::Placement;
 
 /// One tenant as the directory knows it.

@@ -1,5 +1,5 @@
 //! Single sign-on: per-tenant OIDC (and SAML) logins, the gateway's own sessions, CSRF,
-//! enforced SSO (DESIGN §4).
+//! enforced SSO (docs/architecture.md §4).
 //!
 //! The gateway owns every path under `/auth/` on a tenant host ([`AuthRoute`]): the core
 //! answers those with [`crate::decision::Decision::Auth`], and the component runs the login
