@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use modgraph::{display, Graph};
 use tenantgate_tests::workspace_root;
 
-/// Every crate root of the workspace's packages (libraries, binaries, tests, benches), with
-/// its package's directory relative to the workspace.
-fn crate_roots() -> Vec<(String, PathBuf, PathBuf)> {
+/// Every crate root of the workspace's packages (libraries, binaries, tests, benches): its
+/// package's name, the target's name for reports, its root file, and the package's directory
+/// relative to the workspace.
+fn crate_roots() -> Vec<(String, String, PathBuf, PathBuf)> {
     let root = workspace_root();
     let out = std::process::Command::new(env!("CARGO"))
         .args([
@@ -49,23 +50,25 @@ fn crate_roots() -> Vec<(String, PathBuf, PathBuf)> {
             if kinds.contains(&"custom-build") {
                 continue;
             }
+            let package_name = package["name"].as_str().unwrap_or("?").to_owned();
             let name = format!(
-                "{} ({} {})",
-                package["name"].as_str().unwrap_or("?"),
+                "{package_name} ({} {})",
                 kinds.join(","),
                 target["name"].as_str().unwrap_or("?")
             );
             let src = PathBuf::from(target["src_path"].as_str().expect("src_path"));
-            roots.push((name, src, dir.clone()));
+            roots.push((package_name, name, src, dir.clone()));
         }
     }
     roots.sort();
-    roots.dedup_by(|a, b| a.1 == b.1);
+    roots.dedup_by(|a, b| a.2 == b.2);
     roots
 }
 
-/// The circles of the crate at `root`, one line per import that closes one.
-fn report(name: &str, root: &Path) -> Vec<String> {
+/// The circles of the crate at `root` (target `name` of package `package`): each as its
+/// summary, `package: members` (what [`KNOWN_CIRCLES`] lists), and its report, one line per
+/// import that closes it.
+fn report(package: &str, name: &str, root: &Path) -> Vec<(String, String)> {
     let graph = Graph::read(root).unwrap_or_else(|e| panic!("{name}: {e}"));
     let base = workspace_root();
     graph
@@ -85,7 +88,11 @@ fn report(name: &str, root: &Path) -> Vec<String> {
                     )
                 })
                 .collect();
-            format!("{name}: {}\n{}", members.join(", "), edges.join("\n"))
+            let members = members.join(", ");
+            (
+                format!("{package}: {members}"),
+                format!("{name}: {members}\n{}", edges.join("\n")),
+            )
         })
         .collect()
 }
@@ -106,29 +113,21 @@ fn no_crate_has_an_import_circle() {
         "found only {} crate roots: {roots:?}",
         roots.len()
     );
-    let circles: Vec<String> = roots
+    let circles: Vec<(String, String)> = roots
         .iter()
-        .flat_map(|(name, root, _)| report(name, root))
+        .flat_map(|(package, name, root, _)| report(package, name, root))
         .collect();
-    let summary = |c: &String| {
-        let (head, _) = c.split_once('\n').unwrap_or((c, ""));
-        let (target, members) = head.split_once(": ").unwrap_or((head, ""));
-        let package = target.split(' ').next().unwrap_or(target);
-        format!("{package}: {members}")
-    };
-    let new: Vec<&String> = circles
+    let new: Vec<&str> = circles
         .iter()
-        .filter(|c| !KNOWN_CIRCLES.contains(&summary(c).as_str()))
+        .filter(|(summary, _)| !KNOWN_CIRCLES.contains(&summary.as_str()))
+        .map(|(_, text)| text.as_str())
         .collect();
     assert!(
         new.is_empty(),
         "import circles (module A imports B and B, directly or around a loop, imports A):\n{}",
-        new.iter()
-            .map(|c| c.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
+        new.join("\n")
     );
-    let found: Vec<String> = circles.iter().map(summary).collect();
+    let found: Vec<&String> = circles.iter().map(|(summary, _)| summary).collect();
     for known in KNOWN_CIRCLES {
         assert!(
             found.iter().any(|f| f == known),
@@ -238,7 +237,10 @@ fn the_readme_layout_table_names_every_crate() {
             "the README's Layout table names `{path}`, which does not exist"
         );
     }
-    let mut packages: Vec<PathBuf> = crate_roots().into_iter().map(|(_, _, dir)| dir).collect();
+    let mut packages: Vec<PathBuf> = crate_roots()
+        .into_iter()
+        .map(|(_, _, _, dir)| dir)
+        .collect();
     packages.sort();
     packages.dedup();
     for dir in packages {
