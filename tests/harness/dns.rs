@@ -27,12 +27,9 @@ impl DnsServer {
     /// (for example `test`).
     pub fn start(zones: &[&str], records: &[Record]) -> DnsServer {
         // A port taken between choosing it and dnsmasq's bind makes dnsmasq exit: another port.
-        for _ in 0..5 {
-            if let Some(server) = Self::try_start(free_udp_and_tcp_port(), zones, records) {
-                return server;
-            }
-        }
-        panic!("dnsmasq did not start on any of five ports");
+        crate::on_a_free_port("dnsmasq", free_udp_and_tcp_port, |port| {
+            Self::try_start(port, zones, records)
+        })
     }
 
     /// dnsmasq on `port`, once it answers a query over UDP; `None` when it exited first.

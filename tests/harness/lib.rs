@@ -24,6 +24,18 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Starts a server (`what`, for the panic) on a port `pick` chooses, and again on another when
+/// `start` answers `None` because the port was taken before the server bound it; five tries.
+pub fn on_a_free_port<T>(
+    what: &str,
+    pick: impl Fn() -> u16,
+    mut start: impl FnMut(u16) -> Option<T>,
+) -> T {
+    (0..5)
+        .find_map(|_| start(pick()))
+        .unwrap_or_else(|| panic!("{what} did not start on any of five ports"))
+}
+
 /// The workspace root.
 pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -99,16 +99,16 @@ impl PgCluster {
             String::from_utf8_lossy(&out.stderr)
         );
         // A port taken between free_port() and the server's bind is retried with another.
-        let mut attempt = 0;
-        let port = loop {
-            attempt += 1;
-            let port = free_port();
+        let port = crate::on_a_free_port("postgres", free_port, |port| {
             match start_server(&bin, dir.path(), port) {
-                Ok(()) => break port,
-                Err(log) if attempt < 5 && log.contains("could not bind") => continue,
+                Ok(()) => Some(port),
+                Err(log) if log.contains("could not bind") => {
+                    eprintln!("postgres: port {port} taken, trying another: {log}");
+                    None
+                }
                 Err(log) => panic!("pg_ctl start failed: {log}"),
             }
-        };
+        });
         PgCluster {
             dir,
             bin,

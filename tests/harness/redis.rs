@@ -3,7 +3,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::free_port;
+use crate::{free_port, on_a_free_port};
 
 /// A running Redis server.
 pub struct RedisServer {
@@ -15,12 +15,7 @@ impl RedisServer {
     /// Starts `redis-server` with no persistence on a free port of 127.0.0.1 (another, when
     /// the port is taken before redis binds it).
     pub fn start() -> RedisServer {
-        for _ in 0..5 {
-            if let Some(server) = Self::try_start(free_port()) {
-                return server;
-            }
-        }
-        panic!("redis-server did not start on any of five ports");
+        on_a_free_port("redis-server", free_port, Self::try_start)
     }
 
     /// Starts `redis-server` on a given loopback port (a restart on the port a test knows).
